@@ -1,0 +1,58 @@
+//! The DocSpace API key, kept out of every log line, error and debug print.
+
+use std::fmt;
+
+/// A DocSpace API key. Its `Debug` and `Display` never show the value.
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key, trimming surrounding white space (Secrets often end in a newline).
+    /// Returns `None` for an empty key.
+    pub fn new(key: impl Into<String>) -> Option<Self> {
+        let key = key.into();
+        let trimmed = key.trim();
+        (!trimmed.is_empty()).then(|| Self(trimmed.to_owned()))
+    }
+
+    /// The `Authorization` header value.
+    pub(crate) fn bearer(&self) -> String {
+        format!("Bearer {}", self.0)
+    }
+
+    /// Whether a text contains the key; used to scrub anything that echoes it.
+    pub fn appears_in(&self, text: &str) -> bool {
+        text.contains(&self.0)
+    }
+
+    /// Replaces every occurrence of the key in a text.
+    pub fn scrub(&self, text: &str) -> String {
+        text.replace(&self.0, "[redacted]")
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_prints_the_key() {
+        let key = ApiKey::new(" sk-abc123\n").unwrap();
+        assert_eq!(format!("{key:?} {key}"), "ApiKey([redacted]) [redacted]");
+        assert_eq!(key.bearer(), "Bearer sk-abc123");
+        assert_eq!(key.scrub("x sk-abc123 y"), "x [redacted] y");
+        assert!(ApiKey::new("  \n").is_none());
+    }
+}

@@ -1,0 +1,201 @@
+//! DocSpace's enumerations: every `MessageAction` (from the server's own list, shipped in
+//! `data/docspace-message-actions.json`), and the small `ActionType`, `EntryType` and
+//! `LocationType` enums. Lookups work both ways, by name and by id.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+/// One `MessageAction` of the DocSpace server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAction {
+    /// The server's region (group) of the action, e.g. `Documents`, `Login`.
+    pub group: String,
+    /// The enum name, e.g. `FileDeleted`.
+    pub name: String,
+    /// The numeric id, e.g. `5018`.
+    pub id: i32,
+    /// A short English description.
+    pub description: String,
+}
+
+#[derive(Deserialize)]
+struct ActionRow(String, String, i32, String);
+
+/// All message actions, indexed by id and by name.
+pub struct ActionCatalog {
+    actions: Vec<MessageAction>,
+    by_id: HashMap<i32, usize>,
+    by_name: HashMap<String, usize>,
+}
+
+static CATALOG: LazyLock<ActionCatalog> = LazyLock::new(|| {
+    let rows: Vec<ActionRow> =
+        serde_json::from_str(include_str!("../../data/docspace-message-actions.json"))
+            .unwrap_or_default();
+    ActionCatalog::from_rows(rows)
+});
+
+impl ActionCatalog {
+    /// The catalog compiled into the binary.
+    pub fn get() -> &'static ActionCatalog {
+        &CATALOG
+    }
+
+    fn from_rows(rows: Vec<ActionRow>) -> Self {
+        let actions: Vec<MessageAction> = rows
+            .into_iter()
+            .map(|ActionRow(group, name, id, description)| MessageAction {
+                group,
+                name,
+                id,
+                description,
+            })
+            .collect();
+        let by_id = actions.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+        let by_name = actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.name.clone(), i))
+            .collect();
+        Self {
+            actions,
+            by_id,
+            by_name,
+        }
+    }
+
+    /// Every action, in the server's order.
+    pub fn all(&self) -> &[MessageAction] {
+        &self.actions
+    }
+
+    /// The action with this id.
+    pub fn by_id(&self, id: i32) -> Option<&MessageAction> {
+        self.by_id.get(&id).map(|&i| &self.actions[i])
+    }
+
+    /// The action with this exact name.
+    pub fn by_name(&self, name: &str) -> Option<&MessageAction> {
+        self.by_name.get(name).map(|&i| &self.actions[i])
+    }
+
+    /// The enum name for an id, or `None` for ids this catalog does not know.
+    pub fn name_of(&self, id: i32) -> Option<&str> {
+        self.by_id(id).map(|a| a.name.as_str())
+    }
+}
+
+/// A small DocSpace enum: `(id, name)` pairs.
+pub struct SmallEnum {
+    /// What the enum is called, for error messages.
+    pub label: &'static str,
+    entries: &'static [(i32, &'static str)],
+}
+
+impl SmallEnum {
+    /// The name of an id, if known.
+    pub fn name_of(&self, id: i32) -> Option<&'static str> {
+        self.entries.iter().find(|(i, _)| *i == id).map(|(_, n)| *n)
+    }
+
+    /// The id of a name, matched case-insensitively.
+    pub fn id_of(&self, name: &str) -> Option<i32> {
+        self.entries
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name))
+            .map(|(i, _)| *i)
+    }
+
+    /// Whether the id is known.
+    pub fn contains(&self, id: i32) -> bool {
+        self.name_of(id).is_some()
+    }
+
+    /// All names, for error messages.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|(_, n)| *n).collect()
+    }
+}
+
+/// `ActionType` (SRV `ASC.AuditTrail/Types/ActionType.cs`).
+pub const ACTION_TYPES: SmallEnum = SmallEnum {
+    label: "action type",
+    entries: &[
+        (0, "None"),
+        (1, "Create"),
+        (2, "Update"),
+        (3, "Delete"),
+        (4, "Link"),
+        (5, "Unlink"),
+        (6, "Attach"),
+        (7, "Detach"),
+        (8, "Send"),
+        (9, "Import"),
+        (10, "Export"),
+        (11, "UpdateAccess"),
+        (12, "Download"),
+        (13, "Upload"),
+        (14, "Copy"),
+        (15, "Move"),
+        (16, "Reassigns"),
+        (17, "Follow"),
+        (18, "Unfollow"),
+        (19, "Logout"),
+    ],
+};
+
+/// `EntryType` (SRV `ASC.AuditTrail/Types/EntryType.cs`).
+pub const ENTRY_TYPES: SmallEnum = SmallEnum {
+    label: "entry type",
+    entries: &[
+        (0, "None"),
+        (1, "File"),
+        (2, "Folder"),
+        (23, "User"),
+        (24, "Group"),
+        (25, "Room"),
+        (26, "Tag"),
+        (27, "Agent"),
+    ],
+};
+
+/// `LocationType` (servers from v3.5 on).
+pub const LOCATION_TYPES: SmallEnum = SmallEnum {
+    label: "location",
+    entries: &[
+        (0, "None"),
+        (1, "Files"),
+        (2, "Folders"),
+        (3, "DocumentsSettings"),
+        (27, "Rooms"),
+        (29, "Settings"),
+        (30, "Contacts"),
+        (31, "Agents"),
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_has_every_action_of_the_server_list() {
+        let catalog = ActionCatalog::get();
+        assert_eq!(catalog.all().len(), 334);
+        assert_eq!(catalog.by_name("FileDeleted").map(|a| a.id), Some(5018));
+        assert_eq!(catalog.name_of(5075), Some("RoomUpdateAccessForUser"));
+        assert_eq!(catalog.by_id(1000).map(|a| a.group.as_str()), Some("Login"));
+        assert!(catalog.by_id(123_456).is_none());
+    }
+
+    #[test]
+    fn small_enums_look_up_both_ways() {
+        assert_eq!(ACTION_TYPES.id_of("updateaccess"), Some(11));
+        assert_eq!(ACTION_TYPES.name_of(12), Some("Download"));
+        assert_eq!(ENTRY_TYPES.id_of("Room"), Some(25));
+        assert_eq!(LOCATION_TYPES.name_of(27), Some("Rooms"));
+        assert!(!ENTRY_TYPES.contains(3));
+    }
+}

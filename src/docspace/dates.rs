@@ -1,0 +1,36 @@
+//! DocSpace's date format on the wire.
+//!
+//! The server writes `yyyy-MM-ddTHH:mm:ss.fffffff` followed by `Z` or `±HH:mm`, in the portal's
+//! time zone. Queries are sent as UTC with a trailing `Z`, which the server compares against its
+//! UTC column.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Parses a DocSpace date into a UTC instant. Accepts 7-digit fractions and `Z` or an offset.
+pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(text).map(|d| d.with_timezone(&Utc))
+}
+
+/// Formats an instant for a `from`/`to` query parameter: UTC, whole seconds, trailing `Z`.
+pub fn to_query(instant: DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_portal_local_dates_with_seven_digit_fractions() {
+        let berlin = parse("2025-03-14T15:22:41.0000000+01:00").unwrap();
+        let utc = parse("2025-03-14T14:22:41.0000000Z").unwrap();
+        assert_eq!(berlin, utc);
+        assert_eq!(to_query(berlin), "2025-03-14T14:22:41Z");
+    }
+
+    #[test]
+    fn rejects_dates_without_offset() {
+        assert!(parse("2025-03-14T15:22:41").is_err());
+        assert!(parse("2025-03-14").is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! What can go wrong talking to DocSpace, each with a message that says what to do.
+//! No variant ever carries the API key.
+
+use std::time::Duration;
+
+/// A failed DocSpace request or an answer that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DocSpaceError {
+    /// The portal URL cannot be used.
+    #[error("invalid portal URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// HTTP 401.
+    #[error(
+        "DocSpace rejected the API key (HTTP 401) on {endpoint}: the key is invalid, revoked or expired; \
+         create a new key in DocSpace (Developer Tools > API keys) and update the Secret"
+    )]
+    Unauthorized {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+    },
+    /// HTTP 403.
+    #[error(
+        "DocSpace denied access (HTTP 403) on {endpoint}{detail}: the key must belong to the portal owner or a \
+         DocSpace admin and have the scopes *:read (or *:write) and files:write, and the folder must allow uploads"
+    )]
+    Forbidden {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+        /// The server's message, if any, prefixed with ": ".
+        detail: String,
+    },
+    /// HTTP 402.
+    #[error(
+        "DocSpace answered 402 Payment Required on {endpoint}{detail}: the portal's plan lacks the audit \
+         feature, a quota is exceeded, or the portal is unpaid"
+    )]
+    PaymentRequired {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+        /// The server's message, if any, prefixed with ": ".
+        detail: String,
+    },
+    /// The plan has no audit feature: DocSpace silently returned its 20 newest events instead.
+    #[error(
+        "the portal's plan does not include the audit trail: DocSpace ignored the period and returned only its \
+         newest events ({evidence}); upgrade the plan (the Free plan has no audit) to report a period"
+    )]
+    PlanLacksAudit {
+        /// What gave it away.
+        evidence: String,
+    },
+    /// HTTP 404.
+    #[error("DocSpace found no {what} (HTTP 404){detail}")]
+    NotFound {
+        /// What was not found, e.g. "folder 1045; check spec.upload.folderId".
+        what: String,
+        /// The server's message, if any.
+        detail: String,
+    },
+    /// HTTP 429 until the retry budget ran out.
+    #[error("DocSpace kept rate-limiting {endpoint} (HTTP 429) after {attempts} attempts; try again later")]
+    RateLimited {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+        /// Attempts made.
+        attempts: usize,
+    },
+    /// A 5xx until the retry budget ran out, or a non-transient server error.
+    #[error("DocSpace failed on {endpoint} with HTTP {status}{detail}")]
+    Server {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The server's message, if any.
+        detail: String,
+    },
+    /// Any other rejection, including errors carried in a 2xx body.
+    #[error("DocSpace rejected the request to {endpoint} (HTTP {status}): {message}")]
+    Rejected {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The portal could not be reached.
+    #[error("cannot reach DocSpace at {endpoint}: {reason}; check spec.portal.url and the network")]
+    Unreachable {
+        /// The endpoint.
+        endpoint: &'static str,
+        /// What the transport said.
+        reason: String,
+    },
+    /// The answer was not what the contract promises.
+    #[error("DocSpace sent an unexpected answer on {endpoint}: {detail}")]
+    Malformed {
+        /// The endpoint.
+        endpoint: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A local file for upload could not be read.
+    #[error("cannot read {path} for upload: {source}")]
+    LocalFile {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl DocSpaceError {
+    /// A short CamelCase reason, suitable for a status condition.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidUrl { .. } => "InvalidSpec",
+            Self::Unauthorized { .. } => "Unauthorized",
+            Self::Forbidden { .. } => "Forbidden",
+            Self::PaymentRequired { .. } | Self::PlanLacksAudit { .. } => "PaymentRequired",
+            Self::NotFound { .. } => "NotFound",
+            Self::RateLimited { .. } => "RateLimited",
+            Self::Unreachable { .. } | Self::Server { .. } => "PortalUnreachable",
+            Self::Rejected { .. } | Self::Malformed { .. } | Self::LocalFile { .. } => "PortalError",
+        }
+    }
+}
+
+/// The outcome of one attempt, before the retry policy decides.
+#[derive(Debug)]
+pub(crate) enum AttemptError {
+    /// Worth another try, after at least `retry_after` if the server said so.
+    Transient {
+        error: DocSpaceError,
+        retry_after: Option<Duration>,
+    },
+    /// Final.
+    Fatal(DocSpaceError),
+}
+
+impl AttemptError {
+    pub(crate) fn into_error(self) -> DocSpaceError {
+        match self {
+            Self::Transient { error, .. } | Self::Fatal(error) => error,
+        }
+    }
+}

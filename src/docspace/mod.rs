@@ -1,0 +1,18 @@
+//! The DocSpace HTTP client: authentication, the response envelope, typed errors, retries,
+//! paging of audit events and login history, and uploads. It knows nothing of Kubernetes.
+
+mod api_key;
+pub mod catalog;
+mod client;
+pub mod dates;
+mod error;
+mod model;
+mod paging;
+mod upload;
+
+pub use api_key::ApiKey;
+pub use client::{ClientConfig, DocSpaceClient, RetryPolicy};
+pub use error::DocSpaceError;
+pub use model::{Event, Source};
+pub use paging::{AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats};
+pub use upload::UploadedFile;

@@ -1,0 +1,343 @@
+//! Reading every event of a period, page by page.
+//!
+//! DocSpace pages hold at most 100 events, newest first, with no total and no cursor, and ties
+//! within a second are not ordered. Both pagers hand out *batches*: each batch is newest first,
+//! and every batch is no newer than the one before, so a consumer can restore chronological
+//! order by reversing batches without holding the whole period in memory.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use super::client::DocSpaceClient;
+use super::dates;
+use super::error::DocSpaceError;
+use super::model::{Event, Source, WireEvent};
+
+/// The largest page DocSpace serves.
+pub const PAGE_SIZE: usize = 100;
+/// How many events DocSpace returns when the plan lacks the audit feature.
+const FALLBACK_SIZE: usize = 20;
+/// Pages read at growing offsets before the window is narrowed to restart at offset 0.
+const WINDOW_PAGES: usize = 20;
+
+const AUDIT_PATH: &str = "/api/2.0/security/audit/events/filter";
+const LOGIN_PATH: &str = "/api/2.0/security/audit/login/filter";
+
+/// An inclusive time range at second precision, as DocSpace compares `from <= date <= to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchWindow {
+    /// First second included.
+    pub from: DateTime<Utc>,
+    /// Last second included.
+    pub to_inclusive: DateTime<Utc>,
+}
+
+impl FetchWindow {
+    fn contains(&self, instant: DateTime<Utc>) -> bool {
+        instant >= self.from && instant <= self.to_inclusive
+    }
+}
+
+/// Counters of one pager.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PagingStats {
+    /// Pages requested.
+    pub pages: u64,
+    /// Unique events handed out.
+    pub events: u64,
+    /// Events dropped because their id had already been seen.
+    pub duplicates: u64,
+    /// Time windows opened (the first one included).
+    pub windows: u64,
+}
+
+fn whole_second(instant: DateTime<Utc>) -> DateTime<Utc> {
+    instant
+        .duration_trunc(TimeDelta::seconds(1))
+        .unwrap_or(instant)
+}
+
+fn ceil_second(instant: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = whole_second(instant);
+    if floor == instant {
+        floor
+    } else {
+        floor + TimeDelta::seconds(1)
+    }
+}
+
+impl DocSpaceClient {
+    async fn fetch_page(
+        &self,
+        source: Source,
+        query: &[(&str, String)],
+    ) -> Result<Vec<Event>, DocSpaceError> {
+        let (endpoint, path) = match source {
+            Source::Audit => ("audit events", AUDIT_PATH),
+            Source::Login => ("login history", LOGIN_PATH),
+        };
+        let wire: Vec<WireEvent> = self.get_json(endpoint, path, query).await?;
+        wire.into_iter()
+            .map(|w| w.into_event(source))
+            .collect::<Result<_, _>>()
+            .map_err(|detail| DocSpaceError::Malformed { endpoint, detail })
+    }
+
+    /// Asks the portal whether its plan includes the audit trail. `Ok(None)` when the server
+    /// has no quota endpoint (older versions); the pagers detect the fallback either way.
+    pub async fn audit_in_plan(&self) -> Result<Option<bool>, DocSpaceError> {
+        #[derive(serde::Deserialize)]
+        struct Quota {
+            #[serde(default)]
+            audit: Option<bool>,
+        }
+        match self
+            .get_json::<Quota>("portal quota", "/api/2.0/portal/quota", &[])
+            .await
+        {
+            Ok(quota) => Ok(quota.audit),
+            Err(DocSpaceError::NotFound { .. } | DocSpaceError::Malformed { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A page that comes back with exactly the fallback's size might be the fallback: ask for
+    /// fewer events; a server that honours `count` returns at most that many.
+    async fn ignores_count(&self, source: Source, query: &[(&str, String)]) -> Result<bool, DocSpaceError> {
+        let mut probe: Vec<(&str, String)> = query
+            .iter()
+            .filter(|(k, _)| *k != "count" && *k != "startIndex")
+            .cloned()
+            .collect();
+        probe.push(("count", "10".to_owned()));
+        Ok(self.fetch_page(source, &probe).await?.len() > 10)
+    }
+}
+
+fn fallback_error(source: Source, detail: String) -> DocSpaceError {
+    DocSpaceError::PlanLacksAudit {
+        evidence: format!("{}: {detail}", source.as_str()),
+    }
+}
+
+/// Reads every audit event of a window.
+///
+/// It pages at offsets of 100 until a short page. To limit offset drift (events that DocSpace
+/// persists late) and deep offsets, after [`WINDOW_PAGES`] full pages it restarts at offset 0
+/// with the window's end moved to the oldest second seen so far; events of that boundary
+/// second are fetched again and dropped by id.
+#[derive(Debug)]
+pub struct AuditPager<'a> {
+    client: &'a DocSpaceClient,
+    window: FetchWindow,
+    start_index: usize,
+    pages_in_window: usize,
+    seen_in_window: HashSet<i64>,
+    oldest_second: Option<DateTime<Utc>>,
+    ids_at_oldest_second: Vec<i64>,
+    done: bool,
+    stats: PagingStats,
+}
+
+impl<'a> AuditPager<'a> {
+    /// A pager over `window`.
+    pub fn new(client: &'a DocSpaceClient, window: FetchWindow) -> Self {
+        Self {
+            client,
+            window,
+            start_index: 0,
+            pages_in_window: 0,
+            seen_in_window: HashSet::new(),
+            oldest_second: None,
+            ids_at_oldest_second: Vec::new(),
+            done: false,
+            stats: PagingStats {
+                windows: 1,
+                ..PagingStats::default()
+            },
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> PagingStats {
+        self.stats
+    }
+
+    fn query(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("from", dates::to_query(self.window.from)),
+            ("to", dates::to_query(self.window.to_inclusive)),
+            ("count", PAGE_SIZE.to_string()),
+            ("startIndex", self.start_index.to_string()),
+        ]
+    }
+
+    /// The next batch, newest first; `None` when the window is exhausted.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Event>>, DocSpaceError> {
+        if self.done {
+            return Ok(None);
+        }
+        let query = self.query();
+        let page = self.client.fetch_page(Source::Audit, &query).await?;
+        self.stats.pages += 1;
+        if let Some(stray) = page.iter().find(|e| !self.window.contains(e.date)) {
+            return Err(fallback_error(
+                Source::Audit,
+                format!(
+                    "event {} at {} lies outside the requested {}..{}",
+                    stray.id,
+                    stray.date.to_rfc3339(),
+                    query[0].1,
+                    query[1].1
+                ),
+            ));
+        }
+        if page.len() > PAGE_SIZE
+            || (self.stats.pages == 1
+                && page.len() == FALLBACK_SIZE
+                && self.client.ignores_count(Source::Audit, &query).await?)
+        {
+            return Err(fallback_error(
+                Source::Audit,
+                "the server ignored the requested page size".to_owned(),
+            ));
+        }
+        let full = page.len() == PAGE_SIZE;
+        let mut batch = Vec::with_capacity(page.len());
+        for event in page {
+            if !self.seen_in_window.insert(event.id) {
+                self.stats.duplicates += 1;
+                continue;
+            }
+            let second = whole_second(event.date);
+            match self.oldest_second {
+                Some(oldest) if second > oldest => {}
+                Some(oldest) if second == oldest => self.ids_at_oldest_second.push(event.id),
+                _ => {
+                    self.oldest_second = Some(second);
+                    self.ids_at_oldest_second.clear();
+                    self.ids_at_oldest_second.push(event.id);
+                }
+            }
+            batch.push(event);
+        }
+        self.stats.events += batch.len() as u64;
+        if full {
+            self.advance();
+        } else {
+            self.done = true;
+        }
+        Ok(Some(batch))
+    }
+
+    fn advance(&mut self) {
+        self.start_index += PAGE_SIZE;
+        self.pages_in_window += 1;
+        if self.pages_in_window < WINDOW_PAGES {
+            return;
+        }
+        let Some(oldest) = self.oldest_second else {
+            return;
+        };
+        let new_end = ceil_second(oldest);
+        // A window that is one busy second cannot be narrowed: keep paging it by offset.
+        if new_end >= self.window.to_inclusive || oldest <= self.window.from {
+            return;
+        }
+        self.window.to_inclusive = new_end;
+        self.start_index = 0;
+        self.pages_in_window = 0;
+        self.seen_in_window = self.ids_at_oldest_second.iter().copied().collect();
+        self.stats.windows += 1;
+    }
+}
+
+/// Reads the login history of a window.
+///
+/// DocSpace applies the login filters *after* paging (within the page of the newest login
+/// events overall), so this pager sends no filters, pages from the newest event back until it
+/// passes the window's start, and keeps the events inside the window.
+#[derive(Debug)]
+pub struct LoginPager<'a> {
+    client: &'a DocSpaceClient,
+    window: FetchWindow,
+    start_index: usize,
+    previous_page: HashSet<i64>,
+    done: bool,
+    stats: PagingStats,
+}
+
+impl<'a> LoginPager<'a> {
+    /// A pager over `window`.
+    pub fn new(client: &'a DocSpaceClient, window: FetchWindow) -> Self {
+        Self {
+            client,
+            window,
+            start_index: 0,
+            previous_page: HashSet::new(),
+            done: false,
+            stats: PagingStats {
+                windows: 1,
+                ..PagingStats::default()
+            },
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> PagingStats {
+        self.stats
+    }
+
+    /// The next batch, newest first; `None` when the window is exhausted.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Event>>, DocSpaceError> {
+        if self.done {
+            return Ok(None);
+        }
+        let query = vec![
+            ("count", PAGE_SIZE.to_string()),
+            ("startIndex", self.start_index.to_string()),
+        ];
+        let page = self.client.fetch_page(Source::Login, &query).await?;
+        self.stats.pages += 1;
+        if page.len() > PAGE_SIZE
+            || (self.stats.pages == 1
+                && page.len() == FALLBACK_SIZE
+                && self.client.ignores_count(Source::Login, &query).await?)
+        {
+            return Err(fallback_error(
+                Source::Login,
+                "the server ignored the requested page size".to_owned(),
+            ));
+        }
+        let passed_start = page.iter().any(|e| e.date < self.window.from);
+        self.done = page.len() < PAGE_SIZE || passed_start;
+        self.start_index += PAGE_SIZE;
+        let ids: HashSet<i64> = page.iter().map(|e| e.id).collect();
+        let mut batch = Vec::with_capacity(page.len());
+        for event in page {
+            if self.previous_page.contains(&event.id) {
+                self.stats.duplicates += 1;
+            } else if self.window.contains(event.date) {
+                batch.push(event);
+            }
+        }
+        self.previous_page = ids;
+        self.stats.events += batch.len() as u64;
+        Ok(Some(batch))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_round_both_ways() {
+        let t = dates::parse("2025-03-01T10:00:00.5Z").unwrap();
+        assert_eq!(dates::to_query(whole_second(t)), "2025-03-01T10:00:00Z");
+        assert_eq!(dates::to_query(ceil_second(t)), "2025-03-01T10:00:01Z");
+        let whole = dates::parse("2025-03-01T10:00:00Z").unwrap();
+        assert_eq!(ceil_second(whole), whole);
+    }
+}

@@ -1,0 +1,276 @@
+//! Streams events into every requested format at once, in bounded memory.
+//!
+//! Batches arrive newest first (DocSpace's order). Each batch is rendered oldest first into a
+//! per-format spool file as one chunk; when the report is finished the header (which needs the
+//! totals) is written, then the chunks in reverse order, so the report reads chronologically
+//! while memory holds one batch at a time. Every artefact gets a SHA-256 as it is written.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::context::ReportContext;
+use super::render::{Renderer, renderer_for};
+use super::summary::Summary;
+use super::view::EventView;
+use crate::docspace::{Event, Source};
+use crate::spec::ReportFormat;
+
+/// A rendered report file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artefact {
+    /// Its format.
+    pub format: ReportFormat,
+    /// Its file name (`stem.ext`).
+    pub file_name: String,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// SHA-256 of its bytes, lowercase hex.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
+struct Spool {
+    format: ReportFormat,
+    renderer: Box<dyn Renderer>,
+    file: BufWriter<File>,
+    chunks: Vec<(u64, u64)>,
+    written: u64,
+    buffer: Vec<u8>,
+}
+
+struct Section {
+    source: Source,
+    first_chunk: usize,
+    events: u64,
+}
+
+/// Renders a stream of event batches into several formats.
+pub struct ReportWriter {
+    context: ReportContext,
+    spools: Vec<Spool>,
+    sections: Vec<Section>,
+    summary: Summary,
+}
+
+impl ReportWriter {
+    /// A writer for `formats`, spooling into anonymous temporary files in `spool_dir`.
+    pub fn new(context: ReportContext, formats: &[ReportFormat], spool_dir: &Path) -> io::Result<Self> {
+        let spools = formats
+            .iter()
+            .map(|&format| {
+                Ok(Spool {
+                    format,
+                    renderer: renderer_for(format),
+                    file: BufWriter::with_capacity(256 * 1024, tempfile::tempfile_in(spool_dir)?),
+                    chunks: Vec::new(),
+                    written: 0,
+                    buffer: Vec::with_capacity(64 * 1024),
+                })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(Self {
+            context,
+            spools,
+            sections: Vec::new(),
+            summary: Summary::default(),
+        })
+    }
+
+    /// The totals so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    /// Mutable totals, for counters gathered outside the writer (fetched events, paging).
+    pub fn summary_mut(&mut self) -> &mut Summary {
+        &mut self.summary
+    }
+
+    /// Starts the events of `source`; later batches belong to it.
+    pub fn begin_source(&mut self, source: Source) {
+        let first_chunk = self.spools.first().map_or(0, |s| s.chunks.len());
+        self.sections.push(Section {
+            source,
+            first_chunk,
+            events: 0,
+        });
+    }
+
+    /// Renders one batch of kept events, given newest first.
+    pub fn write_batch(&mut self, newest_first: &[Event]) -> io::Result<()> {
+        let time_zone = self.context.period.time_zone;
+        for spool in &mut self.spools {
+            spool.buffer.clear();
+        }
+        let views: Vec<EventView<'_>> = newest_first
+            .iter()
+            .rev()
+            .map(|event| {
+                let view = EventView::new(event, time_zone);
+                self.summary.count_reported(event, &view, time_zone);
+                view
+            })
+            .collect();
+        for spool in &mut self.spools {
+            spool.renderer.events(&views, &mut spool.buffer)?;
+        }
+        if let Some(section) = self.sections.last_mut() {
+            section.events += newest_first.len() as u64;
+        }
+        for spool in &mut self.spools {
+            spool.file.write_all(&spool.buffer)?;
+            let len = spool.buffer.len() as u64;
+            spool.chunks.push((spool.written, len));
+            spool.written += len;
+        }
+        Ok(())
+    }
+
+    /// Writes the final files `{stem}.{ext}` into `dir` and returns them with their hashes.
+    pub fn finish(mut self, dir: &Path, stem: &str) -> io::Result<Vec<Artefact>> {
+        let mut artefacts = Vec::with_capacity(self.spools.len());
+        for spool in &mut self.spools {
+            let file_name = format!("{stem}.{}", spool.format.extension());
+            let path = dir.join(&file_name);
+            let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, File::create(&path)?));
+            spool.renderer.preamble(&self.context, &self.summary, &mut out)?;
+            spool.file.flush()?;
+            let spool_file = spool.file.get_ref();
+            let mut copy_buffer = Vec::new();
+            for (index, section) in self.sections.iter().enumerate() {
+                let end = self
+                    .sections
+                    .get(index + 1)
+                    .map_or(spool.chunks.len(), |next| next.first_chunk);
+                spool.renderer.section(section.source, section.events, &mut out)?;
+                for &(offset, len) in spool.chunks[section.first_chunk..end].iter().rev() {
+                    copy_buffer.resize(len as usize, 0);
+                    spool_file.read_exact_at(&mut copy_buffer, offset)?;
+                    out.write_all(&copy_buffer)?;
+                }
+            }
+            spool.renderer.epilogue(&self.context, &self.summary, &mut out)?;
+            let (sha256, bytes) = out.finish()?;
+            artefacts.push(Artefact {
+                format: spool.format,
+                file_name,
+                path,
+                sha256,
+                bytes,
+            });
+        }
+        Ok(artefacts)
+    }
+}
+
+/// A writer that hashes and counts what passes through.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    fn finish(mut self) -> io::Result<(String, u64)> {
+        self.inner.flush()?;
+        Ok((hex::encode(self.hasher.finalize()), self.bytes))
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{context, event};
+
+    fn render(formats: &[ReportFormat], batches: &[Vec<Event>]) -> Vec<(Artefact, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ReportWriter::new(context(), formats, dir.path()).unwrap();
+        writer.begin_source(Source::Audit);
+        for batch in batches {
+            writer.write_batch(batch).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap().keep();
+        writer
+            .finish(&out, "report")
+            .unwrap()
+            .into_iter()
+            .map(|a| {
+                let text = std::fs::read_to_string(&a.path).unwrap();
+                (a, text)
+            })
+            .collect()
+    }
+
+    fn at(id: i64, second: i64) -> Event {
+        let mut e = event(id, 5011);
+        e.date += chrono::TimeDelta::seconds(second);
+        e
+    }
+
+    #[test]
+    fn batches_newest_first_come_out_oldest_first() {
+        let batches = vec![vec![at(6, 6), at(5, 5)], vec![at(4, 4), at(3, 3)], vec![at(2, 2), at(1, 1)]];
+        let out = render(&[ReportFormat::Ndjson], &batches);
+        let ids: Vec<i64> = out[0]
+            .1
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn hashes_and_sizes_match_the_files() {
+        let out = render(&[ReportFormat::Txt, ReportFormat::Csv, ReportFormat::Md], &[vec![at(2, 2), at(1, 1)]]);
+        for (artefact, text) in &out {
+            assert_eq!(artefact.bytes, text.len() as u64);
+            assert_eq!(artefact.sha256, hex::encode(Sha256::digest(text.as_bytes())));
+        }
+        assert!(out[0].1.contains("Total events: 2"), "{}", out[0].1);
+        assert!(out[0].1.contains("Upload"), "{}", out[0].1);
+        assert_eq!(out[1].1.lines().count(), 3, "header and two rows");
+        assert!(out[2].1.contains("## Events by user"));
+    }
+
+    #[test]
+    fn csv_quotes_per_rfc_4180_and_neutralises_formulas() {
+        let mut e = at(1, 1);
+        e.user = Some("=cmd|' /C calc'!A0".into());
+        e.action = Some("File \"Q1, final\".pdf\nuploaded".into());
+        let out = render(&[ReportFormat::Csv], &[vec![e]]);
+        let mut reader = csv::Reader::from_reader(out[0].1.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        let row = reader.records().next().unwrap().unwrap();
+        let get = |name: &str| row.get(headers.iter().position(|h| h == name).unwrap()).unwrap().to_owned();
+        assert_eq!(get("user"), "'=cmd|' /C calc'!A0");
+        assert_eq!(get("description"), "File \"Q1, final\".pdf\nuploaded");
+        assert!(out[0].1.contains("\"File \"\"Q1, final\"\".pdf\nuploaded\""));
+        assert!(out[0].1.contains("\r\n"));
+    }
+}

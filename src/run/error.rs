@@ -1,0 +1,66 @@
+//! Why a run failed, naming the step.
+
+use std::fmt;
+
+use crate::docspace::DocSpaceError;
+use crate::schedule::ScheduleError;
+
+/// The step of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Building the client.
+    Connect,
+    /// Reading events.
+    Fetch,
+    /// Checking what exists and uploading.
+    Upload,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Fetch => "fetch",
+            Self::Upload => "upload",
+        })
+    }
+}
+
+/// A failed run. Nothing was left uploaded unless [`RunError::Upload`] says a rollback failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The period could not be computed.
+    #[error("plan failed: {0}")]
+    Plan(#[source] ScheduleError),
+    /// DocSpace failed while connecting or fetching; nothing was uploaded.
+    #[error("{0} failed, nothing was uploaded: {1}")]
+    Fetch(Step, #[source] DocSpaceError),
+    /// Rendering failed; nothing was uploaded.
+    #[error("render failed at {0}, nothing was uploaded: {1}")]
+    Render(String, #[source] std::io::Error),
+    /// An upload failed.
+    #[error("upload of {file_name} failed: {source}{rollback}")]
+    Upload {
+        /// The file that failed.
+        file_name: String,
+        /// Why.
+        source: DocSpaceError,
+        /// What happened to the files uploaded before it.
+        rollback: String,
+    },
+}
+
+impl RunError {
+    /// A CamelCase reason for a status condition.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Plan(_) => "InvalidSpec",
+            Self::Fetch(_, e) => e.reason(),
+            Self::Render(..) => "RenderFailed",
+            Self::Upload { source, .. } => match source.reason() {
+                r @ ("Unauthorized" | "Forbidden" | "PaymentRequired") => r,
+                _ => "UploadFailed",
+            },
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! One report cycle: plan → fetch → filter → render → upload → outcome.
+//!
+//! The operator and the one-shot CLI both call [`run_once`]; nothing of the cycle exists
+//! anywhere else. A failed step uploads nothing: fetching and rendering finish before the first
+//! upload, and files this run created are deleted again if a later upload fails.
+
+mod error;
+mod upload;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use crate::docspace::{
+    ApiKey, AuditPager, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
+    PagingStats, RetryPolicy, Source,
+};
+use crate::report::{Artefact, ReportContext, ReportWriter, file_stem};
+use crate::schedule::{ReportPeriod, period_for};
+use crate::spec::{ComplianceReportSpec, ReportFormat, ValidatedSpec};
+
+pub use error::{RunError, Step};
+
+/// Which resource a run is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRef {
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `metadata.name`.
+    pub name: String,
+}
+
+/// Whether the run uploads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Render only.
+    DryRun,
+    /// Render and upload.
+    Upload,
+}
+
+/// Everything one run needs.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// The resource.
+    pub resource: ResourceRef,
+    /// Its spec.
+    pub spec: ComplianceReportSpec,
+    /// The spec's validated parts.
+    pub validated: ValidatedSpec,
+    /// The DocSpace API key.
+    pub api_key: ApiKey,
+    /// The scheduled instant the period derives from.
+    pub scheduled_at: DateTime<Utc>,
+    /// The previous run's scheduled instant, for `SinceLastRun`.
+    pub last_scheduled: Option<DateTime<Utc>>,
+    /// When the report is generated (shown in it).
+    pub generated_at: DateTime<Utc>,
+    /// Upload or not.
+    pub delivery: Delivery,
+    /// Where to keep local copies, if anywhere.
+    pub out_dir: Option<PathBuf>,
+    /// Retry policy for DocSpace requests.
+    pub retry: RetryPolicy,
+}
+
+/// Notified as pages arrive, e.g. to draw a progress indicator.
+pub trait Progress: Send + Sync {
+    /// `events` events fetched from `source` so far, in `pages` pages.
+    fn fetched(&self, source: Source, events: u64, pages: u64);
+}
+
+/// A [`Progress`] that ignores everything.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn fetched(&self, _: Source, _: u64, _: u64) {}
+}
+
+/// One artefact and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadOutcome {
+    /// The format.
+    pub format: ReportFormat,
+    /// The file name rendered.
+    pub file_name: String,
+    /// The DocSpace file id; `None` on dry runs and when an existing file was kept.
+    pub file_id: Option<String>,
+    /// The title DocSpace stored it under, if uploaded.
+    pub stored_title: Option<String>,
+    /// Whether an existing file made the run skip this upload.
+    pub skipped_existing: bool,
+    /// SHA-256 of the content.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// The local copy, if one was kept.
+    pub local_path: Option<PathBuf>,
+}
+
+/// What a successful run did.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The period covered.
+    pub period: ReportPeriod,
+    /// Events fetched, before filtering.
+    pub fetched_count: u64,
+    /// Events in the report.
+    pub event_count: u64,
+    /// Paging counters per source.
+    pub paging: Vec<(Source, PagingStats)>,
+    /// One entry per format.
+    pub uploads: Vec<UploadOutcome>,
+}
+
+/// The period a request covers.
+pub fn plan(request: &RunRequest) -> Result<ReportPeriod, RunError> {
+    period_for(
+        request.spec.period,
+        &request.validated.schedule,
+        request.scheduled_at,
+        request.last_scheduled,
+    )
+    .map_err(RunError::Plan)
+}
+
+/// Runs one cycle.
+pub async fn run_once(request: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, RunError> {
+    let period = plan(&request)?;
+    let mut config = ClientConfig::new(request.validated.portal_url.clone(), request.api_key.clone());
+    config.retry = request.retry.clone();
+    let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
+
+    if client.audit_in_plan().await.map_err(|e| RunError::Fetch(Step::Fetch, e))? == Some(false) {
+        return Err(RunError::Fetch(
+            Step::Fetch,
+            DocSpaceError::PlanLacksAudit {
+                evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
+            },
+        ));
+    }
+
+    let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&work_parent).map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
+    let work_dir = tempfile::Builder::new()
+        .prefix(".docspace-report-")
+        .tempdir_in(&work_parent)
+        .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
+    let context = ReportContext {
+        resource: format!("{}/{}", request.resource.namespace, request.resource.name),
+        portal: request.validated.portal_url.to_string(),
+        period: period.clone(),
+        generated_at: request.generated_at,
+        filter: describe_filter(&request.spec),
+    };
+    let render_error = |e| RunError::Render(work_dir.path().display().to_string(), e);
+    let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path()).map_err(render_error)?;
+
+    let window = FetchWindow {
+        from: period.from,
+        to_inclusive: period.to_inclusive(),
+    };
+    let mut paging = Vec::new();
+    if request.spec.sources.audit_trail {
+        let mut pager = AuditPager::new(&client, window);
+        writer.begin_source(Source::Audit);
+        while let Some(batch) = pager.next_batch().await.map_err(|e| RunError::Fetch(Step::Fetch, e))? {
+            keep_matching(&mut writer, &request, Source::Audit, batch).map_err(render_error)?;
+            progress.fetched(Source::Audit, pager.stats().events, pager.stats().pages);
+        }
+        paging.push((Source::Audit, pager.stats()));
+    }
+    if request.spec.sources.login_history {
+        let mut pager = LoginPager::new(&client, window);
+        writer.begin_source(Source::Login);
+        while let Some(batch) = pager.next_batch().await.map_err(|e| RunError::Fetch(Step::Fetch, e))? {
+            keep_matching(&mut writer, &request, Source::Login, batch).map_err(render_error)?;
+            progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
+        }
+        paging.push((Source::Login, pager.stats()));
+    }
+    for (source, stats) in &paging {
+        writer.summary_mut().paging.insert(source.as_str(), *stats);
+    }
+    let fetched_count = writer.summary().total_fetched();
+    let event_count = writer.summary().total_reported();
+
+    let stem = file_stem(
+        &request.spec.report.file_name,
+        &request.resource.name,
+        &request.resource.namespace,
+        &period,
+    )
+    .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
+    let dir = work_dir.path().to_owned();
+    let artefacts = tokio::task::spawn_blocking(move || writer.finish(&dir, &stem))
+        .await
+        .map_err(|e| RunError::Render("render task".to_owned(), std::io::Error::other(e)))?
+        .map_err(render_error)?;
+
+    let mut uploads = match request.delivery {
+        Delivery::DryRun => artefacts.iter().map(|a| not_uploaded(a, false)).collect(),
+        Delivery::Upload => upload::upload_all(&client, &request.spec.upload, &artefacts).await?,
+    };
+    if let Some(out_dir) = &request.out_dir {
+        for (artefact, outcome) in artefacts.iter().zip(&mut uploads) {
+            let target = out_dir.join(&artefact.file_name);
+            std::fs::rename(&artefact.path, &target).map_err(|e| RunError::Render(target.display().to_string(), e))?;
+            outcome.local_path = Some(target);
+        }
+    }
+    Ok(RunOutcome {
+        period,
+        fetched_count,
+        event_count,
+        paging,
+        uploads,
+    })
+}
+
+fn keep_matching(
+    writer: &mut ReportWriter,
+    request: &RunRequest,
+    source: Source,
+    mut batch: Vec<crate::docspace::Event>,
+) -> std::io::Result<()> {
+    writer.summary_mut().count_fetched(source, batch.len() as u64);
+    batch.retain(|e| request.validated.filter.matches(e));
+    writer.write_batch(&batch)
+}
+
+fn not_uploaded(artefact: &Artefact, skipped_existing: bool) -> UploadOutcome {
+    UploadOutcome {
+        format: artefact.format,
+        file_name: artefact.file_name.clone(),
+        file_id: None,
+        stored_title: None,
+        skipped_existing,
+        sha256: artefact.sha256.clone(),
+        bytes: artefact.bytes,
+        local_path: None,
+    }
+}
+
+/// A one-line description of the spec's filter.
+fn describe_filter(spec: &ComplianceReportSpec) -> String {
+    let f = &spec.filter;
+    let join = |v: &[crate::spec::NameOrId]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let mut parts = Vec::new();
+    let mut add = |label: &str, text: String| {
+        if !text.is_empty() {
+            parts.push(format!("{label}: {text}"));
+        }
+    };
+    add("action types", join(&f.action_types));
+    add("actions", join(&f.actions));
+    add("excluding actions", join(&f.exclude_actions));
+    add("users", f.users.join(", "));
+    add("excluding users", f.exclude_users.join(", "));
+    add("entry types", join(&f.entry_types));
+    add("targets", f.targets.join(", "));
+    add("contexts", f.contexts.join(", "));
+    let sources = match (spec.sources.audit_trail, spec.sources.login_history) {
+        (true, true) => "audit trail and login history",
+        (false, true) => "login history",
+        _ => "audit trail",
+    };
+    if parts.is_empty() {
+        format!("all events ({sources})")
+    } else {
+        format!("{} ({sources})", parts.join("; "))
+    }
+}

@@ -1,0 +1,345 @@
+//! The `ComplianceReport` custom resource: its spec, its status and the validation of a spec.
+//!
+//! These types are shared by the operator and the one-shot CLI, so that both read exactly the
+//! same resource. Time values in the status use chrono; conversion to Kubernetes' own time type
+//! happens only where the operator writes the status.
+
+mod validate;
+
+use chrono::{DateTime, Utc};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use validate::{SpecError, ValidatedSpec, validate};
+
+/// What a `ComplianceReport` asks for: when to run, which period to cover, which events to
+/// keep, how to render them and where to upload the result.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "compliance.docspace.dev",
+    version = "v1alpha1",
+    kind = "ComplianceReport",
+    namespaced,
+    status = "ComplianceReportStatus",
+    shortname = "creport",
+    category = "compliance"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ComplianceReportSpec {
+    /// The DocSpace portal and the Secret that holds its API key.
+    pub portal: PortalSpec,
+    /// Cron schedule with five fields (minute hour day-of-month month day-of-week) or a macro
+    /// such as `@daily`, `@weekly` or `@monthly`, evaluated in `timeZone`.
+    pub schedule: String,
+    /// IANA time zone of the schedule and of the report period, e.g. `Europe/Berlin`.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    /// The reporting period, relative to the scheduled run time.
+    #[serde(default)]
+    pub period: Period,
+    /// Stops scheduling new runs while true; runs already finished are kept.
+    #[serde(default)]
+    pub suspend: bool,
+    /// A run that could not start within this many seconds of its scheduled time is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starting_deadline_seconds: Option<i64>,
+    /// Which DocSpace audit sources to read.
+    #[serde(default)]
+    pub sources: Sources,
+    /// Which events to keep; every list that is empty or absent keeps everything.
+    #[serde(default)]
+    pub filter: EventFilterSpec,
+    /// How the report is rendered.
+    #[serde(default)]
+    pub report: ReportSpec,
+    /// Where the report is uploaded.
+    pub upload: UploadSpec,
+}
+
+fn default_time_zone() -> String {
+    "UTC".to_owned()
+}
+
+/// The DocSpace portal to read from.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalSpec {
+    /// Base URL of the portal, e.g. `https://acme.onlyoffice.com`. Must be `https` unless the
+    /// host is a loopback address or `allowInsecureHttp` is set.
+    pub url: String,
+    /// The Secret (in the resource's namespace) and key that hold the DocSpace API key.
+    pub token_secret_ref: SecretKeyRef,
+    /// Allows a plain `http` URL to a non-loopback host. Only for test portals.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// A key inside a Secret of the resource's namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    pub name: String,
+    /// Key inside the Secret's data.
+    #[serde(default = "default_secret_key")]
+    pub key: String,
+}
+
+fn default_secret_key() -> String {
+    "token".to_owned()
+}
+
+/// The reporting period, computed from the scheduled run time in the resource's time zone.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Period {
+    /// The calendar day before the run.
+    PreviousDay,
+    /// The ISO week (Monday to Monday) before the run's week.
+    PreviousWeek,
+    /// The calendar month before the run's month.
+    #[default]
+    PreviousMonth,
+    /// From the previous scheduled run to this one.
+    SinceLastRun,
+}
+
+/// Which audit sources to read.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sources {
+    /// The audit trail (`/api/2.0/security/audit/events/filter`).
+    #[serde(default = "yes")]
+    pub audit_trail: bool,
+    /// The login history (`/api/2.0/security/audit/login/filter`).
+    #[serde(default)]
+    pub login_history: bool,
+}
+
+impl Default for Sources {
+    fn default() -> Self {
+        Self {
+            audit_trail: true,
+            login_history: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Which events to keep. Names and numeric ids are both accepted where the field says so.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventFilterSpec {
+    /// Action types to keep, by name (`Delete`, `UpdateAccess`, `Download`, ...) or id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_types: Vec<NameOrId>,
+    /// Actions to keep, by MessageAction name (`FileDeleted`) or id (`5018`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<NameOrId>,
+    /// Actions to drop, by MessageAction name or id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_actions: Vec<NameOrId>,
+    /// User ids (UUIDs) to keep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// User ids (UUIDs) to drop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_users: Vec<String>,
+    /// Entry types to keep, by name (`File`, `Folder`, `Room`, `User`, ...) or id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entry_types: Vec<NameOrId>,
+    /// Target ids (file, folder, room or user ids) to keep.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    /// Event contexts to keep, e.g. `Rooms: Legal`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contexts: Vec<String>,
+}
+
+/// A value given either by name or by numeric id.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum NameOrId {
+    /// A numeric id.
+    Id(i32),
+    /// A name, matched exactly.
+    Name(String),
+}
+
+impl std::fmt::Display for NameOrId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => write!(f, "{id}"),
+            Self::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+/// Report rendering options.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportSpec {
+    /// Formats to render; one file per format.
+    #[serde(default = "default_formats")]
+    pub formats: Vec<ReportFormat>,
+    /// File name without extension. Placeholders: `{name}`, `{namespace}`, `{period}`
+    /// (e.g. `2025-03`, `2025-W11`, `2025-03-14`), `{from}` and `{to}` (dates in the time zone).
+    #[serde(default = "default_file_name")]
+    pub file_name: String,
+}
+
+impl Default for ReportSpec {
+    fn default() -> Self {
+        Self {
+            formats: default_formats(),
+            file_name: default_file_name(),
+        }
+    }
+}
+
+fn default_formats() -> Vec<ReportFormat> {
+    vec![ReportFormat::Txt, ReportFormat::Csv]
+}
+
+fn default_file_name() -> String {
+    "compliance-report-{name}-{period}".to_owned()
+}
+
+/// A report format.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// Plain text, for reading.
+    Txt,
+    /// Comma-separated values, one row per event.
+    Csv,
+    /// Newline-delimited JSON, one event per line.
+    Ndjson,
+    /// Markdown with summary tables.
+    Md,
+}
+
+impl ReportFormat {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Txt => "txt",
+            Self::Csv => "csv",
+            Self::Ndjson => "ndjson",
+            Self::Md => "md",
+        }
+    }
+}
+
+/// Where and how the report is uploaded.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSpec {
+    /// The DocSpace folder (or room) id to upload into.
+    pub folder_id: String,
+    /// What to do when a file with the report's name already exists in the folder.
+    #[serde(default)]
+    pub on_existing: OnExisting,
+}
+
+/// What to do when the report's file already exists in the target folder.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnExisting {
+    /// Keep the existing file and upload nothing.
+    #[default]
+    Skip,
+    /// Upload as a new version of the existing file.
+    NewVersion,
+    /// Upload as a new file; DocSpace appends ` (1)`, ` (2)`, ... to the name.
+    Rename,
+}
+
+/// What the operator reports about the last runs.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComplianceReportStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions; `Ready` summarises the last run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The scheduled instant of the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<DateTime<Utc>>,
+    /// When the last run actually happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_time: Option<DateTime<Utc>>,
+    /// When the last successful run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_time: Option<DateTime<Utc>>,
+    /// The next scheduled instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_schedule_time: Option<DateTime<Utc>>,
+    /// The period covered by the last report, `[from, to)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_period: Option<PeriodStatus>,
+    /// Events in the last report, after filtering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_event_count: Option<u64>,
+    /// Events fetched for the last report, before filtering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_fetched_count: Option<u64>,
+    /// File id of the first uploaded format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_uploaded_file_id: Option<String>,
+    /// SHA-256 of the first uploaded format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_report_sha256: Option<String>,
+    /// One entry per uploaded format.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_uploads: Vec<UploadStatus>,
+}
+
+/// A reporting period as shown in the status.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+pub struct PeriodStatus {
+    /// Start, inclusive, in the resource's time zone.
+    pub from: String,
+    /// End, exclusive, in the resource's time zone.
+    pub to: String,
+}
+
+/// One uploaded artefact.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadStatus {
+    /// The format.
+    pub format: ReportFormat,
+    /// The file name.
+    pub file_name: String,
+    /// The DocSpace file id, if a file was uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+}
+
+/// A status condition, shaped like Kubernetes' `metav1.Condition`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    /// Condition type, e.g. `Ready`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// A CamelCase reason.
+    pub reason: String,
+    /// A human-readable message.
+    #[serde(default)]
+    pub message: String,
+    /// When the status last changed.
+    pub last_transition_time: DateTime<Utc>,
+    /// The generation the condition was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
