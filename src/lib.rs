@@ -9,5 +9,5 @@ pub mod docspace;
 pub mod report;
 pub mod run;
 pub mod schedule;
-// SIM pub mod sim;
+pub mod sim;
 pub mod spec;

@@ -134,7 +134,10 @@ impl ErrorProbe {
         }
         if let Some(problem) = self.response.as_ref().filter(|r| r.is_object()) {
             let title = problem.get("title").and_then(|t| t.as_str()).unwrap_or("");
-            let errors = problem.get("errors").map(|e| e.to_string()).unwrap_or_default();
+            let errors = problem
+                .get("errors")
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             let text = format!("{title} {errors}").trim().to_owned();
             if !text.is_empty() {
                 return Some(text);
@@ -236,7 +239,10 @@ impl DocSpaceClient {
         request: RequestBuilder,
         not_found: impl FnOnce() -> String,
     ) -> Result<bytes::Bytes, AttemptError> {
-        let response = request.send().await.map_err(|e| transport_error(endpoint, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(endpoint, &e))?;
         let status = response.status();
         let wait = retry_after(response.headers());
         let body = response
@@ -247,7 +253,13 @@ impl DocSpaceClient {
             return Ok(body);
         }
         let probe = ErrorProbe::parse(&body);
-        Err(status_error(endpoint, status, probe.message(), wait, not_found))
+        Err(status_error(
+            endpoint,
+            status,
+            probe.message(),
+            wait,
+            not_found,
+        ))
     }
 
     /// GETs a JSON endpoint and returns the envelope's `response`.
@@ -281,7 +293,9 @@ pub(crate) fn parse_envelope<T: DeserializeOwned>(
 ) -> Result<T, DocSpaceError> {
     match serde_json::from_slice::<Envelope<T>>(body) {
         Ok(envelope)
-            if envelope.status != Some(1) && envelope.error.is_none() && envelope.success != Some(false) =>
+            if envelope.status != Some(1)
+                && envelope.error.is_none()
+                && envelope.success != Some(false) =>
         {
             envelope.response.ok_or_else(|| DocSpaceError::Malformed {
                 endpoint,
@@ -337,6 +351,7 @@ fn transport_error(endpoint: &'static str, e: &reqwest::Error) -> AttemptError {
         AttemptError::Transient {
             error,
             retry_after: None,
+            unprocessed: e.is_connect(),
         }
     } else {
         AttemptError::Fatal(error)
@@ -371,6 +386,7 @@ fn status_error(
                 attempts: 0,
             },
             retry_after: wait,
+            unprocessed: true,
         },
         500 | 502 | 503 | 504 => Transient {
             error: DocSpaceError::Server {
@@ -379,6 +395,7 @@ fn status_error(
                 detail: detail(message),
             },
             retry_after: wait,
+            unprocessed: false,
         },
         code if code >= 500 => Fatal(DocSpaceError::Server {
             endpoint,
@@ -429,13 +446,37 @@ mod tests {
 
     #[test]
     fn statuses_map_to_actionable_errors() {
-        let e = status_error("audit events", StatusCode::UNAUTHORIZED, None, None, String::new);
-        assert!(e.into_error().to_string().contains("invalid, revoked or expired"));
-        let e = status_error("x", StatusCode::TOO_MANY_REQUESTS, None, Some(Duration::from_secs(3)), String::new);
-        assert!(matches!(e, AttemptError::Transient { retry_after: Some(d), .. } if d == Duration::from_secs(3)));
+        let e = status_error(
+            "audit events",
+            StatusCode::UNAUTHORIZED,
+            None,
+            None,
+            String::new,
+        );
+        assert!(
+            e.into_error()
+                .to_string()
+                .contains("invalid, revoked or expired")
+        );
+        let e = status_error(
+            "x",
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            Some(Duration::from_secs(3)),
+            String::new,
+        );
+        assert!(
+            matches!(e, AttemptError::Transient { retry_after: Some(d), .. } if d == Duration::from_secs(3))
+        );
         let e = status_error("x", StatusCode::BAD_GATEWAY, None, None, String::new);
         assert!(matches!(e, AttemptError::Transient { .. }));
-        let e = status_error("x", StatusCode::PAYMENT_REQUIRED, Some("quota".into()), None, String::new);
+        let e = status_error(
+            "x",
+            StatusCode::PAYMENT_REQUIRED,
+            Some("quota".into()),
+            None,
+            String::new,
+        );
         assert!(e.into_error().to_string().contains("audit feature"));
     }
 }

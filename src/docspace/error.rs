@@ -63,7 +63,9 @@ pub enum DocSpaceError {
         detail: String,
     },
     /// HTTP 429 until the retry budget ran out.
-    #[error("DocSpace kept rate-limiting {endpoint} (HTTP 429) after {attempts} attempts; try again later")]
+    #[error(
+        "DocSpace kept rate-limiting {endpoint} (HTTP 429) after {attempts} attempts; try again later"
+    )]
     RateLimited {
         /// The endpoint that answered.
         endpoint: &'static str,
@@ -127,7 +129,9 @@ impl DocSpaceError {
             Self::NotFound { .. } => "NotFound",
             Self::RateLimited { .. } => "RateLimited",
             Self::Unreachable { .. } | Self::Server { .. } => "PortalUnreachable",
-            Self::Rejected { .. } | Self::Malformed { .. } | Self::LocalFile { .. } => "PortalError",
+            Self::Rejected { .. } | Self::Malformed { .. } | Self::LocalFile { .. } => {
+                "PortalError"
+            }
         }
     }
 }
@@ -135,10 +139,12 @@ impl DocSpaceError {
 /// The outcome of one attempt, before the retry policy decides.
 #[derive(Debug)]
 pub(crate) enum AttemptError {
-    /// Worth another try, after at least `retry_after` if the server said so.
+    /// Worth another try, after at least `retry_after` if the server said so. `unprocessed`
+    /// is true when the server certainly did not act on the request (429, refused connection).
     Transient {
         error: DocSpaceError,
         retry_after: Option<Duration>,
+        unprocessed: bool,
     },
     /// Final.
     Fatal(DocSpaceError),

@@ -145,8 +145,12 @@ impl Targets {
 impl WireEvent {
     /// Converts to an [`Event`], normalising the date to UTC.
     pub(crate) fn into_event(self, source: Source) -> Result<Event, String> {
-        let date = dates::parse(&self.date)
-            .map_err(|e| format!("event {} has an unreadable date {:?}: {e}", self.id, self.date))?;
+        let date = dates::parse(&self.date).map_err(|e| {
+            format!(
+                "event {} has an unreadable date {:?}: {e}",
+                self.id, self.date
+            )
+        })?;
         Ok(Event {
             source,
             id: self.id,

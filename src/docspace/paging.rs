@@ -104,7 +104,11 @@ impl DocSpaceClient {
 
     /// A page that comes back with exactly the fallback's size might be the fallback: ask for
     /// fewer events; a server that honours `count` returns at most that many.
-    async fn ignores_count(&self, source: Source, query: &[(&str, String)]) -> Result<bool, DocSpaceError> {
+    async fn ignores_count(
+        &self,
+        source: Source,
+        query: &[(&str, String)],
+    ) -> Result<bool, DocSpaceError> {
         let mut probe: Vec<(&str, String)> = query
             .iter()
             .filter(|(k, _)| *k != "count" && *k != "startIndex")

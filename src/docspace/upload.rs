@@ -123,21 +123,17 @@ fn folder_not_found(folder_id: &str) -> String {
 fn only_retry_unprocessed(error: AttemptError) -> AttemptError {
     match error {
         AttemptError::Transient {
-            error: error @ DocSpaceError::RateLimited { .. },
-            retry_after,
-        } => AttemptError::Transient { error, retry_after },
-        AttemptError::Transient {
-            error: DocSpaceError::Unreachable { endpoint, reason },
-            retry_after,
-        } if reason.contains("connect") => AttemptError::Transient {
-            error: DocSpaceError::Unreachable { endpoint, reason },
-            retry_after,
-        },
+            unprocessed: true, ..
+        } => error,
         other => AttemptError::Fatal(other.into_error()),
     }
 }
 
-async fn multipart_form(path: &Path, title: &str, content_type: &str) -> Result<Form, DocSpaceError> {
+async fn multipart_form(
+    path: &Path,
+    title: &str,
+    content_type: &str,
+) -> Result<Form, DocSpaceError> {
     let local = |source| DocSpaceError::LocalFile {
         path: path.display().to_string(),
         source,

@@ -26,8 +26,14 @@ impl ReportContext {
         let tz = self.period.time_zone;
         format!(
             "{} to {} ({tz})",
-            self.period.from.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, true),
-            self.period.to.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, true)
+            self.period
+                .from
+                .with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+            self.period
+                .to
+                .with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
         )
     }
 

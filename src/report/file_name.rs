@@ -2,12 +2,13 @@
 
 use crate::schedule::ReportPeriod;
 
-
 /// Why a template cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FileNameError {
     /// `{something}` that is not a placeholder.
-    #[error("unknown placeholder {{{0}}}; use {{name}}, {{namespace}}, {{period}}, {{from}} or {{to}}")]
+    #[error(
+        "unknown placeholder {{{0}}}; use {{name}}, {{namespace}}, {{period}}, {{from}} or {{to}}"
+    )]
     UnknownPlaceholder(String),
     /// A `{` without `}`.
     #[error("unclosed '{{'")]
@@ -20,7 +21,10 @@ pub enum FileNameError {
 /// Checks a template without expanding it.
 pub fn check_template(template: &str) -> Result<(), FileNameError> {
     const KNOWN: [&str; 5] = ["name", "namespace", "period", "from", "to"];
-    expand(template, |key| KNOWN.contains(&key).then(|| String::from("x"))).map(|_| ())
+    expand(template, |key| {
+        KNOWN.contains(&key).then(|| String::from("x"))
+    })
+    .map(|_| ())
 }
 
 /// Expands the template for a resource and period. Dates are local to the period's time zone.
@@ -35,7 +39,13 @@ pub fn file_stem(
         "name" => Some(name.to_owned()),
         "namespace" => Some(namespace.to_owned()),
         "period" => Some(period.label.clone()),
-        "from" => Some(period.from.with_timezone(&tz).format("%Y-%m-%d").to_string()),
+        "from" => Some(
+            period
+                .from
+                .with_timezone(&tz)
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
         "to" => Some(period.to.with_timezone(&tz).format("%Y-%m-%d").to_string()),
         _ => None,
     })
@@ -53,8 +63,13 @@ fn expand(template: &str, value: impl Fn(&str) -> Option<String>) -> Result<Stri
         rest = &after[close + 1..];
     }
     out.push_str(rest);
-    let usable = !out.trim().is_empty() && !out.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|']);
-    if usable { Ok(out) } else { Err(FileNameError::Unusable) }
+    let usable =
+        !out.trim().is_empty() && !out.contains(['/', '\\', ':', '*', '?', '"', '<', '>', '|']);
+    if usable {
+        Ok(out)
+    } else {
+        Err(FileNameError::Unusable)
+    }
 }
 
 #[cfg(test)]
@@ -70,10 +85,19 @@ mod tests {
             label: "2025-03".into(),
         };
         assert_eq!(
-            file_stem("audit-{namespace}-{name}-{period}_{from}_{to}", "legal", "compliance", &period).unwrap(),
+            file_stem(
+                "audit-{namespace}-{name}-{period}_{from}_{to}",
+                "legal",
+                "compliance",
+                &period
+            )
+            .unwrap(),
             "audit-compliance-legal-2025-03_2025-03-01_2025-04-01"
         );
-        assert_eq!(check_template("x-{month}"), Err(FileNameError::UnknownPlaceholder("month".into())));
+        assert_eq!(
+            check_template("x-{month}"),
+            Err(FileNameError::UnknownPlaceholder("month".into()))
+        );
         assert_eq!(check_template("x-{name"), Err(FileNameError::Unclosed));
         assert_eq!(check_template("a/b"), Err(FileNameError::Unusable));
     }

@@ -52,7 +52,11 @@ fn resolve_actions(field: &str, values: &[NameOrId]) -> Result<HashSet<i32>, Fil
         .collect()
 }
 
-fn resolve_enum(field: &str, table: &SmallEnum, values: &[NameOrId]) -> Result<HashSet<i32>, FilterError> {
+fn resolve_enum(
+    field: &str,
+    table: &SmallEnum,
+    values: &[NameOrId],
+) -> Result<HashSet<i32>, FilterError> {
     values
         .iter()
         .enumerate()
@@ -90,7 +94,11 @@ impl EventFilter {
             })
         };
         let filter = Self {
-            action_types: take(resolve_enum("actionTypes", &ACTION_TYPES, &spec.action_types)),
+            action_types: take(resolve_enum(
+                "actionTypes",
+                &ACTION_TYPES,
+                &spec.action_types,
+            )),
             actions: take(resolve_actions("actions", &spec.actions)),
             exclude_actions: take(resolve_actions("excludeActions", &spec.exclude_actions)),
             entry_types: take(resolve_enum("entryTypes", &ENTRY_TYPES, &spec.entry_types)),
@@ -99,7 +107,11 @@ impl EventFilter {
             targets: spec.targets.iter().map(|t| t.trim().to_owned()).collect(),
             contexts: normalized(&spec.contexts),
         };
-        if errors.is_empty() { Ok(filter) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(filter)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Whether the event belongs in the report.
@@ -114,10 +126,13 @@ impl EventFilter {
             return false;
         }
         (self.action_types.is_empty()
-            || event.action_type.is_some_and(|t| self.action_types.contains(&t)))
+            || event
+                .action_type
+                .is_some_and(|t| self.action_types.contains(&t)))
             && (self.actions.is_empty() || self.actions.contains(&event.action_id))
             && (self.users.is_empty() || user.is_some_and(|u| self.users.contains(&u)))
-            && (self.entry_types.is_empty() || event.entries.iter().any(|e| self.entry_types.contains(e)))
+            && (self.entry_types.is_empty()
+                || event.entries.iter().any(|e| self.entry_types.contains(e)))
             && (self.targets.is_empty() || event.target.iter().any(|t| self.targets.contains(t)))
             && (self.contexts.is_empty()
                 || event
@@ -192,8 +207,17 @@ mod tests {
         .unwrap_err();
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 3, "{text:?}");
-        assert!(text[0].starts_with("spec.filter.actionTypes[0]"), "{text:?}");
-        assert!(text.iter().any(|t| t.starts_with("spec.filter.actions[1]") && t.contains("FileShredded")));
-        assert!(text.iter().any(|t| t.starts_with("spec.filter.entryTypes[0]")));
+        assert!(
+            text[0].starts_with("spec.filter.actionTypes[0]"),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("spec.filter.actions[1]") && t.contains("FileShredded"))
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("spec.filter.entryTypes[0]"))
+        );
     }
 }

@@ -30,7 +30,9 @@ pub(crate) mod test_support {
         Event {
             source: Source::Audit,
             id,
-            date: DateTime::parse_from_rfc3339("2025-03-14T14:00:00Z").unwrap().to_utc(),
+            date: DateTime::parse_from_rfc3339("2025-03-14T14:00:00Z")
+                .unwrap()
+                .to_utc(),
             user: Some("Jane Smith".into()),
             user_id: Some("6b0f7b1e-2a1c-4b8e-9d2a-0c1f5e6a7b8c".into()),
             login: None,
@@ -57,12 +59,18 @@ pub(crate) mod test_support {
             resource: "compliance/monthly".into(),
             portal: "https://acme.example".into(),
             period: ReportPeriod {
-                from: DateTime::parse_from_rfc3339("2025-02-28T23:00:00Z").unwrap().to_utc(),
-                to: DateTime::parse_from_rfc3339("2025-03-31T22:00:00Z").unwrap().to_utc(),
+                from: DateTime::parse_from_rfc3339("2025-02-28T23:00:00Z")
+                    .unwrap()
+                    .to_utc(),
+                to: DateTime::parse_from_rfc3339("2025-03-31T22:00:00Z")
+                    .unwrap()
+                    .to_utc(),
                 time_zone: chrono_tz::Europe::Berlin,
                 label: "2025-03".into(),
             },
-            generated_at: DateTime::parse_from_rfc3339("2025-04-01T01:00:00Z").unwrap().to_utc(),
+            generated_at: DateTime::parse_from_rfc3339("2025-04-01T01:00:00Z")
+                .unwrap()
+                .to_utc(),
             filter: "everything".into(),
         }
     }

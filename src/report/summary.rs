@@ -74,7 +74,8 @@ impl Summary {
 
     /// Users by descending count, then name.
     pub fn users_by_count(&self) -> Vec<(&str, u64)> {
-        let mut users: Vec<(&str, u64)> = self.by_user.iter().map(|(u, n)| (u.as_str(), *n)).collect();
+        let mut users: Vec<(&str, u64)> =
+            self.by_user.iter().map(|(u, n)| (u.as_str(), *n)).collect();
         users.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         users
     }

@@ -7,8 +7,8 @@ use chrono::SecondsFormat;
 use chrono_tz::Tz;
 use serde::Serialize;
 
-use crate::docspace::catalog::{ACTION_TYPES, ActionCatalog, ENTRY_TYPES, LOCATION_TYPES};
 use crate::docspace::Event;
+use crate::docspace::catalog::{ACTION_TYPES, ActionCatalog, ENTRY_TYPES, LOCATION_TYPES};
 
 /// Stable, English field names; the `ndjson` format serialises exactly this.
 #[derive(Debug, Serialize)]
@@ -78,7 +78,11 @@ impl<'a> EventView<'a> {
             login: event.login.as_deref(),
             description: event.action.as_deref(),
             targets: &event.target,
-            entry_types: event.entries.iter().filter_map(|e| ENTRY_TYPES.name_of(*e)).collect(),
+            entry_types: event
+                .entries
+                .iter()
+                .filter_map(|e| ENTRY_TYPES.name_of(*e))
+                .collect(),
             context: event.context.as_deref(),
             ip: event.ip.as_deref(),
             country: event.country.as_deref(),
@@ -91,7 +95,10 @@ impl<'a> EventView<'a> {
 
     /// The user as a reader wants it: display name, else login, else id.
     pub fn user_label(&self) -> &str {
-        self.user.or(self.login).or(self.user_id).unwrap_or("(unknown)")
+        self.user
+            .or(self.login)
+            .or(self.user_id)
+            .unwrap_or("(unknown)")
     }
 }
 

@@ -59,7 +59,11 @@ pub struct ReportWriter {
 
 impl ReportWriter {
     /// A writer for `formats`, spooling into anonymous temporary files in `spool_dir`.
-    pub fn new(context: ReportContext, formats: &[ReportFormat], spool_dir: &Path) -> io::Result<Self> {
+    pub fn new(
+        context: ReportContext,
+        formats: &[ReportFormat],
+        spool_dir: &Path,
+    ) -> io::Result<Self> {
         let spools = formats
             .iter()
             .map(|&format| {
@@ -137,8 +141,11 @@ impl ReportWriter {
         for spool in &mut self.spools {
             let file_name = format!("{stem}.{}", spool.format.extension());
             let path = dir.join(&file_name);
-            let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, File::create(&path)?));
-            spool.renderer.preamble(&self.context, &self.summary, &mut out)?;
+            let mut out =
+                HashingWriter::new(BufWriter::with_capacity(256 * 1024, File::create(&path)?));
+            spool
+                .renderer
+                .preamble(&self.context, &self.summary, &mut out)?;
             spool.file.flush()?;
             let spool_file = spool.file.get_ref();
             let mut copy_buffer = Vec::new();
@@ -147,14 +154,18 @@ impl ReportWriter {
                     .sections
                     .get(index + 1)
                     .map_or(spool.chunks.len(), |next| next.first_chunk);
-                spool.renderer.section(section.source, section.events, &mut out)?;
+                spool
+                    .renderer
+                    .section(section.source, section.events, &mut out)?;
                 for &(offset, len) in spool.chunks[section.first_chunk..end].iter().rev() {
                     copy_buffer.resize(len as usize, 0);
                     spool_file.read_exact_at(&mut copy_buffer, offset)?;
                     out.write_all(&copy_buffer)?;
                 }
             }
-            spool.renderer.epilogue(&self.context, &self.summary, &mut out)?;
+            spool
+                .renderer
+                .epilogue(&self.context, &self.summary, &mut out)?;
             let (sha256, bytes) = out.finish()?;
             artefacts.push(Artefact {
                 format: spool.format,
@@ -235,22 +246,36 @@ mod tests {
 
     #[test]
     fn batches_newest_first_come_out_oldest_first() {
-        let batches = vec![vec![at(6, 6), at(5, 5)], vec![at(4, 4), at(3, 3)], vec![at(2, 2), at(1, 1)]];
+        let batches = vec![
+            vec![at(6, 6), at(5, 5)],
+            vec![at(4, 4), at(3, 3)],
+            vec![at(2, 2), at(1, 1)],
+        ];
         let out = render(&[ReportFormat::Ndjson], &batches);
         let ids: Vec<i64> = out[0]
             .1
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_i64().unwrap())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_i64()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(ids, vec![1, 2, 3, 4, 5, 6]);
     }
 
     #[test]
     fn hashes_and_sizes_match_the_files() {
-        let out = render(&[ReportFormat::Txt, ReportFormat::Csv, ReportFormat::Md], &[vec![at(2, 2), at(1, 1)]]);
+        let out = render(
+            &[ReportFormat::Txt, ReportFormat::Csv, ReportFormat::Md],
+            &[vec![at(2, 2), at(1, 1)]],
+        );
         for (artefact, text) in &out {
             assert_eq!(artefact.bytes, text.len() as u64);
-            assert_eq!(artefact.sha256, hex::encode(Sha256::digest(text.as_bytes())));
+            assert_eq!(
+                artefact.sha256,
+                hex::encode(Sha256::digest(text.as_bytes()))
+            );
         }
         assert!(out[0].1.contains("Total events: 2"), "{}", out[0].1);
         assert!(out[0].1.contains("Upload"), "{}", out[0].1);
@@ -267,10 +292,18 @@ mod tests {
         let mut reader = csv::Reader::from_reader(out[0].1.as_bytes());
         let headers = reader.headers().unwrap().clone();
         let row = reader.records().next().unwrap().unwrap();
-        let get = |name: &str| row.get(headers.iter().position(|h| h == name).unwrap()).unwrap().to_owned();
+        let get = |name: &str| {
+            row.get(headers.iter().position(|h| h == name).unwrap())
+                .unwrap()
+                .to_owned()
+        };
         assert_eq!(get("user"), "'=cmd|' /C calc'!A0");
         assert_eq!(get("description"), "File \"Q1, final\".pdf\nuploaded");
-        assert!(out[0].1.contains("\"File \"\"Q1, final\"\".pdf\nuploaded\""));
+        assert!(
+            out[0]
+                .1
+                .contains("\"File \"\"Q1, final\"\".pdf\nuploaded\"")
+        );
         assert!(out[0].1.contains("\r\n"));
     }
 }

@@ -125,13 +125,24 @@ pub fn plan(request: &RunRequest) -> Result<ReportPeriod, RunError> {
 }
 
 /// Runs one cycle.
-pub async fn run_once(request: RunRequest, progress: &dyn Progress) -> Result<RunOutcome, RunError> {
+pub async fn run_once(
+    request: RunRequest,
+    progress: &dyn Progress,
+) -> Result<RunOutcome, RunError> {
     let period = plan(&request)?;
-    let mut config = ClientConfig::new(request.validated.portal_url.clone(), request.api_key.clone());
+    let mut config = ClientConfig::new(
+        request.validated.portal_url.clone(),
+        request.api_key.clone(),
+    );
     config.retry = request.retry.clone();
     let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
 
-    if client.audit_in_plan().await.map_err(|e| RunError::Fetch(Step::Fetch, e))? == Some(false) {
+    if client
+        .audit_in_plan()
+        .await
+        .map_err(|e| RunError::Fetch(Step::Fetch, e))?
+        == Some(false)
+    {
         return Err(RunError::Fetch(
             Step::Fetch,
             DocSpaceError::PlanLacksAudit {
@@ -141,7 +152,8 @@ pub async fn run_once(request: RunRequest, progress: &dyn Progress) -> Result<Ru
     }
 
     let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&work_parent).map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
+    std::fs::create_dir_all(&work_parent)
+        .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
     let work_dir = tempfile::Builder::new()
         .prefix(".docspace-report-")
         .tempdir_in(&work_parent)
@@ -154,7 +166,8 @@ pub async fn run_once(request: RunRequest, progress: &dyn Progress) -> Result<Ru
         filter: describe_filter(&request.spec),
     };
     let render_error = |e| RunError::Render(work_dir.path().display().to_string(), e);
-    let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path()).map_err(render_error)?;
+    let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path())
+        .map_err(render_error)?;
 
     let window = FetchWindow {
         from: period.from,
@@ -164,7 +177,11 @@ pub async fn run_once(request: RunRequest, progress: &dyn Progress) -> Result<Ru
     if request.spec.sources.audit_trail {
         let mut pager = AuditPager::new(&client, window);
         writer.begin_source(Source::Audit);
-        while let Some(batch) = pager.next_batch().await.map_err(|e| RunError::Fetch(Step::Fetch, e))? {
+        while let Some(batch) = pager
+            .next_batch()
+            .await
+            .map_err(|e| RunError::Fetch(Step::Fetch, e))?
+        {
             keep_matching(&mut writer, &request, Source::Audit, batch).map_err(render_error)?;
             progress.fetched(Source::Audit, pager.stats().events, pager.stats().pages);
         }
@@ -173,7 +190,11 @@ pub async fn run_once(request: RunRequest, progress: &dyn Progress) -> Result<Ru
     if request.spec.sources.login_history {
         let mut pager = LoginPager::new(&client, window);
         writer.begin_source(Source::Login);
-        while let Some(batch) = pager.next_batch().await.map_err(|e| RunError::Fetch(Step::Fetch, e))? {
+        while let Some(batch) = pager
+            .next_batch()
+            .await
+            .map_err(|e| RunError::Fetch(Step::Fetch, e))?
+        {
             keep_matching(&mut writer, &request, Source::Login, batch).map_err(render_error)?;
             progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
         }
@@ -205,7 +226,8 @@ pub async fn run_once(request: RunRequest, progress: &dyn Progress) -> Result<Ru
     if let Some(out_dir) = &request.out_dir {
         for (artefact, outcome) in artefacts.iter().zip(&mut uploads) {
             let target = out_dir.join(&artefact.file_name);
-            std::fs::rename(&artefact.path, &target).map_err(|e| RunError::Render(target.display().to_string(), e))?;
+            std::fs::rename(&artefact.path, &target)
+                .map_err(|e| RunError::Render(target.display().to_string(), e))?;
             outcome.local_path = Some(target);
         }
     }
@@ -224,7 +246,9 @@ fn keep_matching(
     source: Source,
     mut batch: Vec<crate::docspace::Event>,
 ) -> std::io::Result<()> {
-    writer.summary_mut().count_fetched(source, batch.len() as u64);
+    writer
+        .summary_mut()
+        .count_fetched(source, batch.len() as u64);
     batch.retain(|e| request.validated.filter.matches(e));
     writer.write_batch(&batch)
 }
@@ -245,7 +269,12 @@ fn not_uploaded(artefact: &Artefact, skipped_existing: bool) -> UploadOutcome {
 /// A one-line description of the spec's filter.
 fn describe_filter(spec: &ComplianceReportSpec) -> String {
     let f = &spec.filter;
-    let join = |v: &[crate::spec::NameOrId]| v.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let join = |v: &[crate::spec::NameOrId]| {
+        v.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut parts = Vec::new();
     let mut add = |label: &str, text: String| {
         if !text.is_empty() {

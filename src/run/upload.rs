@@ -31,7 +31,13 @@ pub(super) async fn upload_all(
         }
         let rename = spec.on_existing == OnExisting::Rename;
         let result = client
-            .upload_file(&spec.folder_id, &artefact.file_name, &artefact.path, content_type(artefact.format), rename)
+            .upload_file(
+                &spec.folder_id,
+                &artefact.file_name,
+                &artefact.path,
+                content_type(artefact.format),
+                rename,
+            )
             .await;
         match result {
             Ok(file) => {
@@ -68,8 +74,14 @@ async fn roll_back(client: &DocSpaceClient, created: &[String]) -> String {
         }
     }
     if failed.is_empty() {
-        format!("; the {} file(s) this run had uploaded were deleted again", created.len())
+        format!(
+            "; the {} file(s) this run had uploaded were deleted again",
+            created.len()
+        )
     } else {
-        format!("; could not delete file(s) {} uploaded by this run, remove them by hand", failed.join(", "))
+        format!(
+            "; could not delete file(s) {} uploaded by this run, remove them by hand",
+            failed.join(", ")
+        )
     }
 }

@@ -3,7 +3,9 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
@@ -58,7 +60,9 @@ impl Schedule {
         };
         let trimmed = expression.trim();
         if trimmed.contains("TZ=") {
-            return Err(invalid("set the time zone in spec.timeZone, not in the schedule".to_owned()));
+            return Err(invalid(
+                "set the time zone in spec.timeZone, not in the schedule".to_owned(),
+            ));
         }
         if !trimmed.starts_with('@') && trimmed.split_whitespace().count() != 5 {
             return Err(invalid(
@@ -167,7 +171,9 @@ pub fn period_for(
     let today = scheduled.with_timezone(&tz).date_naive();
     let (first_day, next_first_day, label) = match period {
         Period::PreviousDay => {
-            let day = today.pred_opt().ok_or_else(|| no_period("date out of range"))?;
+            let day = today
+                .pred_opt()
+                .ok_or_else(|| no_period("date out of range"))?;
             (day, today, day.format("%Y-%m-%d").to_string())
         }
         Period::PreviousWeek => {

@@ -61,9 +61,14 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 fn check_portal_url(text: &str, allow_insecure_http: bool) -> Result<Url, String> {
-    let url = Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL ({e}); use e.g. https://acme.onlyoffice.com"))?;
+    let url = Url::parse(text.trim()).map_err(|e| {
+        format!("{text:?} is not a URL ({e}); use e.g. https://acme.onlyoffice.com")
+    })?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials; put the API key in the Secret of tokenSecretRef".to_owned());
+        return Err(
+            "must not contain credentials; put the API key in the Secret of tokenSecretRef"
+                .to_owned(),
+        );
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err("must be the portal's base URL, without query or fragment".to_owned());
@@ -81,10 +86,18 @@ fn check_portal_url(text: &str, allow_insecure_http: bool) -> Result<Url, String
 
 fn check_folder_id(id: &str) -> Result<(), String> {
     if id.trim().is_empty() {
-        return Err("must not be empty; use the id of the DocSpace folder or room to upload into".to_owned());
+        return Err(
+            "must not be empty; use the id of the DocSpace folder or room to upload into"
+                .to_owned(),
+        );
     }
-    if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("{id:?} is not a DocSpace folder id (letters, digits, '-' and '_' only)"));
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "{id:?} is not a DocSpace folder id (letters, digits, '-' and '_' only)"
+        ));
     }
     Ok(())
 }
@@ -103,10 +116,16 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
         .map_err(|m| problem("spec.portal.url", m))
         .ok();
     if spec.portal.token_secret_ref.name.trim().is_empty() {
-        problem("spec.portal.tokenSecretRef.name", "must name the Secret that holds the API key".to_owned());
+        problem(
+            "spec.portal.tokenSecretRef.name",
+            "must name the Secret that holds the API key".to_owned(),
+        );
     }
     if spec.portal.token_secret_ref.key.trim().is_empty() {
-        problem("spec.portal.tokenSecretRef.key", "must name the key inside the Secret".to_owned());
+        problem(
+            "spec.portal.tokenSecretRef.key",
+            "must name the key inside the Secret".to_owned(),
+        );
     }
     let time_zone = parse_time_zone(&spec.time_zone)
         .map_err(|e| problem("spec.timeZone", e.to_string()))
@@ -119,18 +138,30 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
     if let Some(seconds) = spec.starting_deadline_seconds
         && seconds < 0
     {
-        problem("spec.startingDeadlineSeconds", format!("{seconds} is negative; use 0 or more"));
+        problem(
+            "spec.startingDeadlineSeconds",
+            format!("{seconds} is negative; use 0 or more"),
+        );
     }
     if !spec.sources.audit_trail && !spec.sources.login_history {
-        problem("spec.sources", "enable auditTrail, loginHistory or both".to_owned());
+        problem(
+            "spec.sources",
+            "enable auditTrail, loginHistory or both".to_owned(),
+        );
     }
     if spec.report.formats.is_empty() {
-        problem("spec.report.formats", "list at least one format: txt, csv, ndjson or md".to_owned());
+        problem(
+            "spec.report.formats",
+            "list at least one format: txt, csv, ndjson or md".to_owned(),
+        );
     }
     let mut seen = HashSet::new();
     for (i, format) in spec.report.formats.iter().enumerate() {
         if !seen.insert(format) {
-            problem(&format!("spec.report.formats[{i}]"), format!("{} is listed twice", format.extension()));
+            problem(
+                &format!("spec.report.formats[{i}]"),
+                format!("{} is listed twice", format.extension()),
+            );
         }
     }
     if let Err(e) = check_template(&spec.report.file_name) {
@@ -148,11 +179,13 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
         .ok();
 
     match (schedule, portal_url, filter) {
-        (Some(schedule), Some(portal_url), Some(filter)) if problems.is_empty() => Ok(ValidatedSpec {
-            schedule,
-            portal_url,
-            filter,
-        }),
+        (Some(schedule), Some(portal_url), Some(filter)) if problems.is_empty() => {
+            Ok(ValidatedSpec {
+                schedule,
+                portal_url,
+                filter,
+            })
+        }
         _ => Err(SpecError { problems }),
     }
 }
@@ -197,17 +230,50 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let cases = [
-            (serde_json::json!({"schedule": "every day"}), "spec.schedule"),
-            (serde_json::json!({"timeZone": "Europe/Atlantis"}), "spec.timeZone"),
-            (serde_json::json!({"upload": {"folderId": ""}}), "spec.upload.folderId"),
-            (serde_json::json!({"upload": {"folderId": "../etc"}}), "spec.upload.folderId"),
-            (serde_json::json!({"filter": {"actions": ["FileShredded"]}}), "spec.filter.actions[0]"),
-            (serde_json::json!({"portal": {"url": "http://acme.onlyoffice.com"}}), "spec.portal.url"),
-            (serde_json::json!({"portal": {"url": "https://u:p@acme.onlyoffice.com"}}), "spec.portal.url"),
-            (serde_json::json!({"report": {"formats": []}}), "spec.report.formats"),
-            (serde_json::json!({"report": {"fileName": "r-{month}"}}), "spec.report.fileName"),
-            (serde_json::json!({"startingDeadlineSeconds": -5}), "spec.startingDeadlineSeconds"),
-            (serde_json::json!({"sources": {"auditTrail": false}}), "spec.sources"),
+            (
+                serde_json::json!({"schedule": "every day"}),
+                "spec.schedule",
+            ),
+            (
+                serde_json::json!({"timeZone": "Europe/Atlantis"}),
+                "spec.timeZone",
+            ),
+            (
+                serde_json::json!({"upload": {"folderId": ""}}),
+                "spec.upload.folderId",
+            ),
+            (
+                serde_json::json!({"upload": {"folderId": "../etc"}}),
+                "spec.upload.folderId",
+            ),
+            (
+                serde_json::json!({"filter": {"actions": ["FileShredded"]}}),
+                "spec.filter.actions[0]",
+            ),
+            (
+                serde_json::json!({"portal": {"url": "http://acme.onlyoffice.com"}}),
+                "spec.portal.url",
+            ),
+            (
+                serde_json::json!({"portal": {"url": "https://u:p@acme.onlyoffice.com"}}),
+                "spec.portal.url",
+            ),
+            (
+                serde_json::json!({"report": {"formats": []}}),
+                "spec.report.formats",
+            ),
+            (
+                serde_json::json!({"report": {"fileName": "r-{month}"}}),
+                "spec.report.fileName",
+            ),
+            (
+                serde_json::json!({"startingDeadlineSeconds": -5}),
+                "spec.startingDeadlineSeconds",
+            ),
+            (
+                serde_json::json!({"sources": {"auditTrail": false}}),
+                "spec.sources",
+            ),
         ];
         for (patch, field) in cases {
             let Err(err) = validate(&spec(patch.clone())) else {
@@ -220,16 +286,28 @@ mod tests {
 
     #[test]
     fn all_problems_are_reported_at_once() {
-        let err = validate(&spec(serde_json::json!({"timeZone": "Nowhere", "upload": {"folderId": " "}}))).unwrap_err();
+        let err = validate(&spec(
+            serde_json::json!({"timeZone": "Nowhere", "upload": {"folderId": " "}}),
+        ))
+        .unwrap_err();
         assert_eq!(fields(err), vec!["spec.timeZone", "spec.upload.folderId"]);
     }
 
     #[test]
     fn http_is_allowed_to_loopback_or_when_explicitly_allowed() {
-        for url in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"] {
-            assert!(validate(&spec(serde_json::json!({"portal": {"url": url}}))).is_ok(), "{url}");
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(
+                validate(&spec(serde_json::json!({"portal": {"url": url}}))).is_ok(),
+                "{url}"
+            );
         }
-        let allowed = spec(serde_json::json!({"portal": {"url": "http://docspace.test", "allowInsecureHttp": true}}));
+        let allowed = spec(
+            serde_json::json!({"portal": {"url": "http://docspace.test", "allowInsecureHttp": true}}),
+        );
         assert!(validate(&allowed).is_ok());
     }
 

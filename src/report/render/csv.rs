@@ -12,9 +12,27 @@ use crate::report::view::EventView;
 
 /// The column names, in order.
 pub const COLUMNS: [&str; 21] = [
-    "source", "id", "timeUtc", "timeLocal", "actionId", "actionName", "actionType", "location",
-    "user", "userId", "login", "description", "targets", "entryTypes", "context", "ip", "country",
-    "city", "browser", "platform", "page",
+    "source",
+    "id",
+    "timeUtc",
+    "timeLocal",
+    "actionId",
+    "actionName",
+    "actionType",
+    "location",
+    "user",
+    "userId",
+    "login",
+    "description",
+    "targets",
+    "entryTypes",
+    "context",
+    "ip",
+    "country",
+    "city",
+    "browser",
+    "platform",
+    "page",
 ];
 
 /// The `csv` format.

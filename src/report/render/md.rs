@@ -46,7 +46,12 @@ fn table(out: &mut dyn Write, heading: &str, label: &str, rows: &[(&str, u64)]) 
 }
 
 impl Renderer for MdRenderer {
-    fn preamble(&mut self, ctx: &ReportContext, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    fn preamble(
+        &mut self,
+        ctx: &ReportContext,
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         writeln!(out, "# Compliance report: {}\n", cell(&ctx.resource))?;
         writeln!(out, "| | |\n|---|---|")?;
         writeln!(out, "| Portal | {} |", cell(&ctx.portal))?;
@@ -56,16 +61,28 @@ impl Renderer for MdRenderer {
         writeln!(out, "| Generated | {} |", ctx.generated())?;
         writeln!(out, "| Events reported | {} |", summary.total_reported())?;
         writeln!(out, "| Events fetched | {} |\n", summary.total_fetched())?;
-        table(out, "Events by action type", "Action type", &Summary::by_count(&summary.by_action_type))?;
+        table(
+            out,
+            "Events by action type",
+            "Action type",
+            &Summary::by_count(&summary.by_action_type),
+        )?;
         table(out, "Events by user", "User", &summary.users_by_count())?;
-        let days: Vec<(String, u64)> = summary.by_day.iter().map(|(d, n)| (d.to_string(), *n)).collect();
+        let days: Vec<(String, u64)> = summary
+            .by_day
+            .iter()
+            .map(|(d, n)| (d.to_string(), *n))
+            .collect();
         let days: Vec<(&str, u64)> = days.iter().map(|(d, n)| (d.as_str(), *n)).collect();
         table(out, "Events by day", "Day", &days)
     }
 
     fn section(&mut self, source: Source, count: u64, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "\n## {} events ({count})\n", source_title(source))?;
-        writeln!(out, "| Time | User | Action | Type | Target | Context | IP | Description |")?;
+        writeln!(
+            out,
+            "| Time | User | Action | Type | Target | Context | IP | Description |"
+        )?;
         writeln!(out, "|---|---|---|---|---|---|---|---|")
     }
 

@@ -17,13 +17,23 @@ use crate::spec::ReportFormat;
 /// One report format.
 pub trait Renderer: Send {
     /// Everything before the events: title, period, totals, summary tables.
-    fn preamble(&mut self, ctx: &ReportContext, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
+    fn preamble(
+        &mut self,
+        ctx: &ReportContext,
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()>;
     /// A heading before the events of one source.
     fn section(&mut self, source: Source, count: u64, out: &mut dyn Write) -> io::Result<()>;
     /// A run of events, oldest first.
     fn events(&mut self, events: &[EventView<'_>], out: &mut Vec<u8>) -> io::Result<()>;
     /// Everything after the events.
-    fn epilogue(&mut self, ctx: &ReportContext, summary: &Summary, out: &mut dyn Write) -> io::Result<()>;
+    fn epilogue(
+        &mut self,
+        ctx: &ReportContext,
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()>;
 }
 
 /// The renderer for a format.

@@ -9,13 +9,19 @@ use crate::report::context::ReportContext;
 use crate::report::summary::Summary;
 use crate::report::view::EventView;
 
-const RULE: &str = "--------------------------------------------------------------------------------";
+const RULE: &str =
+    "--------------------------------------------------------------------------------";
 
 /// The `txt` format.
 pub struct TxtRenderer;
 
 impl Renderer for TxtRenderer {
-    fn preamble(&mut self, ctx: &ReportContext, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    fn preamble(
+        &mut self,
+        ctx: &ReportContext,
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         writeln!(out, "Compliance report")?;
         writeln!(out, "Report:       {}", ctx.resource)?;
         writeln!(out, "Portal:       {}", ctx.portal)?;
@@ -28,11 +34,18 @@ impl Renderer for TxtRenderer {
             "Total events: {} (fetched {}, filtered out {})",
             summary.total_reported(),
             summary.total_fetched(),
-            summary.total_fetched().saturating_sub(summary.total_reported())
+            summary
+                .total_fetched()
+                .saturating_sub(summary.total_reported())
         )?;
         writeln!(out)?;
         writeln!(out, "Events by action type:")?;
-        let width = summary.by_action_type.keys().map(String::len).max().unwrap_or(0);
+        let width = summary
+            .by_action_type
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
         for (name, count) in Summary::by_count(&summary.by_action_type) {
             writeln!(out, "  {name:<width$}  {count:>8}")?;
         }
@@ -48,7 +61,12 @@ impl Renderer for TxtRenderer {
         writeln!(out, "{RULE}")
     }
 
-    fn epilogue(&mut self, _: &ReportContext, summary: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    fn epilogue(
+        &mut self,
+        _: &ReportContext,
+        summary: &Summary,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "End of report: {} events.", summary.total_reported())
     }
@@ -96,7 +114,12 @@ impl TxtRenderer {
             )?;
         }
         if e.browser.is_some() || e.platform.is_some() {
-            writeln!(out, "Client: {} on {}", e.browser.unwrap_or("-"), e.platform.unwrap_or("-"))?;
+            writeln!(
+                out,
+                "Client: {} on {}",
+                e.browser.unwrap_or("-"),
+                e.platform.unwrap_or("-")
+            )?;
         }
         writeln!(out, "{RULE}")
     }

@@ -1,0 +1,60 @@
+//! Reading a `ComplianceReport` from a file, with errors that name the field.
+
+use std::path::Path;
+
+use docspace_compliance_operator::spec::{ComplianceReport, ValidatedSpec, validate};
+use kube::Resource;
+
+/// Parses a `ComplianceReport` from YAML or JSON text.
+pub fn parse_report(text: &str, origin: &str) -> Result<ComplianceReport, String> {
+    let value: serde_json::Value =
+        serde_saphyr::from_str(text).map_err(|e| format!("{origin}: not valid YAML: {e}"))?;
+    let expected_api = ComplianceReport::api_version(&());
+    let expected_kind = ComplianceReport::kind(&());
+    let api = value
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let kind = value
+        .get("kind")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if api != expected_api || kind != expected_kind {
+        return Err(format!(
+            "{origin}: expected apiVersion {expected_api} and kind {expected_kind}, found {api:?} and {kind:?}"
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        format!(
+            "{origin}: invalid ComplianceReport: {path}: {}",
+            e.into_inner()
+        )
+    })
+}
+
+/// Reads and validates a `ComplianceReport` file.
+pub fn load_report(path: &Path) -> Result<(ComplianceReport, ValidatedSpec), String> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {origin}: {e}"))?;
+    let report = parse_report(&text, &origin)?;
+    let validated = validate(&report.spec).map_err(|e| format!("{origin}: {e}"))?;
+    Ok((report, validated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_field_path() {
+        let yaml = "apiVersion: compliance.docspace.dev/v1alpha1\nkind: ComplianceReport\nmetadata: {name: x}\n\
+                    spec:\n  portal: {url: 'https://a.example', tokenSecretRef: {name: s}}\n  schedule: '@daily'\n  \
+                    period: PreviousYear\n  upload: {folderId: '1'}\n";
+        let err = parse_report(yaml, "r.yaml").unwrap_err();
+        assert!(err.contains("spec.period"), "{err}");
+        assert!(err.contains("PreviousMonth"), "{err}");
+        let err = parse_report("kind: Pod\napiVersion: v1\n", "p.yaml").unwrap_err();
+        assert!(err.contains("expected apiVersion"), "{err}");
+    }
+}

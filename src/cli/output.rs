@@ -1,0 +1,59 @@
+//! The JSON object `report` and `demo` print on success.
+
+use docspace_compliance_operator::run::RunOutcome;
+use serde::Serialize;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Output<'a> {
+    period: Period,
+    fetched_count: u64,
+    event_count: u64,
+    uploads: Vec<Upload<'a>>,
+}
+
+#[derive(Serialize)]
+struct Period {
+    from: String,
+    to: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Upload<'a> {
+    format: &'static str,
+    file_name: &'a str,
+    file_id: Option<&'a str>,
+    sha256: &'a str,
+    bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped_existing: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_path: Option<String>,
+}
+
+/// The outcome as one JSON object.
+pub fn outcome_json(outcome: &RunOutcome) -> String {
+    let output = Output {
+        period: Period {
+            from: outcome.period.from_local(),
+            to: outcome.period.to_local(),
+        },
+        fetched_count: outcome.fetched_count,
+        event_count: outcome.event_count,
+        uploads: outcome
+            .uploads
+            .iter()
+            .map(|u| Upload {
+                format: u.format.extension(),
+                file_name: &u.file_name,
+                file_id: u.file_id.as_deref(),
+                sha256: &u.sha256,
+                bytes: u.bytes,
+                skipped_existing: u.skipped_existing.then_some(true),
+                local_path: u.local_path.as_ref().map(|p| p.display().to_string()),
+            })
+            .collect(),
+    };
+    serde_json::to_string(&output).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}

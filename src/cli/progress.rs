@@ -1,0 +1,38 @@
+//! A progress indicator on stderr for long fetches, shown only when stderr is a terminal.
+
+use std::io::IsTerminal;
+
+use docspace_compliance_operator::docspace::Source;
+use docspace_compliance_operator::run::{NoProgress, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A spinner with live counts.
+struct Spinner(ProgressBar);
+
+impl Progress for Spinner {
+    fn fetched(&self, source: Source, events: u64, pages: u64) {
+        self.0.set_message(format!(
+            "{}: {events} events in {pages} pages",
+            source.as_str()
+        ));
+        self.0.tick();
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// A spinner on a terminal, nothing otherwise.
+pub fn for_stderr() -> Box<dyn Progress> {
+    if !std::io::stderr().is_terminal() {
+        return Box::new(NoProgress);
+    }
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} fetching {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    Box::new(Spinner(bar))
+}

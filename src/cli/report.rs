@@ -1,0 +1,59 @@
+//! `report`: one cycle for a resource file.
+
+use chrono::Utc;
+use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
+use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once};
+
+use super::ReportArgs;
+use super::load::load_report;
+use super::output::outcome_json;
+use super::progress;
+
+/// Runs `report` and prints the outcome.
+pub async fn run(args: ReportArgs) -> Result<(), String> {
+    let (report, validated) = load_report(&args.file)?;
+    let api_key = std::env::var(&args.token_env)
+        .ok()
+        .and_then(ApiKey::new)
+        .ok_or_else(|| {
+            format!(
+                "no DocSpace API key: set the environment variable {} to the key (or name another variable with --token-env)",
+                args.token_env
+            )
+        })?;
+    let now = Utc::now();
+    let request = RunRequest {
+        resource: ResourceRef {
+            namespace: report
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_owned()),
+            name: report
+                .metadata
+                .name
+                .clone()
+                .unwrap_or_else(|| "report".to_owned()),
+        },
+        spec: report.spec,
+        validated,
+        api_key: api_key.clone(),
+        scheduled_at: args.at.unwrap_or(now),
+        last_scheduled: None,
+        generated_at: now,
+        delivery: if args.dry_run {
+            Delivery::DryRun
+        } else {
+            Delivery::Upload
+        },
+        out_dir: args.out_dir,
+        retry: RetryPolicy::default(),
+    };
+    let progress = progress::for_stderr();
+    let outcome = run_once(request, progress.as_ref())
+        .await
+        .map_err(|e| api_key.scrub(&e.to_string()))?;
+    drop(progress);
+    println!("{}", outcome_json(&outcome));
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! Handlers of the security/audit and portal endpoints.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde::Serialize;
+
+use super::catalog::AUDIT_ACTIONS;
+use super::dto::{audit_event, audit_target, login_event, login_user_id};
+use super::envelope::{self, RequestUrl};
+use super::query::{AuditFilter, LoginFilter, Params, parse_audit, parse_login};
+use super::seed::{AuditRec, LoginRec};
+use super::state::{SimState, date_range};
+use super::world::World;
+
+/// How many events the "last events" endpoints and the no-audit fallback return.
+const LAST_EVENTS: usize = 20;
+
+/// `GET /api/2.0/security/audit/events/filter`.
+pub(crate) async fn events_filter(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    // Model binding (and its validation) happens before the action runs.
+    let filter = match parse_audit(&Params::parse(uri.query())) {
+        Ok(filter) => filter,
+        Err(errors) => return envelope::validation(&url, &errors),
+    };
+    if !state.config.plan_has_audit {
+        return last_audit_events(&state, &url);
+    }
+    if filter.action.is_none() && filter.module_type.is_some() {
+        // ≥ v3.5 dereferences a missing mapper for every non-None location.
+        return envelope::null_reference();
+    }
+    let page = {
+        let store = state.audit();
+        select_audit(&state.world, &store.recs, &filter)
+    };
+    audit_page(&state, &url, &page)
+}
+
+/// `GET /api/2.0/security/audit/events/last`.
+pub(crate) async fn events_last(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    last_audit_events(&state, &RequestUrl::new(&method, &headers, &uri))
+}
+
+fn last_audit_events(state: &SimState, url: &RequestUrl) -> Response {
+    let page: Vec<AuditRec> = {
+        let store = state.audit();
+        store.recs.iter().rev().take(LAST_EVENTS).copied().collect()
+    };
+    audit_page(state, url, &page)
+}
+
+fn audit_page(state: &SimState, url: &RequestUrl, page: &[AuditRec]) -> Response {
+    let tz = state.config.portal_time_zone;
+    let dtos: Vec<_> = page
+        .iter()
+        .map(|rec| audit_event(&state.world, rec, tz, &url.base))
+        .collect();
+    envelope::success_list(url, &dtos)
+}
+
+/// The page of audit events selected by `filter`, newest first (§1.1).
+pub(crate) fn select_audit(
+    world: &World,
+    recs: &[AuditRec],
+    filter: &AuditFilter,
+) -> Vec<AuditRec> {
+    let window = &recs[date_range(recs, |r| r.ts, filter.from, filter.to)];
+    let target_filter = match (filter.action, filter.entry_type) {
+        (Some(_), _) => filter.target.as_deref().map(|t| (t, true)),
+        (None, Some(_)) => filter.target.as_deref().map(|t| (t, false)),
+        (None, None) => None,
+    };
+    let action_type = filter.action_type.filter(|_| filter.action.is_none());
+    if filter.user_id.is_none()
+        && filter.action.is_none()
+        && action_type.is_none()
+        && target_filter.is_none()
+    {
+        // Only the date window: page by index arithmetic.
+        let end = window.len() - filter.start_index.min(window.len());
+        let start = end.saturating_sub(filter.count);
+        return window[start..end].iter().rev().copied().collect();
+    }
+    let user = match filter.user_id.as_deref() {
+        Some(id) => match world.users.iter().position(|u| u.id == id) {
+            Some(index) => Some(u8::try_from(index).unwrap_or(u8::MAX)),
+            None => return Vec::new(),
+        },
+        None => None,
+    };
+    let matches = |rec: &&AuditRec| {
+        if user.is_some_and(|u| rec.user != u) {
+            return false;
+        }
+        let spec = &AUDIT_ACTIONS[usize::from(rec.action) % AUDIT_ACTIONS.len()];
+        if filter.action.is_some_and(|a| spec.id != a) {
+            return false;
+        }
+        if action_type.is_some_and(|t| i32::from(spec.action_type) != t) {
+            return false;
+        }
+        match target_filter {
+            None => true,
+            Some((wanted, exact)) => match audit_target(world, rec) {
+                Some(target) if exact => target == wanted,
+                Some(target) => target.contains(wanted),
+                None => false,
+            },
+        }
+    };
+    window
+        .iter()
+        .rev()
+        .filter(matches)
+        .skip(filter.start_index)
+        .take(filter.count)
+        .copied()
+        .collect()
+}
+
+/// `GET /api/2.0/security/audit/login/filter`.
+pub(crate) async fn login_filter(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    let filter = match parse_login(&Params::parse(uri.query())) {
+        Ok(filter) => filter,
+        Err(errors) => return envelope::validation(&url, &errors),
+    };
+    if !state.config.plan_has_audit {
+        return last_login_events(&state, &url);
+    }
+    let page = select_login(&state.world, &state.login, &filter);
+    login_page(&state, &url, &page)
+}
+
+/// `GET /api/2.0/security/audit/login/last`.
+pub(crate) async fn login_last(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    last_login_events(&state, &RequestUrl::new(&method, &headers, &uri))
+}
+
+fn last_login_events(state: &SimState, url: &RequestUrl) -> Response {
+    let page: Vec<LoginRec> = state
+        .login
+        .iter()
+        .rev()
+        .take(LAST_EVENTS)
+        .copied()
+        .collect();
+    login_page(state, url, &page)
+}
+
+fn login_page(state: &SimState, url: &RequestUrl, page: &[LoginRec]) -> Response {
+    let tz = state.config.portal_time_zone;
+    let dtos: Vec<_> = page
+        .iter()
+        .map(|rec| login_event(&state.world, rec, tz, &url.base))
+        .collect();
+    envelope::success_list(url, &dtos)
+}
+
+/// The login page as the real repository computes it (§3.1): `Skip`/`Take` over the whole
+/// newest-first table first, then the filters within that page.
+pub(crate) fn select_login(
+    world: &World,
+    recs: &[LoginRec],
+    filter: &LoginFilter,
+) -> Vec<LoginRec> {
+    recs.iter()
+        .rev()
+        .skip(filter.start_index)
+        .take(filter.count)
+        .filter(|rec| {
+            filter
+                .user_id
+                .as_deref()
+                .is_none_or(|id| login_user_id(world, rec) == id)
+                && filter.action.is_none_or(|a| {
+                    super::catalog::LOGIN_ACTIONS
+                        .get(usize::from(rec.action))
+                        .is_some_and(|spec| spec.id == a)
+                })
+                && filter.from.is_none_or(|f| rec.ts >= f)
+                && filter.to.is_none_or(|t| rec.ts <= t)
+        })
+        .copied()
+        .collect()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QuotaDto {
+    tenant_id: i32,
+    name: &'static str,
+    price: f64,
+    price_currency_symbol: &'static str,
+    #[serde(rename = "priceISOCurrencySymbol")]
+    price_iso_currency_symbol: &'static str,
+    product_id: &'static str,
+    visible: bool,
+    max_file_size: u64,
+    max_total_size: u64,
+    count_user: u32,
+    count_room_admin: u32,
+    count_room: u32,
+    users_in_room: u32,
+    non_profit: bool,
+    trial: bool,
+    free: bool,
+    update: bool,
+    audit: bool,
+    docs_edition: bool,
+    ldap: bool,
+    sso: bool,
+    statistic: bool,
+    branding: bool,
+    customization: bool,
+    lifetime: bool,
+    custom: bool,
+    restore: bool,
+    oauth: bool,
+    content_search: bool,
+    third_party: bool,
+    year: bool,
+    count_free_backup: u32,
+}
+
+/// `GET /api/2.0/portal/quota`.
+pub(crate) async fn quota(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    let business = state.config.plan_has_audit;
+    let quota = QuotaDto {
+        tenant_id: if business { -3 } else { -1 },
+        name: if business { "admin" } else { "startup" },
+        price: if business { 15.0 } else { 0.0 },
+        price_currency_symbol: "$",
+        price_iso_currency_symbol: "USD",
+        product_id: if business { "1002" } else { "" },
+        visible: true,
+        max_file_size: if business { 1 << 30 } else { 100 << 20 },
+        max_total_size: if business { 250 << 30 } else { 2 << 30 },
+        count_user: if business { 10_000 } else { 3 },
+        count_room_admin: if business { 50 } else { 3 },
+        count_room: if business { 10_000 } else { 12 },
+        users_in_room: if business { 10_000 } else { 3 },
+        non_profit: false,
+        trial: false,
+        free: !business,
+        update: false,
+        audit: business,
+        docs_edition: true,
+        ldap: business,
+        sso: business,
+        statistic: true,
+        branding: business,
+        customization: business,
+        lifetime: false,
+        custom: business,
+        restore: business,
+        oauth: business,
+        content_search: business,
+        third_party: true,
+        year: false,
+        count_free_backup: if business { 0 } else { 2 },
+    };
+    envelope::success_object(&url, &quota)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LifetimeDto {
+    login_history_life_time: u32,
+    audit_trail_life_time: u32,
+}
+
+/// `GET /api/2.0/security/audit/settings/lifetime`.
+pub(crate) async fn lifetime(method: Method, headers: HeaderMap, uri: Uri) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    envelope::success_object(
+        &url,
+        &LifetimeDto {
+            login_history_life_time: 180,
+            audit_trail_life_time: 180,
+        },
+    )
+}
+
+/// Any other path: 404 with an empty body.
+pub(crate) async fn not_found() -> Response {
+    envelope::empty(StatusCode::NOT_FOUND)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::seed::{AuditDraw, seed_audit, seed_login};
+
+    const FROM: i64 = 1_740_787_200;
+    const TO: i64 = 1_743_465_600;
+
+    fn filter() -> AuditFilter {
+        AuditFilter {
+            count: 100,
+            ..AuditFilter::default()
+        }
+    }
+
+    #[test]
+    fn fast_path_equals_scan_path() {
+        let world = World::generate(2, 2025, FROM);
+        let recs = seed_audit(&world, &AuditDraw::default(), 2, FROM, TO, 5000);
+        let mut f = filter();
+        f.from = Some(recs[1000].ts);
+        f.to = Some(recs[4000].ts);
+        f.start_index = 250;
+        f.count = 37;
+        let fast = select_audit(&world, &recs, &f);
+        let window: Vec<_> = recs
+            .iter()
+            .rev()
+            .filter(|r| r.ts >= recs[1000].ts && r.ts <= recs[4000].ts)
+            .collect();
+        let expected: Vec<AuditRec> = window.iter().skip(250).take(37).map(|r| **r).collect();
+        assert_eq!(fast, expected);
+    }
+
+    #[test]
+    fn login_filters_apply_after_paging() {
+        let world = World::generate(2, 2025, FROM);
+        let recs = seed_login(&world, 2, FROM, TO, 500);
+        let user = &world.users[recs[recs.len() - 1].user as usize % world.users.len()];
+        let f = LoginFilter {
+            user_id: Some(user.id.clone()),
+            count: 10,
+            ..LoginFilter::default()
+        };
+        let page = select_login(&world, &recs, &f);
+        // Only matches among the 10 newest events overall, never older ones.
+        let newest10: Vec<_> = recs.iter().rev().take(10).map(|r| r.id).collect();
+        assert!(page.iter().all(|r| newest10.contains(&r.id)));
+        let total = recs
+            .iter()
+            .filter(|r| login_user_id(&world, r) == user.id)
+            .count();
+        assert!(total > page.len());
+    }
+}

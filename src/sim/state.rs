@@ -1,0 +1,298 @@
+//! Shared server state: configuration, the seeded population and event tables, uploaded files,
+//! fault rules and the request log.
+
+use std::ops::Range;
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
+
+use chrono::{DateTime, Datelike, Utc};
+
+use super::dates::{ceil_secs, floor_secs};
+use super::faults::FaultBook;
+use super::files::FileStore;
+use super::seed::{AuditDraw, AuditRec, LoginRec, seed_audit, seed_login};
+use super::server::SeedStats;
+use super::world::World;
+use super::{SimConfig, SimError};
+
+/// One request the simulator served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// HTTP method, e.g. `"GET"`.
+    pub method: String,
+    /// Request path without the query.
+    pub path: String,
+    /// Raw query string (without `?`; empty when there is none).
+    pub query: String,
+    /// Status code of the response.
+    pub status: u16,
+    /// Raw `Authorization` header, if any.
+    pub authorization: Option<String>,
+}
+
+/// A file stored in the simulated portal (latest version).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredFile {
+    /// File id.
+    pub id: i64,
+    /// Folder the file is in.
+    pub folder_id: i64,
+    /// Title (sanitized file name).
+    pub title: String,
+    /// Version number, from 1.
+    pub version: u32,
+    /// Content of the latest version.
+    pub content: Vec<u8>,
+}
+
+/// The audit-event table, sorted by date ascending.
+#[derive(Debug)]
+pub(crate) struct AuditStore {
+    pub recs: Vec<AuditRec>,
+    next_id: i64,
+    rng: fastrand::Rng,
+}
+
+/// Indices of the records of a date-sorted table with `from <= ts <= to`.
+pub(crate) fn date_range<T>(
+    recs: &[T],
+    ts: impl Fn(&T) -> i64,
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Range<usize> {
+    let start = from.map_or(0, |f| recs.partition_point(|r| ts(r) < f));
+    let end = to.map_or(recs.len(), |t| recs.partition_point(|r| ts(r) <= t));
+    start..end.max(start)
+}
+
+impl AuditStore {
+    fn new(recs: Vec<AuditRec>, seed: u64) -> Self {
+        let next_id = recs.iter().map(|r| r.id).max().unwrap_or(1_000) + 1;
+        Self {
+            recs,
+            next_id,
+            rng: fastrand::Rng::with_seed(seed ^ 0xD21F_7000),
+        }
+    }
+
+    /// Indices of events with `from <= ts <= to` (whole seconds).
+    pub fn range(&self, from: Option<i64>, to: Option<i64>) -> Range<usize> {
+        date_range(&self.recs, |r| r.ts, from, to)
+    }
+
+    /// Date of the newest event.
+    pub fn newest_ts(&self) -> Option<i64> {
+        self.recs.last().map(|r| r.ts)
+    }
+
+    /// Adds `n` events at second `ts` with the next ids. They sort after (newest-first: before)
+    /// the events already stored at that second.
+    pub fn insert_at(&mut self, world: &World, draw: &AuditDraw, ts: i64, n: usize) {
+        let position = self.recs.partition_point(|r| r.ts <= ts);
+        let mut new = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut rec = draw.draw(world, &mut self.rng, None);
+            rec.ts = ts;
+            rec.id = self.next_id;
+            self.next_id += 1;
+            new.push(rec);
+        }
+        self.recs.splice(position..position, new);
+    }
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub(crate) struct SimState {
+    pub config: SimConfig,
+    pub world: World,
+    pub draw: AuditDraw,
+    audit: RwLock<AuditStore>,
+    /// Login events, sorted by date ascending (never modified).
+    pub login: Vec<LoginRec>,
+    files: Mutex<FileStore>,
+    faults: Mutex<FaultBook>,
+    requests: Mutex<Vec<RequestRecord>>,
+    /// How long seeding took.
+    pub stats: SeedStats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SimState {
+    /// Validates the configuration and seeds the data.
+    pub fn new(config: SimConfig) -> Result<Self, SimError> {
+        let started = Instant::now();
+        if config.api_key.is_empty() {
+            return Err(SimError::InvalidConfig("api_key must not be empty".into()));
+        }
+        let from_s = ceil_secs(&config.events_from);
+        let to_s = ceil_secs(&config.events_to);
+        if (config.audit_events > 0 || config.login_events > 0) && from_s >= to_s {
+            return Err(SimError::InvalidConfig(format!(
+                "events_from ({}) must be before events_to ({}) by at least a whole second",
+                config.events_from, config.events_to
+            )));
+        }
+        let world = World::generate(
+            config.seed,
+            config.events_from.year(),
+            from_s + (to_s - from_s) / 2,
+        );
+        let draw = AuditDraw::default();
+        let audit = seed_audit(
+            &world,
+            &draw,
+            config.seed,
+            from_s,
+            to_s,
+            config.audit_events,
+        );
+        let login = seed_login(&world, config.seed, from_s, to_s, config.login_events);
+        let record_bytes = std::mem::size_of::<AuditRec>() * audit.capacity()
+            + std::mem::size_of::<LoginRec>() * login.capacity();
+        let stats = SeedStats {
+            audit_events: audit.len(),
+            login_events: login.len(),
+            elapsed: started.elapsed(),
+            record_bytes,
+        };
+        Ok(Self {
+            audit: RwLock::new(AuditStore::new(audit, config.seed)),
+            config,
+            world,
+            draw,
+            login,
+            files: Mutex::new(FileStore::default()),
+            faults: Mutex::new(FaultBook::default()),
+            requests: Mutex::new(Vec::new()),
+            stats,
+        })
+    }
+
+    /// Read access to the audit table.
+    pub fn audit(&self) -> RwLockReadGuard<'_, AuditStore> {
+        self.audit.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn audit_mut(&self) -> RwLockWriteGuard<'_, AuditStore> {
+        self.audit.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The upload storage.
+    pub fn files(&self) -> MutexGuard<'_, FileStore> {
+        lock(&self.files)
+    }
+
+    /// The fault rules.
+    pub fn faults(&self) -> MutexGuard<'_, FaultBook> {
+        lock(&self.faults)
+    }
+
+    /// Appends to the request log.
+    pub fn record(&self, record: RequestRecord) {
+        lock(&self.requests).push(record);
+    }
+
+    /// Copy of the request log.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.requests).clone()
+    }
+
+    /// Adds `n` audit events at `date` (truncated to the second).
+    pub fn insert_audit_events_at(&self, date: DateTime<Utc>, n: usize) {
+        self.insert_audit_events_at_secs(floor_secs(&date), n);
+    }
+
+    /// Adds `n` audit events at the UTC second `ts`.
+    pub fn insert_audit_events_at_secs(&self, ts: i64, n: usize) {
+        if n > 0 {
+            self.audit_mut().insert_at(&self.world, &self.draw, ts, n);
+        }
+    }
+
+    /// Ids of audit events in the inclusive range (second precision), newest first.
+    pub fn audit_event_ids_in(&self, from: DateTime<Utc>, to_inclusive: DateTime<Utc>) -> Vec<i64> {
+        let store = self.audit();
+        let range = store.range(Some(ceil_secs(&from)), Some(floor_secs(&to_inclusive)));
+        store.recs[range].iter().rev().map(|r| r.id).collect()
+    }
+
+    /// Ids of login events in the inclusive range (second precision), newest first.
+    pub fn login_event_ids_in(&self, from: DateTime<Utc>, to_inclusive: DateTime<Utc>) -> Vec<i64> {
+        let range = date_range(
+            &self.login,
+            |r| r.ts,
+            Some(ceil_secs(&from)),
+            Some(floor_secs(&to_inclusive)),
+        );
+        self.login[range].iter().rev().map(|r| r.id).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(n: usize) -> SimConfig {
+        SimConfig {
+            audit_events: n,
+            login_events: 50,
+            events_from: DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+            events_to: DateTime::parse_from_rfc3339("2025-04-01T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+            ..SimConfig::default()
+        }
+    }
+
+    #[test]
+    fn rejects_empty_window_and_key() {
+        let mut c = config(10);
+        c.events_to = c.events_from;
+        assert!(matches!(SimState::new(c), Err(SimError::InvalidConfig(_))));
+        let mut c = config(10);
+        c.api_key.clear();
+        assert!(SimState::new(c).is_err());
+        let mut c = config(0);
+        c.login_events = 0;
+        c.events_to = c.events_from;
+        assert!(SimState::new(c).is_ok());
+    }
+
+    #[test]
+    fn insert_goes_first_in_newest_first_order_with_next_ids() {
+        let state = SimState::new(config(300)).unwrap();
+        let newest = state.audit().newest_ts().unwrap();
+        let max_id = state.audit().recs.iter().map(|r| r.id).max().unwrap();
+        let at = DateTime::<Utc>::from_timestamp(newest, 0).unwrap();
+        state.insert_audit_events_at(at, 3);
+        let ids = state.audit_event_ids_in(at, at);
+        assert!(ids.len() >= 4);
+        let mut first_three = ids[..3].to_vec();
+        first_three.sort_unstable();
+        assert_eq!(first_three, vec![max_id + 1, max_id + 2, max_id + 3]);
+        assert_eq!(state.audit().recs.len(), 303);
+    }
+
+    #[test]
+    fn ground_truth_is_inclusive_at_second_precision() {
+        let state = SimState::new(config(2000)).unwrap();
+        let recs = state.audit().recs.clone();
+        let t = recs[1000].ts;
+        let at = DateTime::<Utc>::from_timestamp(t, 0).unwrap();
+        let expected = recs.iter().filter(|r| r.ts == t).count();
+        assert_eq!(state.audit_event_ids_in(at, at).len(), expected);
+        let later = DateTime::<Utc>::from_timestamp(t, 500_000_000).unwrap();
+        assert_eq!(state.audit_event_ids_in(at, later).len(), expected);
+        assert!(state.audit_event_ids_in(later, later).is_empty());
+        let all = state.audit_event_ids_in(config(0).events_from, config(0).events_to);
+        assert_eq!(all.len(), 2000);
+        let logins = state.login_event_ids_in(config(0).events_from, config(0).events_to);
+        assert_eq!(logins.len(), 50);
+    }
+}

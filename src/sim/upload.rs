@@ -1,0 +1,259 @@
+//! Handlers of the files endpoints: upload (§4.1), upload/check (§4.4), folder listing and
+//! file deletion.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use super::dto::{FileDto, file_dto};
+use super::envelope::{self, RequestUrl, ValidationErrors};
+use super::files::sanitize_title;
+use super::query::Params;
+use super::state::SimState;
+use super::world::uuid_from;
+
+/// The folder id of the route if it is an existing upload folder.
+fn existing_folder(state: &SimState, raw: &str) -> Option<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| state.config.folders.contains(id))
+}
+
+fn invalid(url: &RequestUrl, key: &str, value: &str) -> Response {
+    let mut errors = ValidationErrors::new();
+    errors.insert(
+        key.to_owned(),
+        vec![format!("The value '{value}' is not valid for {key}.")],
+    );
+    envelope::validation(url, &errors)
+}
+
+/// `POST /api/2.0/files/{folderId}/upload` (multipart, part `file`/`File`).
+pub(crate) async fn upload(
+    State(state): State<Arc<SimState>>,
+    Path(folder): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    let Some(folder_id) = existing_folder(&state, &folder) else {
+        return envelope::folder_not_found();
+    };
+    let params = Params::parse(uri.query());
+    let create_new = match params.get("createNewIfExist") {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("true") => true,
+        Some(v) if v.eq_ignore_ascii_case("false") => false,
+        Some(v) => return invalid(&url, "CreateNewIfExist", v),
+    };
+    let Ok(mut multipart) = multipart else {
+        return envelope::bad_argument("No file to upload");
+    };
+    let mut upload: Option<(String, Vec<u8>)> = None;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let is_file = field.name().is_some_and(|n| n.eq_ignore_ascii_case("file"));
+                let file_name = field.file_name().map(str::to_owned);
+                if let (true, None, Some(name)) = (is_file, &upload, file_name) {
+                    match field.bytes().await {
+                        Ok(bytes) => upload = Some((name, Vec::from(bytes))),
+                        Err(e) => return envelope::bad_argument(&e.body_text()),
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return envelope::bad_argument(&e.body_text()),
+        }
+    }
+    let Some((name, content)) = upload else {
+        return envelope::bad_argument("No file to upload");
+    };
+    let title = sanitize_title(&name);
+    if title.is_empty() {
+        return envelope::bad_argument("Title can not be empty");
+    }
+    let now = chrono::Utc::now().timestamp();
+    let meta = state
+        .files()
+        .upload(folder_id, &title, content, create_new, now);
+    let dto = file_dto(
+        &state.world,
+        &meta,
+        state.config.portal_time_zone,
+        &url.base,
+    );
+    envelope::success_list(&url, &[dto])
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckRequest {
+    #[serde(
+        default,
+        rename = "filesTitle",
+        alias = "FilesTitle",
+        alias = "filestitle"
+    )]
+    files_title: Vec<String>,
+}
+
+/// `POST /api/2.0/files/{folderId}/upload/check` with `{"filesTitle":[...]}`.
+pub(crate) async fn check(
+    State(state): State<Arc<SimState>>,
+    Path(folder): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    let request: CheckRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            let mut errors = ValidationErrors::new();
+            errors.insert("$".to_owned(), vec![e.to_string()]);
+            return envelope::validation(&url, &errors);
+        }
+    };
+    let Some(folder_id) = existing_folder(&state, &folder) else {
+        return envelope::folder_not_found();
+    };
+    let existing = state
+        .files()
+        .existing_titles(folder_id, &request.files_title);
+    envelope::success_list(&url, &existing)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FolderRef {
+    id: i64,
+    title: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FolderContentDto {
+    files: Vec<FileDto>,
+    folders: Vec<FolderRef>,
+    current: FolderRef,
+    path_parts: Vec<FolderRef>,
+    start_index: usize,
+    count: usize,
+    total: usize,
+    new: usize,
+}
+
+/// `GET /api/2.0/files/{folderId}`: files of an upload folder (`filterValue` is a
+/// case-insensitive substring match, `startIndex`/`count` page; no recursion).
+pub(crate) async fn list_folder(
+    State(state): State<Arc<SimState>>,
+    Path(folder): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    let Some(folder_id) = existing_folder(&state, &folder) else {
+        return envelope::folder_not_found();
+    };
+    let params = Params::parse(uri.query());
+    let needle = params.get("filterValue").map(str::to_lowercase);
+    let start_index = params
+        .get("startIndex")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let count = params
+        .get("count")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(100)
+        .clamp(1, 100);
+    let mut files = state.files().list(folder_id);
+    if let Some(needle) = needle {
+        files.retain(|f| f.title.to_lowercase().contains(&needle));
+    }
+    let total = files.len();
+    let tz = state.config.portal_time_zone;
+    let page: Vec<FileDto> = files
+        .iter()
+        .skip(start_index)
+        .take(count)
+        .map(|meta| file_dto(&state.world, meta, tz, &url.base))
+        .collect();
+    let title = state
+        .world
+        .rooms
+        .iter()
+        .find(|r| r.id == folder_id)
+        .map_or_else(|| format!("Folder {folder_id}"), |r| r.title.to_owned());
+    let content = FolderContentDto {
+        count: page.len(),
+        files: page,
+        folders: Vec::new(),
+        current: FolderRef {
+            id: folder_id,
+            title: title.clone(),
+        },
+        path_parts: vec![
+            FolderRef {
+                id: 1,
+                title: "Rooms".to_owned(),
+            },
+            FolderRef {
+                id: folder_id,
+                title,
+            },
+        ],
+        start_index,
+        total,
+        new: 0,
+    };
+    envelope::success_object(&url, &content)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileOperationDto {
+    id: String,
+    operation: u8,
+    progress: u8,
+    error: &'static str,
+    processed: &'static str,
+    finished: bool,
+}
+
+/// `DELETE /api/2.0/files/file/{fileId}` (body `{"deleteAfter":false,"immediately":true}`
+/// accepted and ignored: deletion is immediate).
+pub(crate) async fn delete_file(
+    State(state): State<Arc<SimState>>,
+    Path(file): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let url = RequestUrl::new(&method, &headers, &uri);
+    let deleted = file
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| state.files().delete(id));
+    if deleted.is_none() {
+        return envelope::file_not_found();
+    }
+    let mut rng = fastrand::Rng::new();
+    let operation = FileOperationDto {
+        id: uuid_from(&mut rng),
+        operation: 2,
+        progress: 100,
+        error: "",
+        processed: "1",
+        finished: true,
+    };
+    envelope::success_list(&url, &[operation])
+}

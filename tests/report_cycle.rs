@@ -1,0 +1,546 @@
+//! The report cycle against the DocSpace simulator over real HTTP.
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use docspace_compliance_operator::run::{Delivery, NoProgress, run_once};
+use docspace_compliance_operator::sim::{Caller, Fault, FaultRule, SimConfig};
+use serde_json::json;
+
+const MARCH_FROM: &str = "2025-03-01T00:00:00Z";
+const MARCH_TO: &str = "2025-04-01T00:00:00Z";
+const APRIL_RUN: &str = "2025-04-01T03:00:00Z";
+
+#[tokio::test]
+async fn every_event_of_the_period_is_reported_at_each_page_boundary() {
+    for n in [0usize, 1, 99, 100, 101, 250, 10_000] {
+        let sim = sim(n, MARCH_FROM, MARCH_TO, |_| {}).await;
+        let out = tempfile::tempdir().unwrap();
+        let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+            .await
+            .unwrap();
+        let truth: HashSet<i64> = sim
+            .audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
+            .into_iter()
+            .collect();
+        assert_eq!(truth.len(), n, "the simulator seeded {n} events in March");
+        assert_eq!(outcome.event_count, n as u64, "n={n}");
+        assert_eq!(outcome.fetched_count, n as u64, "n={n}");
+        let ids = ndjson_ids(&outcome, "audit");
+        assert_eq!(unique(&ids), truth, "n={n}");
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            ids, sorted,
+            "chronological order (ids grow with time), n={n}"
+        );
+        let csv = sim
+            .uploads()
+            .into_iter()
+            .find(|f| f.title.ends_with(".csv"))
+            .unwrap();
+        let rows = csv::Reader::from_reader(csv.content.as_slice())
+            .records()
+            .count();
+        assert_eq!(rows, n, "csv rows, n={n}");
+        let pages = sim
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/audit/events/filter"))
+            .count();
+        assert!(pages > n / 100, "n={n}: {pages} pages");
+        assert!(
+            sim.requests()
+                .iter()
+                .all(|r| !r.query.contains("moduleType"))
+        );
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn period_boundaries_match_the_ground_truth() {
+    // (period, time zone, portal time zone, run instant)
+    let cases = [
+        ("PreviousMonth", "UTC", "UTC", "2025-02-01T03:00:00Z"), // 31 days
+        (
+            "PreviousMonth",
+            "Europe/Berlin",
+            "America/New_York",
+            "2025-05-01T03:00:00Z",
+        ), // 30 days, zones differ
+        (
+            "PreviousMonth",
+            "UTC",
+            "Europe/Berlin",
+            "2025-03-01T03:00:00Z",
+        ), // 28 days
+        ("PreviousMonth", "Asia/Tokyo", "UTC", "2024-03-01T03:00:00Z"), // 29 days
+        (
+            "PreviousWeek",
+            "Europe/Berlin",
+            "Europe/Berlin",
+            "2025-04-01T03:00:00Z",
+        ), // spring DST week
+        (
+            "PreviousWeek",
+            "America/New_York",
+            "Asia/Kolkata",
+            "2025-11-04T12:00:00Z",
+        ), // autumn DST week
+        (
+            "PreviousDay",
+            "America/New_York",
+            "UTC",
+            "2025-03-10T12:00:00Z",
+        ), // 23-hour day
+    ];
+    for (period, tz, portal_tz, at) in cases {
+        let run_at = utc(at);
+        let sim = sim(
+            3000,
+            &(run_at - chrono::TimeDelta::days(40)).to_rfc3339(),
+            &run_at.to_rfc3339(),
+            |c| {
+                c.portal_time_zone = portal_tz.parse().unwrap();
+            },
+        )
+        .await;
+        let out = tempfile::tempdir().unwrap();
+        let s = spec(&sim, json!({"period": period, "timeZone": tz}));
+        let outcome = run(s, at, out.path()).await.unwrap();
+        let truth: HashSet<i64> = sim
+            .audit_event_ids_in(
+                outcome.period.from,
+                outcome.period.to - chrono::TimeDelta::seconds(1),
+            )
+            .into_iter()
+            .collect();
+        assert!(!truth.is_empty(), "{period} {tz}: the period holds events");
+        assert_eq!(
+            unique(&ndjson_ids(&outcome, "audit")),
+            truth,
+            "{period} in {tz}, portal {portal_tz}"
+        );
+        // The request carries the period as UTC with Z and an inclusive end one second early.
+        let first = sim
+            .requests()
+            .into_iter()
+            .find(|r| r.path.ends_with("/audit/events/filter"))
+            .unwrap();
+        let expected_to = (outcome.period.to - chrono::TimeDelta::seconds(1))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        assert!(
+            first.query.contains(&expected_to.replace(':', "%3A")),
+            "{}: {}",
+            expected_to,
+            first.query
+        );
+        sim.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn page_drift_yields_no_duplicates_and_loses_nothing() {
+    let sim = sim(2500, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let before: HashSet<i64> = sim
+        .audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
+        .into_iter()
+        .collect();
+    sim.add_fault(FaultRule::new("/audit/events/filter", Fault::DriftInsert(7)).times(1000));
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap();
+    let reported = unique(&ndjson_ids(&outcome, "audit"));
+    assert!(
+        reported.is_superset(&before),
+        "every event present before the run is reported"
+    );
+    assert!(
+        outcome.paging[0].1.duplicates > 0,
+        "drift produced repeated events that were dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_busy_second_and_windows_are_handled() {
+    let sim = sim(3000, MARCH_FROM, MARCH_TO, |_| {}).await;
+    sim.insert_audit_events_at(utc("2025-03-15T12:00:00Z"), 450);
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap();
+    let truth: HashSet<i64> = sim
+        .audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
+        .into_iter()
+        .collect();
+    assert_eq!(truth.len(), 3450);
+    assert_eq!(unique(&ndjson_ids(&outcome, "audit")), truth);
+    assert!(
+        outcome.paging[0].1.windows > 1,
+        "3450 events need more than one window"
+    );
+}
+
+#[tokio::test]
+async fn a_plan_without_audit_fails_clearly_and_uploads_nothing() {
+    for quota_endpoint in [true, false] {
+        let sim = sim(500, MARCH_FROM, MARCH_TO, |c| c.plan_has_audit = false).await;
+        if !quota_endpoint {
+            sim.add_fault(
+                FaultRule::new(
+                    "/portal/quota",
+                    Fault::Status {
+                        code: 404,
+                        retry_after_secs: None,
+                    },
+                )
+                .times(10),
+            );
+        }
+        let out = tempfile::tempdir().unwrap();
+        let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), "PaymentRequired", "{err}");
+        assert!(
+            err.to_string()
+                .contains("plan does not include the audit trail"),
+            "{err}"
+        );
+        assert!(sim.uploads().is_empty());
+        assert_eq!(
+            std::fs::read_dir(out.path()).unwrap().count(),
+            0,
+            "no local files either"
+        );
+    }
+}
+
+#[tokio::test]
+async fn auth_and_payment_errors_fail_clearly_and_upload_nothing() {
+    type Tweak = Box<dyn Fn(&mut SimConfig)>;
+    let cases: [(&str, Tweak, &str, &str); 4] = [
+        (
+            "wrong key",
+            Box::new(|c| c.api_key = "sk-other".into()),
+            "Unauthorized",
+            "invalid, revoked or expired",
+        ),
+        (
+            "unpaid",
+            Box::new(|c| c.portal_unpaid = true),
+            "PaymentRequired",
+            "402",
+        ),
+        (
+            "not admin",
+            Box::new(|c| c.caller = Caller::NotAdmin),
+            "Forbidden",
+            "DocSpace admin",
+        ),
+        (
+            "scope",
+            Box::new(|c| c.caller = Caller::MissingScope),
+            "Forbidden",
+            "scopes",
+        ),
+    ];
+    for (name, tweak, reason, hint) in cases {
+        let sim = sim(300, MARCH_FROM, MARCH_TO, |c| tweak(c)).await;
+        let out = tempfile::tempdir().unwrap();
+        let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+            .await
+            .unwrap_err();
+        assert_eq!(err.reason(), reason, "{name}: {err}");
+        assert!(err.to_string().contains(hint), "{name}: {err}");
+        assert!(
+            !err.to_string().contains(&sim_key()),
+            "{name}: the key leaked"
+        );
+        assert!(sim.uploads().is_empty(), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_are_retried_after_retry_after() {
+    let sim = sim(350, MARCH_FROM, MARCH_TO, |_| {}).await;
+    sim.add_fault(
+        FaultRule::new(
+            "/audit/events/filter",
+            Fault::Status {
+                code: 429,
+                retry_after_secs: Some(1),
+            },
+        )
+        .skip(1)
+        .times(2),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap();
+    assert_eq!(outcome.event_count, 350);
+    let statuses: Vec<u16> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/events/filter"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(sim.uploads().len(), 2);
+}
+
+#[tokio::test]
+async fn transient_server_errors_are_retried_but_a_persistent_one_uploads_nothing() {
+    let sim = sim(450, MARCH_FROM, MARCH_TO, |_| {}).await;
+    sim.add_fault(
+        FaultRule::new(
+            "/audit/events/filter",
+            Fault::Status {
+                code: 503,
+                retry_after_secs: None,
+            },
+        )
+        .skip(2)
+        .times(1),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap();
+    assert_eq!(outcome.event_count, 450);
+
+    let sim = sim_with_failing_page().await;
+    let out = tempfile::tempdir().unwrap();
+    let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("fetch failed, nothing was uploaded"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("HTTP 500"), "{err}");
+    assert!(sim.uploads().is_empty());
+}
+
+async fn sim_with_failing_page() -> docspace_compliance_operator::sim::SimHandle {
+    let sim = sim(450, MARCH_FROM, MARCH_TO, |_| {}).await;
+    sim.add_fault(
+        FaultRule::new(
+            "/audit/events/filter",
+            Fault::Status {
+                code: 500,
+                retry_after_secs: None,
+            },
+        )
+        .skip(2)
+        .times(100),
+    );
+    sim
+}
+
+#[tokio::test]
+async fn an_error_in_a_2xx_body_fails_the_run() {
+    let sim = sim(150, MARCH_FROM, MARCH_TO, |_| {}).await;
+    sim.add_fault(
+        FaultRule::new(
+            "/audit/events/filter",
+            Fault::BodyError {
+                message: "Database is read-only".into(),
+            },
+        )
+        .skip(1)
+        .times(1),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Database is read-only"), "{err}");
+    assert!(sim.uploads().is_empty());
+}
+
+#[tokio::test]
+async fn on_existing_skip_new_version_and_rename() {
+    for (mode, files_after, second_id_is_new) in [
+        ("skip", 1, None),
+        ("newVersion", 1, Some(false)),
+        ("rename", 2, Some(true)),
+    ] {
+        let sim = sim(120, MARCH_FROM, MARCH_TO, |_| {}).await;
+        let s = spec(
+            &sim,
+            json!({"report": {"formats": ["txt"]}, "upload": {"onExisting": mode}}),
+        );
+        let out1 = tempfile::tempdir().unwrap();
+        let first = run(s.clone(), APRIL_RUN, out1.path()).await.unwrap();
+        let first_id = first.uploads[0].file_id.clone().unwrap();
+        let out2 = tempfile::tempdir().unwrap();
+        let second = run(s, APRIL_RUN, out2.path()).await.unwrap();
+        let files = sim.uploads();
+        assert_eq!(files.len(), files_after, "{mode}: {files:?}");
+        match second_id_is_new {
+            None => {
+                assert_eq!(second.uploads[0].file_id, None, "skip uploads nothing");
+                assert!(second.uploads[0].skipped_existing);
+            }
+            Some(false) => {
+                assert_eq!(
+                    second.uploads[0].file_id.as_deref(),
+                    Some(first_id.as_str())
+                );
+                assert_eq!(files[0].version, 2);
+            }
+            Some(true) => {
+                assert_ne!(
+                    second.uploads[0].file_id.as_deref(),
+                    Some(first_id.as_str())
+                );
+                assert!(
+                    files
+                        .iter()
+                        .any(|f| f.title == "compliance-report-monthly-2025-03 (1).txt"),
+                    "{files:?}"
+                );
+            }
+        }
+        // The stored content is byte for byte what was hashed.
+        let stored = files.iter().find(|f| f.id.to_string() == first_id).unwrap();
+        let digest = sha256_hex(&stored.content);
+        assert!(digest == first.uploads[0].sha256 || mode == "newVersion");
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn a_failed_upload_removes_the_files_this_run_uploaded() {
+    let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
+    // Requests to .../upload: the check, the txt upload, then the csv upload, which fails.
+    sim.add_fault(
+        FaultRule::new(
+            "/files/1045/upload",
+            Fault::Status {
+                code: 500,
+                retry_after_secs: None,
+            },
+        )
+        .skip(2)
+        .times(1),
+    );
+    let s = spec(&sim, json!({"report": {"formats": ["txt", "csv"]}}));
+    let out = tempfile::tempdir().unwrap();
+    let err = run(s, APRIL_RUN, out.path()).await.unwrap_err();
+    assert_eq!(err.reason(), "UploadFailed");
+    assert!(err.to_string().contains("were deleted again"), "{err}");
+    assert!(
+        sim.uploads().is_empty(),
+        "nothing partial is left: {:?}",
+        sim.uploads()
+    );
+}
+
+#[tokio::test]
+async fn login_history_is_paged_without_server_filters_and_filtered_here() {
+    let sim = sim(100, MARCH_FROM, MARCH_TO, |c| {
+        c.login_events = 1200;
+        c.events_from = utc("2025-02-01T00:00:00Z");
+        c.events_to = utc("2025-04-20T00:00:00Z");
+    })
+    .await;
+    let s = spec(
+        &sim,
+        json!({"sources": {"auditTrail": true, "loginHistory": true}}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let truth: HashSet<i64> = sim
+        .login_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
+        .into_iter()
+        .collect();
+    assert!(truth.len() > 300, "{}", truth.len());
+    assert_eq!(unique(&ndjson_ids(&outcome, "login")), truth);
+    let login_requests: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/login/filter"))
+        .collect();
+    assert!(
+        login_requests
+            .iter()
+            .all(|r| !r.query.contains("from=") && !r.query.contains("userId"))
+    );
+}
+
+#[tokio::test]
+async fn filters_keep_only_matching_events() {
+    let sim = sim(3000, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let s = spec(
+        &sim,
+        json!({"filter": {"actionTypes": ["Delete", "UpdateAccess"], "excludeActions": ["FileDeletedVersion"]}}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    assert!(outcome.event_count > 0 && outcome.event_count < outcome.fetched_count);
+    let upload = outcome
+        .uploads
+        .iter()
+        .find(|u| u.file_name.ends_with(".ndjson"))
+        .unwrap();
+    for line in std::fs::read_to_string(upload.local_path.as_ref().unwrap())
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(
+            matches!(v["actionType"].as_str(), Some("Delete" | "UpdateAccess")),
+            "{v}"
+        );
+        assert_ne!(v["actionName"], "FileDeletedVersion");
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_renders_but_uploads_nothing() {
+    let sim = sim(130, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let out = tempfile::tempdir().unwrap();
+    let s = spec(
+        &sim,
+        json!({"report": {"formats": ["txt", "csv", "ndjson", "md"]}}),
+    );
+    let outcome = run_once(
+        request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert!(sim.uploads().is_empty());
+    assert!(sim.requests().iter().all(|r| r.method == "GET"));
+    assert_eq!(outcome.uploads.len(), 4);
+    for u in &outcome.uploads {
+        let bytes = std::fs::read(u.local_path.as_ref().unwrap()).unwrap();
+        assert_eq!(sha256_hex(&bytes), u.sha256);
+        assert_eq!(bytes.len() as u64, u.bytes);
+        assert!(u.file_id.is_none());
+    }
+    let txt =
+        std::fs::read_to_string(out.path().join("compliance-report-monthly-2025-03.txt")).unwrap();
+    assert!(txt.contains("Total events: 130"), "{txt}");
+    assert!(
+        txt.contains("2025-03-01T00:00:00Z to 2025-04-01T00:00:00Z (UTC)"),
+        "{txt}"
+    );
+}
