@@ -117,6 +117,36 @@ impl SmallEnum {
     pub fn names(&self) -> Vec<&'static str> {
         self.entries.iter().map(|(_, n)| *n).collect()
     }
+
+    /// The id of a name, matched exactly. Unlike [`SmallEnum::id_of`] this is a `const fn`,
+    /// so constants can be written by name and checked when compiling:
+    /// `const UPLOAD: Option<i32> = ACTION_TYPES.const_id_of("Upload");`.
+    pub const fn const_id_of(&self, name: &str) -> Option<i32> {
+        let mut i = 0;
+        while i < self.entries.len() {
+            let (id, entry) = self.entries[i];
+            if same_bytes(entry.as_bytes(), name.as_bytes()) {
+                return Some(id);
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// Byte-wise equality, for `const fn`s (slice `==` is not `const`).
+const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `ActionType` (SRV `ASC.AuditTrail/Types/ActionType.cs`).
@@ -197,5 +227,19 @@ mod tests {
         assert_eq!(ENTRY_TYPES.id_of("Room"), Some(25));
         assert_eq!(LOCATION_TYPES.name_of(27), Some("Rooms"));
         assert!(!ENTRY_TYPES.contains(3));
+    }
+
+    #[test]
+    fn const_lookup_is_exact_and_works_in_constants() {
+        const UPLOAD: Option<i32> = ACTION_TYPES.const_id_of("Upload");
+        assert_eq!(UPLOAD, Some(13));
+        assert_eq!(ENTRY_TYPES.const_id_of("Agent"), Some(27));
+        assert_eq!(LOCATION_TYPES.const_id_of("DocumentsSettings"), Some(3));
+        assert_eq!(ACTION_TYPES.const_id_of("upload"), None);
+        assert_eq!(ACTION_TYPES.const_id_of("Uploa"), None);
+        assert_eq!(ACTION_TYPES.const_id_of(""), None);
+        for name in LOCATION_TYPES.names() {
+            assert_eq!(LOCATION_TYPES.const_id_of(name), LOCATION_TYPES.id_of(name));
+        }
     }
 }

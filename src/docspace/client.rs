@@ -54,6 +54,9 @@ pub struct ClientConfig {
     pub upload_timeout: Duration,
     /// Retry policy for transient failures.
     pub retry: RetryPolicy,
+    /// Audit-event pages requested ahead while earlier ones are processed (DocSpace's rate
+    /// limiter allows 50 concurrent GETs per user; 1 means strictly one after another).
+    pub page_concurrency: usize,
 }
 
 impl ClientConfig {
@@ -65,6 +68,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(60),
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
+            page_concurrency: 4,
         }
     }
 }

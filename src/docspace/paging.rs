@@ -6,8 +6,12 @@
 //! order by reversing batches without holding the whole period in memory.
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 
 use super::client::DocSpaceClient;
 use super::dates;
@@ -50,6 +54,8 @@ pub struct PagingStats {
     pub duplicates: u64,
     /// Time windows opened (the first one included).
     pub windows: u64,
+    /// Windows read again one page at a time after out-of-order drift.
+    pub rereads: u64,
 }
 
 fn whole_second(instant: DateTime<Utc>) -> DateTime<Utc> {
@@ -125,17 +131,34 @@ fn fallback_error(source: Source, detail: String) -> DocSpaceError {
     }
 }
 
+/// A page request in flight.
+type PageFuture = Pin<Box<dyn Future<Output = Result<Vec<Event>, DocSpaceError>> + Send>>;
+
+/// Pages overlap by one event, so that each page can prove it connects to the one before.
+const PAGE_STRIDE: usize = PAGE_SIZE - 1;
+
 /// Reads every audit event of a window.
 ///
-/// It pages at offsets of 100 until a short page. To limit offset drift (events that DocSpace
-/// persists late) and deep offsets, after [`WINDOW_PAGES`] full pages it restarts at offset 0
-/// with the window's end moved to the oldest second seen so far; events of that boundary
-/// second are fetched again and dropped by id.
-#[derive(Debug)]
-pub struct AuditPager<'a> {
-    client: &'a DocSpaceClient,
+/// It pages at offsets of 99 (pages of 100 overlapping by one) until a short page, keeping up
+/// to [`ClientConfig::page_concurrency`](super::ClientConfig) requests in flight and handling
+/// their answers in order. DocSpace persists events late, which shifts offsets while paging:
+/// in order that only repeats events (dropped by id), but two pages served out of order could
+/// skip some. The overlap catches that: a page that does not contain the previous page's last
+/// event makes the pager re-read the window one page at a time. To keep offsets shallow, after
+/// [`WINDOW_PAGES`] full pages it restarts at offset 0 with the window's end moved to the
+/// oldest second seen; events of that boundary second are fetched again and dropped by id.
+pub struct AuditPager {
+    client: DocSpaceClient,
     window: FetchWindow,
-    start_index: usize,
+    /// Pages requested in this window so far.
+    requested_in_window: usize,
+    /// After out-of-order drift was seen: one request at a time.
+    sequential: bool,
+    /// The last event of the previous full page, which the next page must contain.
+    anchor: Option<i64>,
+    /// Pages this window may request before it is narrowed; unbounded for a busy second.
+    request_limit: usize,
+    in_flight: FuturesOrdered<PageFuture>,
     pages_in_window: usize,
     seen_in_window: HashSet<i64>,
     oldest_second: Option<DateTime<Utc>>,
@@ -144,13 +167,28 @@ pub struct AuditPager<'a> {
     stats: PagingStats,
 }
 
-impl<'a> AuditPager<'a> {
+impl std::fmt::Debug for AuditPager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditPager")
+            .field("window", &self.window)
+            .field("requested_in_window", &self.requested_in_window)
+            .field("in_flight", &self.in_flight.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditPager {
     /// A pager over `window`.
-    pub fn new(client: &'a DocSpaceClient, window: FetchWindow) -> Self {
+    pub fn new(client: &DocSpaceClient, window: FetchWindow) -> Self {
         Self {
-            client,
+            client: client.clone(),
             window,
-            start_index: 0,
+            requested_in_window: 0,
+            sequential: false,
+            anchor: None,
+            request_limit: WINDOW_PAGES,
+            in_flight: FuturesOrdered::new(),
             pages_in_window: 0,
             seen_in_window: HashSet::new(),
             oldest_second: None,
@@ -168,13 +206,30 @@ impl<'a> AuditPager<'a> {
         self.stats
     }
 
-    fn query(&self) -> Vec<(&'static str, String)> {
+    fn query(&self, start_index: usize) -> Vec<(&'static str, String)> {
         vec![
             ("from", dates::to_query(self.window.from)),
             ("to", dates::to_query(self.window.to_inclusive)),
             ("count", PAGE_SIZE.to_string()),
-            ("startIndex", self.start_index.to_string()),
+            ("startIndex", start_index.to_string()),
         ]
+    }
+
+    /// Requests pages until the configured number are in flight or the window's limit is hit.
+    fn fill_pipeline(&mut self) {
+        let concurrency = if self.sequential {
+            1
+        } else {
+            self.client.config.page_concurrency.max(1)
+        };
+        while self.in_flight.len() < concurrency && self.requested_in_window < self.request_limit {
+            let client = self.client.clone();
+            let query = self.query(self.requested_in_window * PAGE_STRIDE);
+            self.in_flight.push_back(Box::pin(async move {
+                client.fetch_page(Source::Audit, &query).await
+            }));
+            self.requested_in_window += 1;
+        }
     }
 
     /// The next batch, newest first; `None` when the window is exhausted.
@@ -182,36 +237,81 @@ impl<'a> AuditPager<'a> {
         if self.done {
             return Ok(None);
         }
-        let query = self.query();
-        let page = self.client.fetch_page(Source::Audit, &query).await?;
+        self.fill_pipeline();
+        let page = match self.in_flight.next().await {
+            Some(page) => page?,
+            None => return Ok(None),
+        };
         self.stats.pages += 1;
+        self.check_not_fallback(&page).await?;
+        if let Some(anchor) = self.anchor
+            && !page.iter().any(|e| e.id == anchor)
+        {
+            self.reread_window_sequentially();
+            return Ok(Some(Vec::new()));
+        }
+        let full = page.len() == PAGE_SIZE;
+        let anchor = self.anchor;
+        self.anchor = if full {
+            page.last().map(|e| e.id)
+        } else {
+            None
+        };
+        let batch = self.keep_unseen(page, anchor);
+        self.stats.events += batch.len() as u64;
+        if full {
+            self.pages_in_window += 1;
+            if self.pages_in_window == self.request_limit {
+                self.narrow_window();
+            }
+        } else {
+            self.done = true;
+            self.in_flight.clear();
+        }
+        Ok(Some(batch))
+    }
+
+    /// Fails when the answer shows the plan-without-audit fallback: events outside the window,
+    /// or a first page of exactly 20 from a server that ignores `count`.
+    async fn check_not_fallback(&self, page: &[Event]) -> Result<(), DocSpaceError> {
         if let Some(stray) = page.iter().find(|e| !self.window.contains(e.date)) {
             return Err(fallback_error(
                 Source::Audit,
                 format!(
                     "event {} at {} lies outside the requested {}..{}",
                     stray.id,
-                    stray.date.to_rfc3339(),
-                    query[0].1,
-                    query[1].1
+                    dates::to_query(stray.date),
+                    dates::to_query(self.window.from),
+                    dates::to_query(self.window.to_inclusive)
                 ),
             ));
         }
-        if page.len() > PAGE_SIZE
-            || (self.stats.pages == 1
-                && page.len() == FALLBACK_SIZE
-                && self.client.ignores_count(Source::Audit, &query).await?)
+        let suspicious =
+            page.len() > PAGE_SIZE || (self.stats.pages == 1 && page.len() == FALLBACK_SIZE);
+        if suspicious
+            && (page.len() > PAGE_SIZE
+                || self
+                    .client
+                    .ignores_count(Source::Audit, &self.query(0))
+                    .await?)
         {
             return Err(fallback_error(
                 Source::Audit,
                 "the server ignored the requested page size".to_owned(),
             ));
         }
-        let full = page.len() == PAGE_SIZE;
+        Ok(())
+    }
+
+    /// Drops events already seen in this window (the expected overlap, `anchor`, silently) and
+    /// tracks the oldest second.
+    fn keep_unseen(&mut self, page: Vec<Event>, anchor: Option<i64>) -> Vec<Event> {
         let mut batch = Vec::with_capacity(page.len());
         for event in page {
             if !self.seen_in_window.insert(event.id) {
-                self.stats.duplicates += 1;
+                if Some(event.id) != anchor {
+                    self.stats.duplicates += 1;
+                }
                 continue;
             }
             let second = whole_second(event.date);
@@ -226,31 +326,35 @@ impl<'a> AuditPager<'a> {
             }
             batch.push(event);
         }
-        self.stats.events += batch.len() as u64;
-        if full {
-            self.advance();
-        } else {
-            self.done = true;
-        }
-        Ok(Some(batch))
+        batch
     }
 
-    fn advance(&mut self) {
-        self.start_index += PAGE_SIZE;
-        self.pages_in_window += 1;
-        if self.pages_in_window < WINDOW_PAGES {
-            return;
-        }
+    /// Two pages were served out of order while events were being added: start the window
+    /// over, one page at a time; what was already handed out is dropped by id.
+    fn reread_window_sequentially(&mut self) {
+        self.in_flight.clear();
+        self.sequential = true;
+        self.anchor = None;
+        self.requested_in_window = 0;
+        self.pages_in_window = 0;
+        self.request_limit = WINDOW_PAGES;
+        self.stats.rereads += 1;
+    }
+
+    /// After a window's last allowed page: restart at offset 0 up to the oldest second seen.
+    fn narrow_window(&mut self) {
         let Some(oldest) = self.oldest_second else {
             return;
         };
         let new_end = ceil_second(oldest);
-        // A window that is one busy second cannot be narrowed: keep paging it by offset.
         if new_end >= self.window.to_inclusive || oldest <= self.window.from {
+            // One busy second cannot be narrowed: keep paging it by offset.
+            self.request_limit = usize::MAX;
             return;
         }
         self.window.to_inclusive = new_end;
-        self.start_index = 0;
+        self.requested_in_window = 0;
+        self.anchor = None;
         self.pages_in_window = 0;
         self.seen_in_window = self.ids_at_oldest_second.iter().copied().collect();
         self.stats.windows += 1;

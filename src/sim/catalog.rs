@@ -1,76 +1,47 @@
 //! The actions the simulator seeds, with the mapper metadata of §2.3 (action type, product,
 //! location, entries), what the target refers to, a relative frequency and the text template
 //! used for the localized-looking `action` string.
+//!
+//! The `ActionType`, `EntryType` and `LocationType` values are looked up by name in the shared
+//! DocSpace catalog ([`crate::docspace::catalog`]) when compiling.
 
-/// `ActionType` values (§2.2).
-pub(crate) mod action_type {
-    pub const CREATE: u8 = 1;
-    pub const UPDATE: u8 = 2;
-    pub const DELETE: u8 = 3;
-    pub const SEND: u8 = 8;
-    pub const UPDATE_ACCESS: u8 = 11;
-    pub const DOWNLOAD: u8 = 12;
-    pub const UPLOAD: u8 = 13;
-    pub const COPY: u8 = 14;
-    pub const MOVE: u8 = 15;
+use crate::docspace::catalog::{ACTION_TYPES, ENTRY_TYPES, LOCATION_TYPES, SmallEnum};
+
+/// The id of `name` in `table`. Only used to define constants, so an unknown name fails the
+/// build instead of panicking at run time.
+const fn id(table: &SmallEnum, name: &str) -> i32 {
+    match table.const_id_of(name) {
+        Some(id) => id,
+        None => panic!("not a name of this DocSpace enum"),
+    }
 }
 
-/// Names of `ActionType` values, indexed by value.
-pub(crate) const ACTION_TYPE_NAMES: &[&str] = &[
-    "None",
-    "Create",
-    "Update",
-    "Delete",
-    "Link",
-    "Unlink",
-    "Attach",
-    "Detach",
-    "Send",
-    "Import",
-    "Export",
-    "UpdateAccess",
-    "Download",
-    "Upload",
-    "Copy",
-    "Move",
-    "Reassigns",
-    "Follow",
-    "Unfollow",
-    "Logout",
-];
+const CREATE: i32 = id(&ACTION_TYPES, "Create");
+const UPDATE: i32 = id(&ACTION_TYPES, "Update");
+const DELETE: i32 = id(&ACTION_TYPES, "Delete");
+const SEND: i32 = id(&ACTION_TYPES, "Send");
+const UPDATE_ACCESS: i32 = id(&ACTION_TYPES, "UpdateAccess");
+const DOWNLOAD: i32 = id(&ACTION_TYPES, "Download");
+const UPLOAD: i32 = id(&ACTION_TYPES, "Upload");
+const COPY: i32 = id(&ACTION_TYPES, "Copy");
+const MOVE: i32 = id(&ACTION_TYPES, "Move");
 
-/// `(value, name)` of `EntryType`.
-pub(crate) const ENTRY_TYPE_NAMES: &[(i32, &str)] = &[
-    (0, "None"),
-    (1, "File"),
-    (2, "Folder"),
-    (23, "User"),
-    (24, "Group"),
-    (25, "Room"),
-    (26, "Tag"),
-    (27, "Agent"),
-];
+const ENTRY_FILE: i32 = id(&ENTRY_TYPES, "File");
+const ENTRY_FOLDER: i32 = id(&ENTRY_TYPES, "Folder");
+const ENTRY_USER: i32 = id(&ENTRY_TYPES, "User");
+const ENTRY_GROUP: i32 = id(&ENTRY_TYPES, "Group");
+const ENTRY_ROOM: i32 = id(&ENTRY_TYPES, "Room");
 
-/// `(value, name)` of `LocationType`.
-pub(crate) const LOCATION_TYPE_NAMES: &[(i32, &str)] = &[
-    (0, "None"),
-    (1, "Files"),
-    (2, "Folders"),
-    (3, "DocumentsSettings"),
-    (27, "Rooms"),
-    (29, "Settings"),
-    (30, "Contacts"),
-    (31, "Agents"),
-];
+const LOCATION_FILES: i32 = id(&LOCATION_TYPES, "Files");
+const LOCATION_FOLDERS: i32 = id(&LOCATION_TYPES, "Folders");
+const LOCATION_ROOMS: i32 = id(&LOCATION_TYPES, "Rooms");
+const LOCATION_SETTINGS: i32 = id(&LOCATION_TYPES, "Settings");
+const LOCATION_CONTACTS: i32 = id(&LOCATION_TYPES, "Contacts");
 
-const PRODUCT_DOCUMENTS: u8 = 2;
-const PRODUCT_SETTINGS: u8 = 7;
-const PRODUCT_CONTACTS: u8 = 8;
-const LOCATION_FILES: u8 = 1;
-const LOCATION_FOLDERS: u8 = 2;
-const LOCATION_ROOMS: u8 = 27;
-const LOCATION_SETTINGS: u8 = 29;
-const LOCATION_CONTACTS: u8 = 30;
+/// `ProductType` values (not in the shared catalog: the operator only passes them through).
+const PRODUCT_DOCUMENTS: i32 = 2;
+const PRODUCT_SETTINGS: i32 = 7;
+const PRODUCT_CONTACTS: i32 = 8;
 
 /// What an event's target (and the entity in its text) refers to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,13 +70,13 @@ pub(crate) struct ActionSpec {
     /// `MessageAction` id.
     pub id: i32,
     /// `ActionType` of the mapper table.
-    pub action_type: u8,
+    pub action_type: i32,
     /// `ProductType`.
-    pub product: u8,
+    pub product: i32,
     /// `LocationType`.
-    pub location: u8,
+    pub location: i32,
     /// `EntryType` values.
-    pub entries: &'static [u8],
+    pub entries: &'static [i32],
     /// What the target refers to.
     pub subject: Subject,
     /// Relative frequency (per mille of all events, roughly).
@@ -117,295 +88,153 @@ pub(crate) struct ActionSpec {
     pub template: &'static str,
 }
 
-const fn file(
-    id: i32,
-    action_type: u8,
-    entries: &'static [u8],
-    weight: u32,
-    template: &'static str,
-) -> ActionSpec {
-    ActionSpec {
-        id,
-        action_type,
-        product: PRODUCT_DOCUMENTS,
-        location: LOCATION_FILES,
-        entries,
-        subject: Subject::File,
-        weight,
-        admin_only: false,
-        template,
-    }
-}
-
-const fn folder(
-    id: i32,
-    action_type: u8,
-    entries: &'static [u8],
-    weight: u32,
-    template: &'static str,
-) -> ActionSpec {
-    ActionSpec {
-        id,
-        action_type,
-        product: PRODUCT_DOCUMENTS,
-        location: LOCATION_FOLDERS,
-        entries,
-        subject: Subject::Folder,
-        weight,
-        admin_only: false,
-        template,
-    }
-}
-
-const fn room(
-    id: i32,
-    action_type: u8,
-    weight: u32,
+/// Where in the portal an action happens: the mapper's product, location and entries, what
+/// the target refers to and whether only administrators perform it.
+#[derive(Clone, Copy)]
+struct Area {
+    product: i32,
+    location: i32,
+    entries: &'static [i32],
+    subject: Subject,
     admin_only: bool,
-    template: &'static str,
-) -> ActionSpec {
-    ActionSpec {
-        id,
-        action_type,
-        product: PRODUCT_DOCUMENTS,
-        location: LOCATION_ROOMS,
-        entries: &[25],
-        subject: Subject::Room,
-        weight,
-        admin_only,
-        template,
-    }
 }
 
-const fn people(
+const FILES: Area = Area {
+    product: PRODUCT_DOCUMENTS,
+    location: LOCATION_FILES,
+    entries: &[ENTRY_FILE],
+    subject: Subject::File,
+    admin_only: false,
+};
+/// Moves and copies list files and folders.
+const FILES_AND_FOLDERS: Area = Area {
+    entries: &[ENTRY_FILE, ENTRY_FOLDER],
+    ..FILES
+};
+const TRASH: Area = Area {
+    subject: Subject::Trash,
+    ..FILES
+};
+const FOLDERS: Area = Area {
+    location: LOCATION_FOLDERS,
+    entries: &[ENTRY_FOLDER],
+    subject: Subject::Folder,
+    ..FILES
+};
+const ROOMS: Area = Area {
+    location: LOCATION_ROOMS,
+    entries: &[ENTRY_ROOM],
+    subject: Subject::Room,
+    ..FILES
+};
+const ROOMS_ADMIN: Area = Area {
+    admin_only: true,
+    ..ROOMS
+};
+const USERS: Area = Area {
+    product: PRODUCT_CONTACTS,
+    location: LOCATION_CONTACTS,
+    entries: &[ENTRY_USER],
+    subject: Subject::User,
+    admin_only: true,
+};
+const GROUPS: Area = Area {
+    entries: &[ENTRY_GROUP],
+    subject: Subject::Group,
+    ..USERS
+};
+const SETTINGS: Area = Area {
+    product: PRODUCT_SETTINGS,
+    location: LOCATION_SETTINGS,
+    entries: &[],
+    subject: Subject::Settings,
+    admin_only: true,
+};
+const SETTINGS_USER: Area = Area {
+    subject: Subject::SettingsUser,
+    ..SETTINGS
+};
+
+const fn action(
     id: i32,
-    action_type: u8,
-    subject: Subject,
+    area: Area,
+    action_type: i32,
     weight: u32,
     template: &'static str,
 ) -> ActionSpec {
-    let entries: &'static [u8] = match subject {
-        Subject::Group => &[24],
-        _ => &[23],
-    };
     ActionSpec {
         id,
         action_type,
-        product: PRODUCT_CONTACTS,
-        location: LOCATION_CONTACTS,
-        entries,
-        subject,
+        product: area.product,
+        location: area.location,
+        entries: area.entries,
+        subject: area.subject,
         weight,
-        admin_only: true,
+        admin_only: area.admin_only,
         template,
     }
 }
 
-const fn settings(
-    id: i32,
-    action_type: u8,
-    subject: Subject,
-    weight: u32,
-    template: &'static str,
-) -> ActionSpec {
-    ActionSpec {
-        id,
-        action_type,
-        product: PRODUCT_SETTINGS,
-        location: LOCATION_SETTINGS,
-        entries: &[],
-        subject,
-        weight,
-        admin_only: true,
-        template,
-    }
-}
-
-use action_type::*;
-
-/// Every audit action the simulator generates. Weights sum to roughly 1000.
+/// Every audit action the simulator generates, one row each. Weights sum to roughly 1000.
+#[rustfmt::skip]
 pub(crate) const AUDIT_ACTIONS: &[ActionSpec] = &[
     // Files: the bulk of a portal's audit trail.
-    file(5064, UPDATE, &[1], 290, "File Opened: {file}"),
-    file(5009, DOWNLOAD, &[1], 140, "File Downloaded: {file}"),
-    file(5011, UPLOAD, &[1], 120, "File Uploaded: {file}"),
-    file(5002, UPDATE, &[1], 140, "File Updated: {file}"),
-    file(5000, CREATE, &[1], 35, "File Created: {file}"),
-    file(5003, CREATE, &[1], 12, "File Version Created: {file}"),
-    file(5001, UPDATE, &[1], 10, "File Renamed: {file}"),
-    file(5010, DOWNLOAD, &[1], 12, "File Downloaded As: {file}"),
-    file(
-        5099,
-        UPLOAD,
-        &[1],
-        10,
-        "File Uploaded With Overwriting: {file}",
-    ),
-    file(5018, DELETE, &[1], 18, "File Deleted: {file}"),
-    file(5017, MOVE, &[1], 14, "File Moved To Trash: {file}"),
-    file(
-        5015,
-        MOVE,
-        &[1, 2],
-        8,
-        "Files [{file}]. Moved From Folder \"{room}\" To Folder: \"{dest}\"",
-    ),
-    file(
-        5013,
-        COPY,
-        &[1, 2],
-        7,
-        "Files [{file}]. Copied From Folder \"{room}\" To Folder: \"{dest}\"",
-    ),
-    file(5006, UPDATE, &[1], 5, "File Locked: {file}"),
-    file(5007, UPDATE, &[1], 5, "File Unlocked: {file}"),
-    file(5091, CREATE, &[1], 5, "File External Link Created: {file}"),
-    file(
-        5068,
-        UPDATE_ACCESS,
-        &[1],
-        5,
-        "File Access Updated: {file}. {user}: {role}",
-    ),
-    file(6046, UPDATE, &[1], 3, "Form Submitted: {file}"),
-    file(5045, SEND, &[1], 1, "Document Sent To Sign: {file}"),
-    ActionSpec {
-        id: 5061,
-        action_type: DELETE,
-        product: PRODUCT_DOCUMENTS,
-        location: LOCATION_FILES,
-        entries: &[1],
-        subject: Subject::Trash,
-        weight: 1,
-        admin_only: false,
-        template: "Trash Emptied",
-    },
+    action(5064, FILES, UPDATE, 290, "File Opened: {file}"),
+    action(5009, FILES, DOWNLOAD, 140, "File Downloaded: {file}"),
+    action(5011, FILES, UPLOAD, 120, "File Uploaded: {file}"),
+    action(5002, FILES, UPDATE, 140, "File Updated: {file}"),
+    action(5000, FILES, CREATE, 35, "File Created: {file}"),
+    action(5003, FILES, CREATE, 12, "File Version Created: {file}"),
+    action(5001, FILES, UPDATE, 10, "File Renamed: {file}"),
+    action(5010, FILES, DOWNLOAD, 12, "File Downloaded As: {file}"),
+    action(5099, FILES, UPLOAD, 10, "File Uploaded With Overwriting: {file}"),
+    action(5018, FILES, DELETE, 18, "File Deleted: {file}"),
+    action(5017, FILES, MOVE, 14, "File Moved To Trash: {file}"),
+    action(5015, FILES_AND_FOLDERS, MOVE, 8, "Files [{file}]. Moved From Folder \"{room}\" To Folder: \"{dest}\""),
+    action(5013, FILES_AND_FOLDERS, COPY, 7, "Files [{file}]. Copied From Folder \"{room}\" To Folder: \"{dest}\""),
+    action(5006, FILES, UPDATE, 5, "File Locked: {file}"),
+    action(5007, FILES, UPDATE, 5, "File Unlocked: {file}"),
+    action(5091, FILES, CREATE, 5, "File External Link Created: {file}"),
+    action(5068, FILES, UPDATE_ACCESS, 5, "File Access Updated: {file}. {user}: {role}"),
+    action(6046, FILES, UPDATE, 3, "Form Submitted: {file}"),
+    action(5045, FILES, SEND, 1, "Document Sent To Sign: {file}"),
+    action(5061, TRASH, DELETE, 1, "Trash Emptied"),
     // Folders.
-    folder(5019, CREATE, &[2], 8, "Folder Created: {folder}"),
-    folder(5020, UPDATE, &[2], 2, "Folder Renamed: {folder}"),
-    folder(5057, DOWNLOAD, &[2], 4, "Folder Downloaded: {folder}"),
-    folder(5026, MOVE, &[2], 1, "Folder Moved To Trash: {folder}"),
+    action(5019, FOLDERS, CREATE, 8, "Folder Created: {folder}"),
+    action(5020, FOLDERS, UPDATE, 2, "Folder Renamed: {folder}"),
+    action(5057, FOLDERS, DOWNLOAD, 4, "Folder Downloaded: {folder}"),
+    action(5026, FOLDERS, MOVE, 1, "Folder Moved To Trash: {folder}"),
     // Rooms: sharing and permission changes are ActionType Update.
-    room(5075, UPDATE, 20, false, "{user} appointed: {role}"),
-    room(
-        5088,
-        UPDATE,
-        9,
-        false,
-        "External Link Created: {link}. Room: {room}",
-    ),
-    room(
-        5085,
-        UPDATE,
-        6,
-        false,
-        "User Added To Room: {user}. Room: {room}",
-    ),
-    room(
-        5084,
-        UPDATE,
-        4,
-        false,
-        "User Removed From Room: {user}. Room: {room}",
-    ),
-    room(5078, UPDATE, 2, false, "Tags Added: {tag}. Room: {room}"),
-    room(
-        5090,
-        UPDATE,
-        2,
-        false,
-        "External Link Deleted: {link}. Room: {room}",
-    ),
-    room(5070, CREATE, 2, true, "Room Created: {room}"),
-    room(5071, UPDATE, 1, true, "Room Renamed: {room}"),
-    room(5072, UPDATE, 1, true, "Room Archived: {room}"),
+    action(5075, ROOMS, UPDATE, 20, "{user} appointed: {role}"),
+    action(5088, ROOMS, UPDATE, 9, "External Link Created: {link}. Room: {room}"),
+    action(5085, ROOMS, UPDATE, 6, "User Added To Room: {user}. Room: {room}"),
+    action(5084, ROOMS, UPDATE, 4, "User Removed From Room: {user}. Room: {room}"),
+    action(5078, ROOMS, UPDATE, 2, "Tags Added: {tag}. Room: {room}"),
+    action(5090, ROOMS, UPDATE, 2, "External Link Deleted: {link}. Room: {room}"),
+    action(5070, ROOMS_ADMIN, CREATE, 2, "Room Created: {room}"),
+    action(5071, ROOMS_ADMIN, UPDATE, 1, "Room Renamed: {room}"),
+    action(5072, ROOMS_ADMIN, UPDATE, 1, "Room Archived: {room}"),
     // Contacts.
-    people(4000, CREATE, Subject::User, 5, "User Created: {user}"),
-    people(4001, CREATE, Subject::User, 3, "Guest Created: {user}"),
-    people(4006, UPDATE, Subject::User, 5, "User Updated: {user}"),
-    people(
-        4017,
-        UPDATE,
-        Subject::User,
-        2,
-        "User Password Updated: {user}",
-    ),
-    people(4019, UPDATE, Subject::User, 2, "Users Type Updated: {user}"),
-    people(4018, DELETE, Subject::User, 1, "User Deleted: {user}"),
-    people(4027, UPDATE, Subject::Group, 1, "Group Updated: {group}"),
+    action(4000, USERS, CREATE, 5, "User Created: {user}"),
+    action(4001, USERS, CREATE, 3, "Guest Created: {user}"),
+    action(4006, USERS, UPDATE, 5, "User Updated: {user}"),
+    action(4017, USERS, UPDATE, 2, "User Password Updated: {user}"),
+    action(4019, USERS, UPDATE, 2, "Users Type Updated: {user}"),
+    action(4018, USERS, DELETE, 1, "User Deleted: {user}"),
+    action(4027, GROUPS, UPDATE, 1, "Group Updated: {group}"),
     // Security and portal settings.
-    settings(
-        6004,
-        UPDATE,
-        Subject::Settings,
-        1,
-        "Password Strength Settings Updated",
-    ),
-    settings(
-        6005,
-        UPDATE,
-        Subject::Settings,
-        1,
-        "Two-factor Authentication Settings Updated",
-    ),
-    settings(
-        6003,
-        UPDATE,
-        Subject::Settings,
-        1,
-        "Trusted Mail Domain Settings Updated",
-    ),
-    settings(
-        6032,
-        UPDATE,
-        Subject::Settings,
-        1,
-        "Cookie Settings Updated",
-    ),
-    settings(
-        6035,
-        UPDATE,
-        Subject::Settings,
-        1,
-        "Audit Trail Settings Updated",
-    ),
-    settings(
-        6094,
-        UPDATE,
-        Subject::Settings,
-        1,
-        "IP Restrictions Settings Updated",
-    ),
-    settings(6095, UPDATE, Subject::Settings, 1, "Login Settings Updated"),
-    settings(6058, CREATE, Subject::Settings, 1, "API Key Created"),
-    settings(
-        6009,
-        CREATE,
-        Subject::SettingsUser,
-        1,
-        "Administrator Added: {user}",
-    ),
-    settings(
-        6011,
-        UPDATE_ACCESS,
-        Subject::SettingsUser,
-        1,
-        "Administrator Deleted: {user}",
-    ),
-    settings(
-        6027,
-        DOWNLOAD,
-        Subject::Settings,
-        1,
-        "Login History Report Downloaded",
-    ),
-    settings(
-        6028,
-        DOWNLOAD,
-        Subject::Settings,
-        2,
-        "Audit Trail Report Downloaded",
-    ),
+    action(6004, SETTINGS, UPDATE, 1, "Password Strength Settings Updated"),
+    action(6005, SETTINGS, UPDATE, 1, "Two-factor Authentication Settings Updated"),
+    action(6003, SETTINGS, UPDATE, 1, "Trusted Mail Domain Settings Updated"),
+    action(6032, SETTINGS, UPDATE, 1, "Cookie Settings Updated"),
+    action(6035, SETTINGS, UPDATE, 1, "Audit Trail Settings Updated"),
+    action(6094, SETTINGS, UPDATE, 1, "IP Restrictions Settings Updated"),
+    action(6095, SETTINGS, UPDATE, 1, "Login Settings Updated"),
+    action(6058, SETTINGS, CREATE, 1, "API Key Created"),
+    action(6009, SETTINGS_USER, CREATE, 1, "Administrator Added: {user}"),
+    action(6011, SETTINGS_USER, UPDATE_ACCESS, 1, "Administrator Deleted: {user}"),
+    action(6027, SETTINGS, DOWNLOAD, 1, "Login History Report Downloaded"),
+    action(6028, SETTINGS, DOWNLOAD, 2, "Audit Trail Report Downloaded"),
 ];
 
 /// One seedable login-history action.
@@ -448,67 +277,24 @@ pub(crate) const LOGIN_ACTIONS: &[LoginSpec] = &[
     login(1004, 3, true, "Login Failed. Profile Disabled"),
 ];
 
-/// Cumulative weight table for drawing an index with a uniform random number.
-#[derive(Debug)]
-pub(crate) struct WeightedIndex {
-    cumulative: Vec<u32>,
-}
-
-impl WeightedIndex {
-    /// Builds the table from weights; at least one weight must be positive.
-    pub fn new(weights: impl IntoIterator<Item = u32>) -> Self {
-        let mut sum = 0u32;
-        let cumulative = weights
-            .into_iter()
-            .map(|w| {
-                sum += w;
-                sum
-            })
-            .collect();
-        Self { cumulative }
-    }
-
-    /// Draws an index.
-    pub fn draw(&self, rng: &mut fastrand::Rng) -> usize {
-        let total = self.cumulative.last().copied().unwrap_or(0);
-        if total == 0 {
-            return 0;
-        }
-        let x = rng.u32(0..total);
-        self.cumulative.partition_point(|&c| c <= x)
-    }
-}
-
-/// Looks up an `ActionType` value by its name, case-insensitively.
-pub(crate) fn action_type_by_name(name: &str) -> Option<i32> {
-    ACTION_TYPE_NAMES
-        .iter()
-        .position(|n| n.eq_ignore_ascii_case(name))
-        .and_then(|i| i32::try_from(i).ok())
-}
-
-/// Looks up a `(value, name)` table by name, case-insensitively.
-pub(crate) fn value_by_name(table: &[(i32, &str)], name: &str) -> Option<i32> {
-    table
-        .iter()
-        .find(|(_, n)| n.eq_ignore_ascii_case(name))
-        .map(|(v, _)| *v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::action_names::is_known_action;
+    use crate::docspace::catalog::ActionCatalog;
 
     #[test]
     fn every_seeded_action_is_a_real_message_action() {
+        let catalog = ActionCatalog::get();
         for spec in AUDIT_ACTIONS {
-            assert!(is_known_action(spec.id), "{}", spec.id);
+            assert!(catalog.by_id(spec.id).is_some(), "{}", spec.id);
             assert!(spec.id >= 2000);
             assert!(spec.weight > 0);
+            assert!(ACTION_TYPES.contains(spec.action_type), "{}", spec.id);
+            assert!(LOCATION_TYPES.contains(spec.location), "{}", spec.id);
+            assert!(spec.entries.iter().all(|&e| ENTRY_TYPES.contains(e)));
         }
         for spec in LOGIN_ACTIONS {
-            assert!(is_known_action(spec.id), "{}", spec.id);
+            assert!(catalog.by_id(spec.id).is_some(), "{}", spec.id);
             assert!(spec.id < 2000);
         }
     }
@@ -532,17 +318,5 @@ mod tests {
             (1, 8, 30)
         );
         assert!(find(6028).entries.is_empty());
-    }
-
-    #[test]
-    fn weighted_index_respects_weights() {
-        let table = WeightedIndex::new([0, 3, 1]);
-        let mut rng = fastrand::Rng::with_seed(1);
-        let mut counts = [0usize; 3];
-        for _ in 0..4000 {
-            counts[table.draw(&mut rng)] += 1;
-        }
-        assert_eq!(counts[0], 0);
-        assert!(counts[1] > counts[2] * 2, "{counts:?}");
     }
 }

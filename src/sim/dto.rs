@@ -7,14 +7,12 @@ use serde::Serialize;
 use super::catalog::{AUDIT_ACTIONS, LOGIN_ACTIONS, Subject};
 use super::dates::format_api_date;
 use super::files::{FileMeta, extension, file_type, size_string};
+use super::guid::EMPTY_GUID;
 use super::seed::{AuditRec, LoginRec, UNKNOWN_USER};
 use super::world::{
     DESKTOP_CLIENTS, LINK_TITLES, MAIL_DOMAIN, MOBILE_CLIENTS, PLACES, ROOM_ROLES, TAGS, User,
     World,
 };
-
-/// User id the server reports for a login attempt with an unknown e-mail.
-const EMPTY_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// Logins tried that belong to nobody.
 const UNKNOWN_LOGINS: &[&str] = &["admin", "test", "root", "info", "j.smith", "administrator"];
@@ -28,26 +26,14 @@ pub(crate) struct AuditEventDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub user_id: String,
-    pub action: String,
-    pub action_id: i32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub city: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub browser: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub page: Option<String>,
-    pub action_type: u8,
-    pub product: u8,
-    pub location: u8,
+    #[serde(flatten)]
+    pub details: EventDetails,
+    pub action_type: i32,
+    pub product: i32,
+    pub location: i32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<Vec<String>>,
-    pub entries: Vec<u8>,
+    pub entries: Vec<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
 }
@@ -62,29 +48,34 @@ pub(crate) struct LoginEventDto {
     pub user: Option<String>,
     pub user_id: String,
     pub login: String,
+    #[serde(flatten)]
+    pub details: EventDetails,
+}
+
+/// The fields audit and login events share after the user: the action, where the request
+/// came from and the page it was made on.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventDetails {
     pub action: String,
     pub action_id: i32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub country: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub city: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub browser: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<&'static str>,
+    #[serde(flatten)]
+    pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
 }
 
-/// Address, location and client of one event.
-struct Origin {
-    ip: String,
-    country: Option<&'static str>,
-    city: Option<&'static str>,
-    browser: &'static str,
-    platform: &'static str,
+/// Address, location and client of one event (the simulator always knows the address and
+/// the client; GeoIP may not resolve the address).
+#[derive(Debug, Serialize)]
+pub(crate) struct Origin {
+    pub ip: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub city: Option<&'static str>,
+    pub browser: &'static str,
+    pub platform: &'static str,
 }
 
 fn origin(user: &User, rng: &mut fastrand::Rng) -> Origin {
@@ -99,11 +90,11 @@ fn origin(user: &User, rng: &mut fastrand::Rng) -> Origin {
     let home = &PLACES[user.place % PLACES.len()];
     let (ip, place, geo) = if roll < 10 {
         // Mobile network of the home country.
-        (format!("{}.{}", home.net, rng.u8(2..=254)), home, true)
+        (home.address(rng), home, true)
     } else if rng.u8(0..100) < 6 {
         // Travelling or on a VPN.
         let other = &PLACES[rng.usize(..PLACES.len())];
-        (format!("{}.{}", other.net, rng.u8(2..=254)), other, true)
+        (other.address(rng), other, true)
     } else {
         (user.home_ip.clone(), home, user.home_geo)
     };
@@ -247,14 +238,12 @@ pub(crate) fn audit_event(world: &World, rec: &AuditRec, tz: Tz, base_url: &str)
         date: format_api_date(rec.ts, tz),
         user: Some(user.display_name.clone()),
         user_id: user.id.clone(),
-        action: text,
-        action_id: spec.id,
-        ip: Some(origin.ip),
-        country: origin.country,
-        city: origin.city,
-        browser: Some(origin.browser),
-        platform: Some(origin.platform),
-        page,
+        details: EventDetails {
+            action: text,
+            action_id: spec.id,
+            origin,
+            page,
+        },
         action_type: spec.action_type,
         product: spec.product,
         location: spec.location,
@@ -289,25 +278,13 @@ pub(crate) fn login_event(world: &World, rec: &LoginRec, tz: Tz, base_url: &str)
         .users
         .get(usize::from(rec.user))
         .filter(|_| rec.user != UNKNOWN_USER);
-    match known {
-        Some(user) => {
-            let origin = origin(user, &mut rng);
-            LoginEventDto {
-                id: rec.id,
-                date: format_api_date(rec.ts, tz),
-                user: Some(user.display_name.clone()),
-                user_id: user.id.clone(),
-                login: user.email.clone(),
-                action: spec.text.to_owned(),
-                action_id: spec.id,
-                ip: Some(origin.ip),
-                country: origin.country,
-                city: origin.city,
-                browser: Some(origin.browser),
-                platform: Some(origin.platform),
-                page: Some(page),
-            }
-        }
+    let (user, user_id, login, origin) = match known {
+        Some(user) => (
+            Some(user.display_name.clone()),
+            user.id.clone(),
+            user.email.clone(),
+            origin(user, &mut rng),
+        ),
         None => {
             let place = &PLACES[rng.usize(..PLACES.len())];
             let (browser, platform) = DESKTOP_CLIENTS[rng.usize(..DESKTOP_CLIENTS.len())];
@@ -315,22 +292,28 @@ pub(crate) fn login_event(world: &World, rec: &LoginRec, tz: Tz, base_url: &str)
                 "{}@{MAIL_DOMAIN}",
                 UNKNOWN_LOGINS[rng.usize(..UNKNOWN_LOGINS.len())]
             );
-            LoginEventDto {
-                id: rec.id,
-                date: format_api_date(rec.ts, tz),
-                user: None,
-                user_id: EMPTY_GUID.to_owned(),
-                login,
-                action: spec.text.to_owned(),
-                action_id: spec.id,
-                ip: Some(format!("{}.{}", place.net, rng.u8(2..=254))),
+            let origin = Origin {
+                ip: place.address(&mut rng),
                 country: Some(place.country),
                 city: Some(place.city),
-                browser: Some(browser),
-                platform: Some(platform),
-                page: Some(page),
-            }
+                browser,
+                platform,
+            };
+            (None, EMPTY_GUID.to_owned(), login, origin)
         }
+    };
+    LoginEventDto {
+        id: rec.id,
+        date: format_api_date(rec.ts, tz),
+        user,
+        user_id,
+        login,
+        details: EventDetails {
+            action: spec.text.to_owned(),
+            action_id: spec.id,
+            origin,
+            page: Some(page),
+        },
     }
 }
 
@@ -436,21 +419,18 @@ pub(crate) fn file_dto(world: &World, meta: &FileMeta, tz: Tz, base_url: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::seed::{AuditDraw, seed_audit, seed_login};
-
-    const FROM: i64 = 1_740_787_200;
-    const TO: i64 = 1_743_465_600;
+    use crate::sim::seed::seed_login;
+    use crate::sim::test_support::{MARCH_FROM as FROM, MARCH_TO as TO, march_audit};
 
     #[test]
     fn audit_events_have_contract_fields() {
-        let world = World::generate(1, 2025, FROM);
-        let recs = seed_audit(&world, &AuditDraw::default(), 1, FROM, TO, 3000);
+        let (world, recs) = march_audit(1, 3000);
         let mut saw_truncated_ip = false;
         for rec in &recs {
             let dto = audit_event(&world, rec, Tz::UTC, "http://h");
             let spec = &AUDIT_ACTIONS[usize::from(rec.action)];
-            assert_eq!(dto.action_id, spec.id);
-            assert!(!dto.action.contains('{'), "{}", dto.action);
+            assert_eq!(dto.details.action_id, spec.id);
+            assert!(!dto.details.action.contains('{'), "{}", dto.details.action);
             assert!(dto.date.ends_with(".0000000Z"));
             match spec.subject {
                 Subject::Settings | Subject::Trash => assert!(dto.target.is_none()),
@@ -463,11 +443,11 @@ mod tests {
                         .is_some_and(|c| c.starts_with("Rooms: "))
                 );
             }
-            if dto.ip.as_deref() == Some("2001") {
+            if dto.details.origin.ip == "2001" {
                 saw_truncated_ip = true;
             }
             if spec.id == 5011 {
-                assert!(dto.action.starts_with("File Uploaded: "));
+                assert!(dto.details.action.starts_with("File Uploaded: "));
             }
         }
         assert!(saw_truncated_ip);

@@ -2,8 +2,11 @@
 //! validation failures and empty-bodied statuses.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 
 use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Serialize;
@@ -36,6 +39,15 @@ impl RequestUrl {
             base,
             method: method.as_str().to_owned(),
         }
+    }
+}
+
+/// Handlers take the URLs of their request as an argument.
+impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::new(&parts.method, &parts.headers, &parts.uri))
     }
 }
 
@@ -216,6 +228,17 @@ struct ProblemDetails<'a> {
     status: u16,
     errors: &'a ValidationErrors,
     trace_id: String,
+}
+
+/// The model binder's message for a value that does not convert to the parameter's type.
+pub(crate) fn not_valid(key: &str, value: &str) -> String {
+    format!("The value '{value}' is not valid for {key}.")
+}
+
+/// [`validation`] failure of one parameter, `key`, with one message.
+pub(crate) fn invalid_parameter(url: &RequestUrl, key: &str, message: String) -> Response {
+    let errors = ValidationErrors::from([(key.to_owned(), vec![message])]);
+    validation(url, &errors)
 }
 
 /// HTTP 400 with the validation problem details *inside the success wrapper*

@@ -17,13 +17,13 @@
 //! # }
 //! ```
 
-mod action_names;
 mod catalog;
 mod dates;
 mod dto;
 mod envelope;
 mod faults;
 mod files;
+mod guid;
 mod handle;
 mod middleware;
 mod query;
@@ -32,6 +32,7 @@ mod seed;
 mod server;
 mod state;
 mod upload;
+mod weighted;
 mod world;
 
 #[cfg(test)]

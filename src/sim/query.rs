@@ -1,10 +1,16 @@
 //! Query-string parsing and model binding of the audit and login filters (§1.1, §3.1), with the
 //! server's validation failures.
 
-use super::action_names::action_id_by_name;
-use super::catalog::{ENTRY_TYPE_NAMES, LOCATION_TYPE_NAMES, action_type_by_name, value_by_name};
+use std::convert::Infallible;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use crate::docspace::catalog::{ACTION_TYPES, ActionCatalog, ENTRY_TYPES, LOCATION_TYPES};
+
 use super::dates::{ceil_secs, floor_secs, parse_api_date};
-use super::envelope::ValidationErrors;
+use super::envelope::{ValidationErrors, not_valid};
+use super::guid::{EMPTY_GUID, parse_guid};
 
 /// Default and maximum page size.
 pub(crate) const MAX_COUNT: usize = 100;
@@ -36,6 +42,15 @@ impl Params {
             .iter()
             .find(|(k, v)| k.eq_ignore_ascii_case(name) && !v.is_empty())
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Handlers take the decoded query string as an argument.
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::parse(parts.uri.query()))
     }
 }
 
@@ -72,21 +87,14 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Parameters of `GET /api/2.0/security/audit/events/filter`.
+/// Parameters both filter endpoints bind; `GET /api/2.0/security/audit/login/filter` takes
+/// exactly these.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct AuditFilter {
+pub(crate) struct EventFilter {
     /// Lowercase hyphenated user id; `None` also for `Guid.Empty`.
     pub user_id: Option<String>,
     /// Exact `MessageAction`; `None` for missing, 0 or -1.
     pub action: Option<i32>,
-    /// `ActionType`; `None` for missing or 0.
-    pub action_type: Option<i32>,
-    /// `EntryType`; `None` for missing or 0.
-    pub entry_type: Option<i32>,
-    /// Target filter value.
-    pub target: Option<String>,
-    /// `LocationType` of `moduleType`; `None` for missing or 0.
-    pub module_type: Option<i32>,
     /// Inclusive lower bound, whole UTC seconds.
     pub from: Option<i64>,
     /// Inclusive upper bound, whole UTC seconds.
@@ -97,21 +105,19 @@ pub(crate) struct AuditFilter {
     pub start_index: usize,
 }
 
-/// Parameters of `GET /api/2.0/security/audit/login/filter`.
+/// Parameters of `GET /api/2.0/security/audit/events/filter`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct LoginFilter {
-    /// Lowercase hyphenated user id; `None` also for `Guid.Empty`.
-    pub user_id: Option<String>,
-    /// Exact `MessageAction`.
-    pub action: Option<i32>,
-    /// Inclusive lower bound, whole UTC seconds.
-    pub from: Option<i64>,
-    /// Inclusive upper bound, whole UTC seconds.
-    pub to: Option<i64>,
-    /// Page size, 1..=100.
-    pub count: usize,
-    /// Offset.
-    pub start_index: usize,
+pub(crate) struct AuditFilter {
+    /// User, action, date window and page, bound as for login events.
+    pub common: EventFilter,
+    /// `ActionType`; `None` for missing or 0.
+    pub action_type: Option<i32>,
+    /// `EntryType`; `None` for missing or 0.
+    pub entry_type: Option<i32>,
+    /// Target filter value.
+    pub target: Option<String>,
+    /// `LocationType` of `moduleType`; `None` for missing or 0.
+    pub module_type: Option<i32>,
 }
 
 struct Binder<'a> {
@@ -131,7 +137,7 @@ impl<'a> Binder<'a> {
         self.errors
             .entry(key.to_owned())
             .or_default()
-            .push(format!("The value '{value}' is not valid for {key}."));
+            .push(not_valid(key, value));
     }
 
     /// Binds `name` with `parse`; reports an error under `key` when it fails.
@@ -144,20 +150,36 @@ impl<'a> Binder<'a> {
         parsed
     }
 
-    fn user_id(&mut self) -> Option<String> {
-        self.bind("userId", "UserId", parse_guid)
-            .filter(|g| g != "00000000-0000-0000-0000-000000000000")
-    }
-
-    fn action(&mut self) -> Option<i32> {
-        self.bind("action", "Action", |v| {
-            v.parse::<i32>().ok().or_else(|| action_id_by_name(v))
-        })
-        .filter(|&a| a != 0 && a != -1)
+    /// Binds an enum given by number or by (case-insensitive) name; 0 (`None`) binds as
+    /// missing.
+    fn enumeration(
+        &mut self,
+        name: &str,
+        key: &str,
+        by_name: impl Fn(&str) -> Option<i32>,
+    ) -> Option<i32> {
+        self.bind(name, key, |v| v.parse::<i32>().ok().or_else(|| by_name(v)))
+            .filter(|&v| v != 0)
     }
 
     fn date(&mut self, name: &str, key: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
         self.bind(name, key, parse_api_date)
+    }
+
+    /// The parameters both endpoints bind.
+    fn common(&mut self) -> EventFilter {
+        EventFilter {
+            user_id: self
+                .bind("userId", "UserId", parse_guid)
+                .filter(|g| g != EMPTY_GUID),
+            action: self
+                .enumeration("action", "Action", message_action_id)
+                .filter(|&a| a != -1),
+            from: self.date("from", "From").map(|d| ceil_secs(&d)),
+            to: self.date("to", "To").map(|d| floor_secs(&d)),
+            count: self.count(),
+            start_index: self.start_index(),
+        }
     }
 
     fn count(&mut self) -> usize {
@@ -194,98 +216,33 @@ impl<'a> Binder<'a> {
     }
 }
 
-fn enum_value(v: &str, by_name: impl Fn(&str) -> Option<i32>) -> Option<i32> {
-    v.parse::<i32>().ok().or_else(|| by_name(v))
-}
-
-/// Parses a GUID in any of .NET's `N`, `D`, `B` or `P` forms into lowercase `D` form.
-pub(crate) fn parse_guid(value: &str) -> Option<String> {
-    let inner = value
-        .strip_prefix('{')
-        .and_then(|v| v.strip_suffix('}'))
-        .or_else(|| value.strip_prefix('(').and_then(|v| v.strip_suffix(')')))
-        .unwrap_or(value);
-    let hex: String = if inner.len() == 36 {
-        let b = inner.as_bytes();
-        if [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
-            return None;
-        }
-        inner.chars().filter(|&c| c != '-').collect()
-    } else if inner.len() == 32 {
-        inner.to_owned()
-    } else {
-        return None;
-    };
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let hex = hex.to_ascii_lowercase();
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+/// The `MessageAction` id of an enum name, matched case-insensitively like ASP.NET binding.
+fn message_action_id(name: &str) -> Option<i32> {
+    ActionCatalog::get()
+        .all()
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
+        .map(|a| a.id)
 }
 
 /// Binds the audit filter parameters.
 pub(crate) fn parse_audit(params: &Params) -> Result<AuditFilter, ValidationErrors> {
     let mut b = Binder::new(params);
-    let user_id = b.user_id();
-    let action = b.action();
-    let action_type = b
-        .bind("actionType", "ActionType", |v| {
-            enum_value(v, action_type_by_name)
-        })
-        .filter(|&t| t != 0);
-    let entry_type = b
-        .bind("entryType", "EntryType", |v| {
-            enum_value(v, |n| value_by_name(ENTRY_TYPE_NAMES, n))
-        })
-        .filter(|&t| t != 0);
-    let module_type = b
-        .bind("moduleType", "ModuleType", |v| {
-            enum_value(v, |n| value_by_name(LOCATION_TYPE_NAMES, n))
-        })
-        .filter(|&t| t != 0);
-    let target = params.get("target").map(str::to_owned);
-    let from = b.date("from", "From").map(|d| ceil_secs(&d));
-    let to = b.date("to", "To").map(|d| floor_secs(&d));
-    let count = b.count();
-    let start_index = b.start_index();
-    b.finish(AuditFilter {
-        user_id,
-        action,
-        action_type,
-        entry_type,
-        target,
-        module_type,
-        from,
-        to,
-        count,
-        start_index,
-    })
+    let filter = AuditFilter {
+        common: b.common(),
+        action_type: b.enumeration("actionType", "ActionType", |n| ACTION_TYPES.id_of(n)),
+        entry_type: b.enumeration("entryType", "EntryType", |n| ENTRY_TYPES.id_of(n)),
+        target: params.get("target").map(str::to_owned),
+        module_type: b.enumeration("moduleType", "ModuleType", |n| LOCATION_TYPES.id_of(n)),
+    };
+    b.finish(filter)
 }
 
 /// Binds the login filter parameters.
-pub(crate) fn parse_login(params: &Params) -> Result<LoginFilter, ValidationErrors> {
+pub(crate) fn parse_login(params: &Params) -> Result<EventFilter, ValidationErrors> {
     let mut b = Binder::new(params);
-    let user_id = b.user_id();
-    let action = b.action();
-    let from = b.date("from", "From").map(|d| ceil_secs(&d));
-    let to = b.date("to", "To").map(|d| floor_secs(&d));
-    let count = b.count();
-    let start_index = b.start_index();
-    b.finish(LoginFilter {
-        user_id,
-        action,
-        from,
-        to,
-        count,
-        start_index,
-    })
+    let filter = b.common();
+    b.finish(filter)
 }
 
 #[cfg(test)]
@@ -308,10 +265,11 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let f = parse_audit(&p("")).unwrap();
+        let f = parse_audit(&p("")).unwrap().common;
         assert_eq!(f.count, 100);
         assert_eq!(f.start_index, 0);
         assert_eq!(f.action, None);
+        assert_eq!(f, parse_login(&p("")).unwrap());
     }
 
     #[test]
@@ -320,8 +278,8 @@ mod tests {
             let errors = parse_audit(&p(&format!("count={bad}"))).unwrap_err();
             assert!(errors.contains_key("Count"), "{bad}");
         }
-        assert_eq!(parse_audit(&p("count=1")).unwrap().count, 1);
-        assert_eq!(parse_audit(&p("count=100")).unwrap().count, 100);
+        assert_eq!(parse_audit(&p("count=1")).unwrap().common.count, 1);
+        assert_eq!(parse_audit(&p("count=100")).unwrap().common.count, 100);
         assert_eq!(parse_login(&p("count=7")).unwrap().count, 7);
         assert!(parse_login(&p("count=1000")).is_err());
     }
@@ -338,7 +296,7 @@ mod tests {
                 .unwrap_err()
                 .contains_key("To")
         );
-        let f = parse_audit(&p("from=2025-03-01T00:00:00.5Z&to=2025-03-01T00:00:09.9Z")).unwrap();
+        let f = parse_login(&p("from=2025-03-01T00:00:00.5Z&to=2025-03-01T00:00:09.9Z")).unwrap();
         assert_eq!(f.from, Some(1_740_787_201));
         assert_eq!(f.to, Some(1_740_787_209));
     }
@@ -349,30 +307,34 @@ mod tests {
             "action=FileUploaded&actionType=upload&entryType=File&moduleType=Files",
         ))
         .unwrap();
-        assert_eq!(f.action, Some(5011));
+        assert_eq!(f.common.action, Some(5011));
         assert_eq!(f.action_type, Some(13));
         assert_eq!(f.entry_type, Some(1));
         assert_eq!(f.module_type, Some(1));
         let f = parse_audit(&p("action=0&actionType=0&moduleType=0")).unwrap();
-        assert_eq!((f.action, f.action_type, f.module_type), (None, None, None));
+        assert_eq!(
+            (f.common.action, f.action_type, f.module_type),
+            (None, None, None)
+        );
+        assert_eq!(parse_login(&p("action=None")).unwrap().action, None);
+        assert_eq!(parse_login(&p("action=logout")).unwrap().action, Some(1006));
         assert!(
             parse_audit(&p("action=NoSuchAction"))
                 .unwrap_err()
                 .contains_key("Action")
         );
-        assert_eq!(parse_audit(&p("startIndex=-5")).unwrap().start_index, 0);
+        assert_eq!(parse_login(&p("startIndex=-5")).unwrap().start_index, 0);
         assert!(parse_audit(&p("startIndex=x")).is_err());
     }
 
     #[test]
-    fn guids() {
-        let d = "6b0f7b1e-2a1c-4b8e-9d2a-0c1f5e6a7b8c";
-        assert_eq!(parse_guid(d).as_deref(), Some(d));
-        assert_eq!(parse_guid(&d.to_uppercase()).as_deref(), Some(d));
-        assert_eq!(parse_guid(&d.replace('-', "")).as_deref(), Some(d));
-        assert_eq!(parse_guid(&format!("{{{d}}}")).as_deref(), Some(d));
-        assert_eq!(parse_guid("nope"), None);
-        let f = parse_audit(&p("userId=00000000-0000-0000-0000-000000000000")).unwrap();
+    fn user_ids() {
+        let f = parse_login(&p("userId=6B0F7B1E2A1C4B8E9D2A0C1F5E6A7B8C")).unwrap();
+        assert_eq!(
+            f.user_id.as_deref(),
+            Some("6b0f7b1e-2a1c-4b8e-9d2a-0c1f5e6a7b8c")
+        );
+        let f = parse_login(&p("userId=00000000-0000-0000-0000-000000000000")).unwrap();
         assert_eq!(f.user_id, None);
         assert!(
             parse_audit(&p("userId=123"))

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
+use chrono_tz::Tz;
 use serde::Serialize;
 
-use super::catalog::AUDIT_ACTIONS;
+use super::catalog::{AUDIT_ACTIONS, LOGIN_ACTIONS};
 use super::dto::{audit_event, audit_target, login_event, login_user_id};
-use super::envelope::{self, RequestUrl};
-use super::query::{AuditFilter, LoginFilter, Params, parse_audit, parse_login};
+use super::envelope::{self, RequestUrl, ValidationErrors};
+use super::query::{AuditFilter, EventFilter, Params, parse_audit, parse_login};
 use super::seed::{AuditRec, LoginRec};
 use super::state::{SimState, date_range};
 use super::world::World;
@@ -18,56 +19,69 @@ use super::world::World;
 /// How many events the "last events" endpoints and the no-audit fallback return.
 const LAST_EVENTS: usize = 20;
 
+/// What both filter endpoints do: model binding (and its validation) happens before the
+/// action runs, then the plan check: a plan without audit answers with `newest` whatever the
+/// parameters. Only then does `action` run with the bound filter.
+fn filtered<F>(
+    state: &SimState,
+    url: &RequestUrl,
+    bound: Result<F, ValidationErrors>,
+    newest: fn(&SimState, &RequestUrl) -> Response,
+    action: impl FnOnce(F) -> Response,
+) -> Response {
+    match bound {
+        Err(errors) => envelope::validation(url, &errors),
+        Ok(_) if !state.config.plan_has_audit => newest(state, url),
+        Ok(filter) => action(filter),
+    }
+}
+
 /// `GET /api/2.0/security/audit/events/filter`.
 pub(crate) async fn events_filter(
     State(state): State<Arc<SimState>>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
+    url: RequestUrl,
+    params: Params,
 ) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
-    // Model binding (and its validation) happens before the action runs.
-    let filter = match parse_audit(&Params::parse(uri.query())) {
-        Ok(filter) => filter,
-        Err(errors) => return envelope::validation(&url, &errors),
-    };
-    if !state.config.plan_has_audit {
-        return last_audit_events(&state, &url);
-    }
-    if filter.action.is_none() && filter.module_type.is_some() {
-        // ≥ v3.5 dereferences a missing mapper for every non-None location.
-        return envelope::null_reference();
-    }
-    let page = {
-        let store = state.audit();
-        select_audit(&state.world, &store.recs, &filter)
-    };
-    audit_page(&state, &url, &page)
+    let bound = parse_audit(&params);
+    filtered(&state, &url, bound, last_audit_events, |filter| {
+        if filter.common.action.is_none() && filter.module_type.is_some() {
+            // ≥ v3.5 dereferences a missing mapper for every non-None location.
+            return envelope::null_reference();
+        }
+        let page = {
+            let store = state.audit();
+            select_audit(&state.world, &store.recs, &filter)
+        };
+        event_page(&state, &url, &page, audit_event)
+    })
 }
 
 /// `GET /api/2.0/security/audit/events/last`.
-pub(crate) async fn events_last(
-    State(state): State<Arc<SimState>>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    last_audit_events(&state, &RequestUrl::new(&method, &headers, &uri))
+pub(crate) async fn events_last(State(state): State<Arc<SimState>>, url: RequestUrl) -> Response {
+    last_audit_events(&state, &url)
 }
 
 fn last_audit_events(state: &SimState, url: &RequestUrl) -> Response {
-    let page: Vec<AuditRec> = {
-        let store = state.audit();
-        store.recs.iter().rev().take(LAST_EVENTS).copied().collect()
-    };
-    audit_page(state, url, &page)
+    let page = newest(&state.audit().recs);
+    event_page(state, url, &page, audit_event)
 }
 
-fn audit_page(state: &SimState, url: &RequestUrl, page: &[AuditRec]) -> Response {
+/// The [`LAST_EVENTS`] newest records of a table sorted by date, newest first.
+fn newest<R: Copy>(recs: &[R]) -> Vec<R> {
+    recs.iter().rev().take(LAST_EVENTS).copied().collect()
+}
+
+/// The success envelope around the JSON objects `dto` builds for the records of `page`.
+fn event_page<R, D: Serialize>(
+    state: &SimState,
+    url: &RequestUrl,
+    page: &[R],
+    dto: impl Fn(&World, &R, Tz, &str) -> D,
+) -> Response {
     let tz = state.config.portal_time_zone;
-    let dtos: Vec<_> = page
+    let dtos: Vec<D> = page
         .iter()
-        .map(|rec| audit_event(&state.world, rec, tz, &url.base))
+        .map(|rec| dto(&state.world, rec, tz, &url.base))
         .collect();
     envelope::success_list(url, &dtos)
 }
@@ -78,24 +92,25 @@ pub(crate) fn select_audit(
     recs: &[AuditRec],
     filter: &AuditFilter,
 ) -> Vec<AuditRec> {
-    let window = &recs[date_range(recs, |r| r.ts, filter.from, filter.to)];
-    let target_filter = match (filter.action, filter.entry_type) {
+    let common = &filter.common;
+    let window = &recs[date_range(recs, common.from, common.to)];
+    let target_filter = match (common.action, filter.entry_type) {
         (Some(_), _) => filter.target.as_deref().map(|t| (t, true)),
         (None, Some(_)) => filter.target.as_deref().map(|t| (t, false)),
         (None, None) => None,
     };
-    let action_type = filter.action_type.filter(|_| filter.action.is_none());
-    if filter.user_id.is_none()
-        && filter.action.is_none()
+    let action_type = filter.action_type.filter(|_| common.action.is_none());
+    if common.user_id.is_none()
+        && common.action.is_none()
         && action_type.is_none()
         && target_filter.is_none()
     {
         // Only the date window: page by index arithmetic.
-        let end = window.len() - filter.start_index.min(window.len());
-        let start = end.saturating_sub(filter.count);
+        let end = window.len() - common.start_index.min(window.len());
+        let start = end.saturating_sub(common.count);
         return window[start..end].iter().rev().copied().collect();
     }
-    let user = match filter.user_id.as_deref() {
+    let user = match common.user_id.as_deref() {
         Some(id) => match world.users.iter().position(|u| u.id == id) {
             Some(index) => Some(u8::try_from(index).unwrap_or(u8::MAX)),
             None => return Vec::new(),
@@ -107,10 +122,10 @@ pub(crate) fn select_audit(
             return false;
         }
         let spec = &AUDIT_ACTIONS[usize::from(rec.action) % AUDIT_ACTIONS.len()];
-        if filter.action.is_some_and(|a| spec.id != a) {
+        if common.action.is_some_and(|a| spec.id != a) {
             return false;
         }
-        if action_type.is_some_and(|t| i32::from(spec.action_type) != t) {
+        if action_type.is_some_and(|t| spec.action_type != t) {
             return false;
         }
         match target_filter {
@@ -126,8 +141,8 @@ pub(crate) fn select_audit(
         .iter()
         .rev()
         .filter(matches)
-        .skip(filter.start_index)
-        .take(filter.count)
+        .skip(common.start_index)
+        .take(common.count)
         .copied()
         .collect()
 }
@@ -135,50 +150,23 @@ pub(crate) fn select_audit(
 /// `GET /api/2.0/security/audit/login/filter`.
 pub(crate) async fn login_filter(
     State(state): State<Arc<SimState>>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
+    url: RequestUrl,
+    params: Params,
 ) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
-    let filter = match parse_login(&Params::parse(uri.query())) {
-        Ok(filter) => filter,
-        Err(errors) => return envelope::validation(&url, &errors),
-    };
-    if !state.config.plan_has_audit {
-        return last_login_events(&state, &url);
-    }
-    let page = select_login(&state.world, &state.login, &filter);
-    login_page(&state, &url, &page)
+    let bound = parse_login(&params);
+    filtered(&state, &url, bound, last_login_events, |filter| {
+        let page = select_login(&state.world, &state.login, &filter);
+        event_page(&state, &url, &page, login_event)
+    })
 }
 
 /// `GET /api/2.0/security/audit/login/last`.
-pub(crate) async fn login_last(
-    State(state): State<Arc<SimState>>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    last_login_events(&state, &RequestUrl::new(&method, &headers, &uri))
+pub(crate) async fn login_last(State(state): State<Arc<SimState>>, url: RequestUrl) -> Response {
+    last_login_events(&state, &url)
 }
 
 fn last_login_events(state: &SimState, url: &RequestUrl) -> Response {
-    let page: Vec<LoginRec> = state
-        .login
-        .iter()
-        .rev()
-        .take(LAST_EVENTS)
-        .copied()
-        .collect();
-    login_page(state, url, &page)
-}
-
-fn login_page(state: &SimState, url: &RequestUrl, page: &[LoginRec]) -> Response {
-    let tz = state.config.portal_time_zone;
-    let dtos: Vec<_> = page
-        .iter()
-        .map(|rec| login_event(&state.world, rec, tz, &url.base))
-        .collect();
-    envelope::success_list(url, &dtos)
+    event_page(state, url, &newest(&state.login), login_event)
 }
 
 /// The login page as the real repository computes it (§3.1): `Skip`/`Take` over the whole
@@ -186,7 +174,7 @@ fn login_page(state: &SimState, url: &RequestUrl, page: &[LoginRec]) -> Response
 pub(crate) fn select_login(
     world: &World,
     recs: &[LoginRec],
-    filter: &LoginFilter,
+    filter: &EventFilter,
 ) -> Vec<LoginRec> {
     recs.iter()
         .rev()
@@ -198,7 +186,7 @@ pub(crate) fn select_login(
                 .as_deref()
                 .is_none_or(|id| login_user_id(world, rec) == id)
                 && filter.action.is_none_or(|a| {
-                    super::catalog::LOGIN_ACTIONS
+                    LOGIN_ACTIONS
                         .get(usize::from(rec.action))
                         .is_some_and(|spec| spec.id == a)
                 })
@@ -248,13 +236,7 @@ struct QuotaDto {
 }
 
 /// `GET /api/2.0/portal/quota`.
-pub(crate) async fn quota(
-    State(state): State<Arc<SimState>>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
+pub(crate) async fn quota(State(state): State<Arc<SimState>>, url: RequestUrl) -> Response {
     let business = state.config.plan_has_audit;
     let quota = QuotaDto {
         tenant_id: if business { -3 } else { -1 },
@@ -301,8 +283,7 @@ struct LifetimeDto {
 }
 
 /// `GET /api/2.0/security/audit/settings/lifetime`.
-pub(crate) async fn lifetime(method: Method, headers: HeaderMap, uri: Uri) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
+pub(crate) async fn lifetime(url: RequestUrl) -> Response {
     envelope::success_object(
         &url,
         &LifetimeDto {
@@ -320,27 +301,22 @@ pub(crate) async fn not_found() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::seed::{AuditDraw, seed_audit, seed_login};
-
-    const FROM: i64 = 1_740_787_200;
-    const TO: i64 = 1_743_465_600;
-
-    fn filter() -> AuditFilter {
-        AuditFilter {
-            count: 100,
-            ..AuditFilter::default()
-        }
-    }
+    use crate::sim::seed::seed_login;
+    use crate::sim::test_support::{MARCH_FROM as FROM, MARCH_TO as TO, march_audit};
 
     #[test]
     fn fast_path_equals_scan_path() {
-        let world = World::generate(2, 2025, FROM);
-        let recs = seed_audit(&world, &AuditDraw::default(), 2, FROM, TO, 5000);
-        let mut f = filter();
-        f.from = Some(recs[1000].ts);
-        f.to = Some(recs[4000].ts);
-        f.start_index = 250;
-        f.count = 37;
+        let (world, recs) = march_audit(2, 5000);
+        let f = AuditFilter {
+            common: EventFilter {
+                from: Some(recs[1000].ts),
+                to: Some(recs[4000].ts),
+                start_index: 250,
+                count: 37,
+                ..EventFilter::default()
+            },
+            ..AuditFilter::default()
+        };
         let fast = select_audit(&world, &recs, &f);
         let window: Vec<_> = recs
             .iter()
@@ -356,10 +332,10 @@ mod tests {
         let world = World::generate(2, 2025, FROM);
         let recs = seed_login(&world, 2, FROM, TO, 500);
         let user = &world.users[recs[recs.len() - 1].user as usize % world.users.len()];
-        let f = LoginFilter {
+        let f = EventFilter {
             user_id: Some(user.id.clone()),
             count: 10,
-            ..LoginFilter::default()
+            ..EventFilter::default()
         };
         let page = select_login(&world, &recs, &f);
         // Only matches among the 10 newest events overall, never older ones.

@@ -1,8 +1,21 @@
 //! Deterministic event generation. Events are stored as compact fixed-size records (32 bytes)
 //! sorted by date; the JSON objects are built from them only when served.
 
-use super::catalog::{AUDIT_ACTIONS, LOGIN_ACTIONS, Subject, WeightedIndex};
+use std::ops::Range;
+
+use super::catalog::{AUDIT_ACTIONS, LOGIN_ACTIONS, Subject};
+use super::weighted::WeightedIndex;
 use super::world::World;
+
+/// What the date-sorted event tables need of a stored event.
+pub(crate) trait EventRecord: Copy {
+    /// Date, UTC seconds.
+    fn ts(&self) -> i64;
+    /// Row id.
+    fn id(&self) -> i64;
+    /// Sets the row id.
+    fn set_id(&mut self, id: i64);
+}
 
 /// One stored audit event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +48,25 @@ pub(crate) struct LoginRec {
     /// Index into [`World::users`], or [`UNKNOWN_USER`] for a login of nobody known.
     pub user: u8,
 }
+
+/// Implements [`EventRecord`] for record types with `ts` and `id` fields.
+macro_rules! event_record {
+    ($($rec:ty),*) => {$(
+        impl EventRecord for $rec {
+            fn ts(&self) -> i64 {
+                self.ts
+            }
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn set_id(&mut self, id: i64) {
+                self.id = id;
+            }
+        }
+    )*};
+}
+
+event_record!(AuditRec, LoginRec);
 
 /// Marks a login attempt with an e-mail that belongs to no user.
 pub(crate) const UNKNOWN_USER: u8 = u8::MAX;
@@ -154,6 +186,30 @@ fn mix(seed: u64, salt: u64) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ salt
 }
 
+/// Generates `n` events with `draw` (given the previous event), sorts them by date and numbers
+/// them from a first id drawn from `first_ids`, so ids increase with date. `salt` separates the
+/// random streams of the tables.
+fn generate<R: EventRecord>(
+    seed: u64,
+    salt: u64,
+    first_ids: Range<i64>,
+    n: usize,
+    mut draw: impl FnMut(&mut fastrand::Rng, Option<&R>) -> R,
+) -> Vec<R> {
+    let mut rng = fastrand::Rng::with_seed(mix(seed, salt));
+    let base_id = rng.i64(first_ids);
+    let mut recs: Vec<R> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let rec = draw(&mut rng, recs.last());
+        recs.push(rec);
+    }
+    recs.sort_by_key(R::ts);
+    for (i, rec) in recs.iter_mut().enumerate() {
+        rec.set_id(base_id + i64::try_from(i).unwrap_or(0));
+    }
+    recs
+}
+
 /// Generates `n` audit events with dates in `[from_s, to_s)`, sorted by date, with ids
 /// increasing with date.
 pub(crate) fn seed_audit(
@@ -164,29 +220,21 @@ pub(crate) fn seed_audit(
     to_s: i64,
     n: usize,
 ) -> Vec<AuditRec> {
-    let mut rng = fastrand::Rng::with_seed(mix(seed, 0xA0D1_7E7E));
-    let base_id = rng.i64(1_000..10_000);
-    let mut recs: Vec<AuditRec> = Vec::with_capacity(n);
-    for _ in 0..n {
-        let burst = match recs.last() {
+    generate::<AuditRec>(seed, 0xA0D1_7E7E, 1_000..10_000, n, |rng, prev| {
+        let burst = match prev {
             Some(prev) if rng.u8(0..100) < BURST_PERCENT => Some((prev.ts, prev.user)),
             _ => None,
         };
-        let mut rec = draw.draw(world, &mut rng, burst.map(|(_, u)| u));
+        let mut rec = draw.draw(world, rng, burst.map(|(_, u)| u));
         rec.ts = match burst {
             Some((ts, _)) => ts,
             None => {
                 let offset = world.users[usize::from(rec.user)].offset_secs;
-                draw_second(&mut rng, from_s, to_s, offset)
+                draw_second(rng, from_s, to_s, offset)
             }
         };
-        recs.push(rec);
-    }
-    recs.sort_by_key(|r| r.ts);
-    for (i, rec) in recs.iter_mut().enumerate() {
-        rec.id = base_id + i64::try_from(i).unwrap_or(0);
-    }
-    recs
+        rec
+    })
 }
 
 /// Generates `n` login events with dates in `[from_s, to_s)`, sorted by date.
@@ -197,30 +245,22 @@ pub(crate) fn seed_login(
     to_s: i64,
     n: usize,
 ) -> Vec<LoginRec> {
-    let mut rng = fastrand::Rng::with_seed(mix(seed, 0x1091_4E7E));
-    let base_id = rng.i64(100..1_000);
     let actions = WeightedIndex::new(LOGIN_ACTIONS.iter().map(|a| a.weight));
-    let mut recs: Vec<LoginRec> = Vec::with_capacity(n);
-    for _ in 0..n {
-        let action = actions.draw(&mut rng);
-        let mut user = world.user_weights.draw(&mut rng);
+    generate(seed, 0x1091_4E7E, 100..1_000, n, |rng, _| {
+        let action = actions.draw(rng);
+        let mut user = world.user_weights.draw(rng);
         let offset = world.users[user].offset_secs;
         if LOGIN_ACTIONS[action].failure && rng.u8(0..100) < 25 {
             user = usize::from(UNKNOWN_USER);
         }
-        recs.push(LoginRec {
-            ts: draw_second(&mut rng, from_s, to_s, offset),
+        LoginRec {
+            ts: draw_second(rng, from_s, to_s, offset),
             id: 0,
             seed: rng.u64(..),
             action: u16::try_from(action).unwrap_or(0),
             user: u8::try_from(user).unwrap_or(UNKNOWN_USER),
-        });
-    }
-    recs.sort_by_key(|r| r.ts);
-    for (i, rec) in recs.iter_mut().enumerate() {
-        rec.id = base_id + i64::try_from(i).unwrap_or(0);
-    }
-    recs
+        }
+    })
 }
 
 #[cfg(test)]
@@ -228,8 +268,7 @@ mod tests {
     use super::*;
     use std::collections::{HashMap, HashSet};
 
-    const FROM: i64 = 1_740_787_200; // 2025-03-01T00:00:00Z
-    const TO: i64 = 1_743_465_600; // 2025-04-01T00:00:00Z
+    use crate::sim::test_support::{MARCH_FROM as FROM, MARCH_TO as TO};
 
     fn world() -> World {
         World::generate(11, 2025, (FROM + TO) / 2)

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Utc};
 use super::dates::{ceil_secs, floor_secs};
 use super::faults::FaultBook;
 use super::files::FileStore;
-use super::seed::{AuditDraw, AuditRec, LoginRec, seed_audit, seed_login};
+use super::seed::{AuditDraw, AuditRec, EventRecord, LoginRec, seed_audit, seed_login};
 use super::server::SeedStats;
 use super::world::World;
 use super::{SimConfig, SimError};
@@ -54,15 +54,29 @@ pub(crate) struct AuditStore {
 }
 
 /// Indices of the records of a date-sorted table with `from <= ts <= to`.
-pub(crate) fn date_range<T>(
-    recs: &[T],
-    ts: impl Fn(&T) -> i64,
+pub(crate) fn date_range<R: EventRecord>(
+    recs: &[R],
     from: Option<i64>,
     to: Option<i64>,
 ) -> Range<usize> {
-    let start = from.map_or(0, |f| recs.partition_point(|r| ts(r) < f));
-    let end = to.map_or(recs.len(), |t| recs.partition_point(|r| ts(r) <= t));
+    let start = from.map_or(0, |f| recs.partition_point(|r| r.ts() < f));
+    let end = to.map_or(recs.len(), |t| recs.partition_point(|r| r.ts() <= t));
     start..end.max(start)
+}
+
+/// Ids of the records of a date-sorted table whose date (whole seconds) is in
+/// `[from, to_inclusive]`, newest first.
+fn ids_in<R: EventRecord>(
+    recs: &[R],
+    from: DateTime<Utc>,
+    to_inclusive: DateTime<Utc>,
+) -> Vec<i64> {
+    let range = date_range(
+        recs,
+        Some(ceil_secs(&from)),
+        Some(floor_secs(&to_inclusive)),
+    );
+    recs[range].iter().rev().map(R::id).collect()
 }
 
 impl AuditStore {
@@ -73,11 +87,6 @@ impl AuditStore {
             next_id,
             rng: fastrand::Rng::with_seed(seed ^ 0xD21F_7000),
         }
-    }
-
-    /// Indices of events with `from <= ts <= to` (whole seconds).
-    pub fn range(&self, from: Option<i64>, to: Option<i64>) -> Range<usize> {
-        date_range(&self.recs, |r| r.ts, from, to)
     }
 
     /// Date of the newest event.
@@ -215,50 +224,29 @@ impl SimState {
 
     /// Ids of audit events in the inclusive range (second precision), newest first.
     pub fn audit_event_ids_in(&self, from: DateTime<Utc>, to_inclusive: DateTime<Utc>) -> Vec<i64> {
-        let store = self.audit();
-        let range = store.range(Some(ceil_secs(&from)), Some(floor_secs(&to_inclusive)));
-        store.recs[range].iter().rev().map(|r| r.id).collect()
+        ids_in(&self.audit().recs, from, to_inclusive)
     }
 
     /// Ids of login events in the inclusive range (second precision), newest first.
     pub fn login_event_ids_in(&self, from: DateTime<Utc>, to_inclusive: DateTime<Utc>) -> Vec<i64> {
-        let range = date_range(
-            &self.login,
-            |r| r.ts,
-            Some(ceil_secs(&from)),
-            Some(floor_secs(&to_inclusive)),
-        );
-        self.login[range].iter().rev().map(|r| r.id).collect()
+        ids_in(&self.login, from, to_inclusive)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(n: usize) -> SimConfig {
-        SimConfig {
-            audit_events: n,
-            login_events: 50,
-            events_from: DateTime::parse_from_rfc3339("2025-03-01T00:00:00Z")
-                .unwrap()
-                .to_utc(),
-            events_to: DateTime::parse_from_rfc3339("2025-04-01T00:00:00Z")
-                .unwrap()
-                .to_utc(),
-            ..SimConfig::default()
-        }
-    }
+    use crate::sim::test_support::march;
 
     #[test]
     fn rejects_empty_window_and_key() {
-        let mut c = config(10);
+        let mut c = march(10, 50);
         c.events_to = c.events_from;
         assert!(matches!(SimState::new(c), Err(SimError::InvalidConfig(_))));
-        let mut c = config(10);
+        let mut c = march(10, 50);
         c.api_key.clear();
         assert!(SimState::new(c).is_err());
-        let mut c = config(0);
+        let mut c = march(0, 50);
         c.login_events = 0;
         c.events_to = c.events_from;
         assert!(SimState::new(c).is_ok());
@@ -266,7 +254,7 @@ mod tests {
 
     #[test]
     fn insert_goes_first_in_newest_first_order_with_next_ids() {
-        let state = SimState::new(config(300)).unwrap();
+        let state = SimState::new(march(300, 50)).unwrap();
         let newest = state.audit().newest_ts().unwrap();
         let max_id = state.audit().recs.iter().map(|r| r.id).max().unwrap();
         let at = DateTime::<Utc>::from_timestamp(newest, 0).unwrap();
@@ -281,7 +269,7 @@ mod tests {
 
     #[test]
     fn ground_truth_is_inclusive_at_second_precision() {
-        let state = SimState::new(config(2000)).unwrap();
+        let state = SimState::new(march(2000, 50)).unwrap();
         let recs = state.audit().recs.clone();
         let t = recs[1000].ts;
         let at = DateTime::<Utc>::from_timestamp(t, 0).unwrap();
@@ -290,9 +278,9 @@ mod tests {
         let later = DateTime::<Utc>::from_timestamp(t, 500_000_000).unwrap();
         assert_eq!(state.audit_event_ids_in(at, later).len(), expected);
         assert!(state.audit_event_ids_in(later, later).is_empty());
-        let all = state.audit_event_ids_in(config(0).events_from, config(0).events_to);
+        let all = state.audit_event_ids_in(march(0, 50).events_from, march(0, 50).events_to);
         assert_eq!(all.len(), 2000);
-        let logins = state.login_event_ids_in(config(0).events_from, config(0).events_to);
+        let logins = state.login_event_ids_in(march(0, 50).events_from, march(0, 50).events_to);
         assert_eq!(logins.len(), 50);
     }
 }

@@ -1,9 +1,24 @@
 //! Helpers shared by the simulator's HTTP tests.
 
 use chrono::{DateTime, Utc};
+use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 
+use super::seed::{AuditDraw, AuditRec, seed_audit};
+use super::world::World;
 use super::{SimConfig, SimHandle, Simulator};
+
+/// 2025-03-01T00:00:00Z, UTC seconds.
+pub(crate) const MARCH_FROM: i64 = 1_740_787_200;
+/// 2025-04-01T00:00:00Z, UTC seconds.
+pub(crate) const MARCH_TO: i64 = 1_743_465_600;
+
+/// The population for `seed` and `n` audit events in March 2025.
+pub(crate) fn march_audit(seed: u64, n: usize) -> (World, Vec<AuditRec>) {
+    let world = World::generate(seed, 2025, MARCH_FROM);
+    let recs = seed_audit(&world, &AuditDraw::default(), seed, MARCH_FROM, MARCH_TO, n);
+    (world, recs)
+}
 
 /// Parses an RFC 3339 date into UTC.
 pub(crate) fn utc(s: &str) -> DateTime<Utc> {
@@ -43,11 +58,16 @@ impl TestClient {
         }
     }
 
+    /// A request to `path_and_query` with the API key.
+    pub(crate) fn request(&self, method: Method, path_and_query: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path_and_query}", self.base))
+            .bearer_auth(&self.key)
+    }
+
     /// GET with the API key.
     pub(crate) async fn get(&self, path_and_query: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path_and_query}", self.base))
-            .bearer_auth(&self.key)
+        self.request(Method::GET, path_and_query)
             .send()
             .await
             .unwrap()
@@ -55,10 +75,7 @@ impl TestClient {
 
     /// GET with the API key; status and JSON body.
     pub(crate) async fn get_json(&self, path_and_query: &str) -> (u16, Value) {
-        let response = self.get(path_and_query).await;
-        let status = response.status().as_u16();
-        let body = response.json::<Value>().await.unwrap();
-        (status, body)
+        send_json(self.request(Method::GET, path_and_query)).await
     }
 
     /// GET with the API key; status and raw body.
@@ -68,13 +85,13 @@ impl TestClient {
         (status, response.text().await.unwrap())
     }
 
-    /// All audit events of `query` (without count/startIndex), paging by 100.
-    pub(crate) async fn all_events(&self, query: &str) -> Vec<Value> {
+    /// All items of a paged list endpoint for `query` (without count/startIndex), paging by 100.
+    pub(crate) async fn all_pages(&self, path: &str, query: &str) -> Vec<Value> {
         let mut out = Vec::new();
         for page in 0.. {
             let (status, body) = self
                 .get_json(&format!(
-                    "/api/2.0/security/audit/events/filter?{query}&count=100&startIndex={}",
+                    "{path}?{query}&count=100&startIndex={}",
                     page * 100
                 ))
                 .await;
@@ -88,6 +105,19 @@ impl TestClient {
         }
         out
     }
+
+    /// All audit events of `query` (without count/startIndex).
+    pub(crate) async fn all_events(&self, query: &str) -> Vec<Value> {
+        self.all_pages("/api/2.0/security/audit/events/filter", query)
+            .await
+    }
+}
+
+/// Sends `request`; status and JSON body.
+pub(crate) async fn send_json(request: RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
 }
 
 /// Starts a simulator and a client for it.

@@ -1,17 +1,23 @@
 //! HTTP tests of authentication, permissions, payment and the request log.
 
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
 use serde_json::json;
 
-use super::test_support::{march, start};
+use super::test_support::{TestClient, march, start};
 use super::{Caller, DEFAULT_API_KEY, SimConfig};
 
 const FILTER: &str = "/api/2.0/security/audit/events/filter";
 
-fn upload_form() -> reqwest::multipart::Form {
-    reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(b"report".to_vec()).file_name("r.csv"),
-    )
+/// Uploads a small report to folder 1045.
+async fn upload(client: &TestClient) -> reqwest::Response {
+    let form = Form::new().part("file", Part::bytes(b"report".to_vec()).file_name("r.csv"));
+    client
+        .request(Method::POST, "/api/2.0/files/1045/upload")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -89,14 +95,7 @@ async fn not_admin_gets_access_denied_on_security_endpoints_only() {
         assert_eq!(status, 403, "{path}");
         assert_eq!(body, expected, "{path}");
     }
-    let response = client
-        .http
-        .post(format!("{}/api/2.0/files/1045/upload", client.base))
-        .bearer_auth(&client.key)
-        .multipart(upload_form())
-        .send()
-        .await
-        .unwrap();
+    let response = upload(&client).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -111,14 +110,7 @@ async fn missing_scope_gets_empty_403_everywhere() {
         let (status, body) = client.get_text(path).await;
         assert_eq!((status, body.as_str()), (403, ""), "{path}");
     }
-    let response = client
-        .http
-        .post(format!("{}/api/2.0/files/1045/upload", client.base))
-        .bearer_auth(&client.key)
-        .multipart(upload_form())
-        .send()
-        .await
-        .unwrap();
+    let response = upload(&client).await;
     assert_eq!(response.status(), 403);
     assert_eq!(response.text().await.unwrap(), "");
     assert!(sim.uploads().is_empty());

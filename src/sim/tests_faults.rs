@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
+
 use super::test_support::{ids, march, start, utc, z};
 use super::{Fault, FaultRule};
 
@@ -90,15 +92,11 @@ async fn delay_does_not_block_other_requests() {
         Fault::Delay(Duration::from_millis(800)),
     ));
     let started = Instant::now();
-    let slow = {
-        let http = client.http.clone();
-        let url = format!("{}{FILTER}", client.base);
-        let key = client.key.clone();
-        tokio::spawn(async move {
-            let response = http.get(url).bearer_auth(key).send().await.unwrap();
-            (response.status().as_u16(), Instant::now())
-        })
-    };
+    let slow = client.request(Method::GET, FILTER);
+    let slow = tokio::spawn(async move {
+        let response = slow.send().await.unwrap();
+        (response.status().as_u16(), Instant::now())
+    });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (status, _) = client.get_json("/api/2.0/portal/quota").await;
     let quick_done = Instant::now();

@@ -2,25 +2,12 @@
 
 use serde_json::Value;
 
-use super::test_support::{assert_no_nulls, ids, march, start, utc, z};
+use super::test_support::{TestClient, assert_no_nulls, ids, march, start, utc, z};
 
 const LOGIN: &str = "/api/2.0/security/audit/login/filter";
 
-async fn all_logins(client: &super::test_support::TestClient) -> Vec<Value> {
-    let mut out = Vec::new();
-    for page in 0.. {
-        let (status, body) = client
-            .get_json(&format!("{LOGIN}?count=100&startIndex={}", page * 100))
-            .await;
-        assert_eq!(status, 200);
-        let items = body["response"].as_array().unwrap().clone();
-        let n = items.len();
-        out.extend(items);
-        if n < 100 {
-            break;
-        }
-    }
-    out
+async fn all_logins(client: &TestClient) -> Vec<Value> {
+    client.all_pages(LOGIN, "").await
 }
 
 #[tokio::test]

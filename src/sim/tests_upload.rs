@@ -1,10 +1,11 @@
 //! HTTP tests of upload, upload/check, listing and deletion.
 
+use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use super::SimConfig;
-use super::test_support::{TestClient, march, start};
+use super::test_support::{TestClient, march, send_json, start};
 
 fn form(part_name: &str, file_name: &str, content: Vec<u8>) -> Form {
     Form::new()
@@ -16,32 +17,17 @@ fn form(part_name: &str, file_name: &str, content: Vec<u8>) -> Form {
 }
 
 async fn upload(client: &TestClient, path_and_query: &str, form: Form) -> (u16, Value) {
-    let response = client
-        .http
-        .post(format!("{}{path_and_query}", client.base))
-        .bearer_auth(&client.key)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    send_json(client.request(Method::POST, path_and_query).multipart(form)).await
 }
 
 async fn check(client: &TestClient, folder: i64, titles: &[&str]) -> (u16, Value) {
-    let response = client
-        .http
-        .post(format!(
-            "{}/api/2.0/files/{folder}/upload/check",
-            client.base
-        ))
-        .bearer_auth(&client.key)
-        .json(&json!({ "filesTitle": titles }))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let path = format!("/api/2.0/files/{folder}/upload/check");
+    send_json(
+        client
+            .request(Method::POST, &path)
+            .json(&json!({ "filesTitle": titles })),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -231,9 +217,7 @@ async fn check_list_and_delete() {
 
     let delete = |id: i64| {
         client
-            .http
-            .delete(format!("{}/api/2.0/files/file/{id}", client.base))
-            .bearer_auth(&client.key)
+            .request(Method::DELETE, &format!("/api/2.0/files/file/{id}"))
             .json(&json!({"deleteAfter": false, "immediately": true}))
             .send()
     };

@@ -6,16 +6,15 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::dto::{FileDto, file_dto};
-use super::envelope::{self, RequestUrl, ValidationErrors};
+use super::envelope::{self, RequestUrl};
 use super::files::sanitize_title;
+use super::guid::uuid_from;
 use super::query::Params;
 use super::state::SimState;
-use super::world::uuid_from;
 
 /// The folder id of the route if it is an existing upload folder.
 fn existing_folder(state: &SimState, raw: &str) -> Option<i64> {
@@ -24,34 +23,25 @@ fn existing_folder(state: &SimState, raw: &str) -> Option<i64> {
         .filter(|id| state.config.folders.contains(id))
 }
 
-fn invalid(url: &RequestUrl, key: &str, value: &str) -> Response {
-    let mut errors = ValidationErrors::new();
-    errors.insert(
-        key.to_owned(),
-        vec![format!("The value '{value}' is not valid for {key}.")],
-    );
-    envelope::validation(url, &errors)
-}
-
 /// `POST /api/2.0/files/{folderId}/upload` (multipart, part `file`/`File`).
 pub(crate) async fn upload(
     State(state): State<Arc<SimState>>,
     Path(folder): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
+    url: RequestUrl,
+    params: Params,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
     let Some(folder_id) = existing_folder(&state, &folder) else {
         return envelope::folder_not_found();
     };
-    let params = Params::parse(uri.query());
     let create_new = match params.get("createNewIfExist") {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("true") => true,
         Some(v) if v.eq_ignore_ascii_case("false") => false,
-        Some(v) => return invalid(&url, "CreateNewIfExist", v),
+        Some(v) => {
+            let key = "CreateNewIfExist";
+            return envelope::invalid_parameter(&url, key, envelope::not_valid(key, v));
+        }
     };
     let Ok(mut multipart) = multipart else {
         return envelope::bad_argument("No file to upload");
@@ -108,19 +98,12 @@ struct CheckRequest {
 pub(crate) async fn check(
     State(state): State<Arc<SimState>>,
     Path(folder): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
+    url: RequestUrl,
     body: Bytes,
 ) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
     let request: CheckRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
-        Err(e) => {
-            let mut errors = ValidationErrors::new();
-            errors.insert("$".to_owned(), vec![e.to_string()]);
-            return envelope::validation(&url, &errors);
-        }
+        Err(e) => return envelope::invalid_parameter(&url, "$", e.to_string()),
     };
     let Some(folder_id) = existing_folder(&state, &folder) else {
         return envelope::folder_not_found();
@@ -156,15 +139,12 @@ struct FolderContentDto {
 pub(crate) async fn list_folder(
     State(state): State<Arc<SimState>>,
     Path(folder): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
+    url: RequestUrl,
+    params: Params,
 ) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
     let Some(folder_id) = existing_folder(&state, &folder) else {
         return envelope::folder_not_found();
     };
-    let params = Params::parse(uri.query());
     let needle = params.get("filterValue").map(str::to_lowercase);
     let start_index = params
         .get("startIndex")
@@ -234,11 +214,8 @@ struct FileOperationDto {
 pub(crate) async fn delete_file(
     State(state): State<Arc<SimState>>,
     Path(file): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    uri: Uri,
+    url: RequestUrl,
 ) -> Response {
-    let url = RequestUrl::new(&method, &headers, &uri);
     let deleted = file
         .parse::<i64>()
         .ok()

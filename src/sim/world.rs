@@ -6,8 +6,9 @@ use std::ops::Range;
 
 use chrono_tz::{America, Asia, Australia, Europe, Tz};
 
-use super::catalog::WeightedIndex;
 use super::dates::offset_secs_at;
+use super::guid::uuid_from;
+use super::weighted::WeightedIndex;
 
 /// Mail domain of the simulated organization.
 pub(crate) const MAIL_DOMAIN: &str = "acme-corp.example";
@@ -28,6 +29,13 @@ const fn place(country: &'static str, city: &'static str, tz: Tz, net: &'static 
         city,
         tz,
         net,
+    }
+}
+
+impl Place {
+    /// A random IPv4 address of the place's network.
+    pub fn address(&self, rng: &mut fastrand::Rng) -> String {
+        format!("{}.{}", self.net, rng.u8(2..=254))
     }
 }
 
@@ -382,24 +390,6 @@ pub(crate) struct World {
     pub room_weights: WeightedIndex,
 }
 
-/// Formats 128 random bits as a version-4 UUID string (lowercase).
-pub(crate) fn uuid_from(rng: &mut fastrand::Rng) -> String {
-    let mut v = rng.u128(..);
-    v &= !(0xF_u128 << 76);
-    v |= 0x4_u128 << 76;
-    v &= !(0x3_u128 << 62);
-    v |= 0x2_u128 << 62;
-    let hex = format!("{v:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
 impl World {
     /// Builds the population for `seed`; `mid_ts` (a UTC timestamp) fixes the users' offsets.
     pub fn generate(seed: u64, year: i32, mid_ts: i64) -> Self {
@@ -417,7 +407,7 @@ impl World {
                 // The server keeps only what precedes the first ':' (`2001:db8::…` → `2001`).
                 "2001".to_owned()
             } else {
-                format!("{}.{}", PLACES[place].net, rng.u8(2..=254))
+                PLACES[place].address(&mut rng)
             };
             users.push(User {
                 id,
@@ -448,11 +438,9 @@ impl World {
             })
             .collect();
 
-        let mut folders = Vec::new();
-        let mut folders_by_room = Vec::new();
         let mut folder_id = 2101;
-        for (room, &(_, _, _, subfolders, _)) in ROOMS.iter().enumerate() {
-            let start = folders.len();
+        let (folders, folders_by_room) = by_room(|room, &(_, _, _, subfolders, _)| {
+            let mut folders = Vec::with_capacity(subfolders.len());
             for &title in subfolders {
                 folders.push(Folder {
                     id: folder_id,
@@ -461,18 +449,16 @@ impl World {
                 });
                 folder_id += rng.i64(1..=3);
             }
-            folders_by_room.push(start..folders.len());
-        }
+            folders
+        });
 
-        let mut files = Vec::new();
-        let mut files_by_room = Vec::new();
         let mut file_id = 23_801;
-        for (room, &(_, _, _, _, templates)) in ROOMS.iter().enumerate() {
-            let start = files.len();
+        let (files, files_by_room) = by_room(|room, &(_, _, _, _, templates)| {
+            let mut files = Vec::new();
             let mut seen = HashSet::new();
             let wanted = rng.usize(24..=40);
             let mut attempts = 0;
-            while files.len() - start < wanted && attempts < wanted * 6 {
+            while files.len() < wanted && attempts < wanted * 6 {
                 attempts += 1;
                 let template = templates[rng.usize(..templates.len())];
                 let title = fill_template(template, &mut rng, year, &users);
@@ -485,8 +471,8 @@ impl World {
                     file_id += rng.i64(1..=7);
                 }
             }
-            files_by_room.push(start..files.len());
-        }
+            files
+        });
 
         Self {
             user_weights: WeightedIndex::new(activity),
@@ -501,6 +487,19 @@ impl World {
             folders_by_room,
         }
     }
+}
+
+/// The items `of_room` makes for each room, in room order, with the range of each room's
+/// items.
+fn by_room<T>(mut of_room: impl FnMut(usize, &RoomRow) -> Vec<T>) -> (Vec<T>, Vec<Range<usize>>) {
+    let mut items = Vec::new();
+    let mut ranges = Vec::with_capacity(ROOMS.len());
+    for (room, row) in ROOMS.iter().enumerate() {
+        let start = items.len();
+        items.extend(of_room(room, row));
+        ranges.push(start..items.len());
+    }
+    (items, ranges)
 }
 
 fn fill_template(template: &str, rng: &mut fastrand::Rng, year: i32, users: &[User]) -> String {
@@ -558,13 +557,5 @@ mod tests {
         assert_eq!(ids.len(), a.files.len());
         let other = World::generate(8, 2025, 1_740_000_000);
         assert_ne!(a.users[0].id, other.users[0].id);
-    }
-
-    #[test]
-    fn uuids_are_version_4() {
-        let mut rng = fastrand::Rng::with_seed(3);
-        let id = uuid_from(&mut rng);
-        assert_eq!(&id[14..15], "4");
-        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
     }
 }
