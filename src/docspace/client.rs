@@ -295,7 +295,11 @@ pub(crate) fn parse_envelope<T: DeserializeOwned>(
     endpoint: &'static str,
     body: &[u8],
 ) -> Result<T, DocSpaceError> {
-    match serde_json::from_slice::<Envelope<T>>(body) {
+    // Validating UTF-8 once for the whole body is much cheaper than string by string.
+    let parsed = std::str::from_utf8(body)
+        .map_err(serde::de::Error::custom)
+        .and_then(serde_json::from_str::<Envelope<T>>);
+    match parsed {
         Ok(envelope)
             if envelope.status != Some(1)
                 && envelope.error.is_none()

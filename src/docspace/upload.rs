@@ -9,6 +9,10 @@ use serde::Deserialize;
 use super::client::{DocSpaceClient, parse_envelope};
 use super::error::{AttemptError, DocSpaceError};
 
+/// Bytes read from disk per chunk of an upload body (each read is a trip to tokio's blocking
+/// pool, so small chunks cost a context switch every few KiB).
+const UPLOAD_CHUNK: usize = 1024 * 1024;
+
 /// A file DocSpace stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadedFile {
@@ -140,7 +144,10 @@ async fn multipart_form(
     };
     let file = tokio::fs::File::open(path).await.map_err(local)?;
     let length = file.metadata().await.map_err(local)?.len();
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(file));
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+        file,
+        UPLOAD_CHUNK,
+    ));
     let part = Part::stream_with_length(body, length)
         .file_name(title.to_owned())
         .mime_str(content_type)
