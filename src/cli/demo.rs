@@ -56,6 +56,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         delivery: Delivery::Upload,
         out_dir: Some(args.out_dir.clone()),
         retry: RetryPolicy::default(),
+        resume: false,
+        observer: None,
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

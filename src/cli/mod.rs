@@ -3,6 +3,7 @@
 
 mod demo;
 mod load;
+mod operate;
 mod output;
 mod progress;
 mod report;
@@ -43,6 +44,59 @@ pub enum Command {
     Report(ReportArgs),
     /// Run one full cycle against the built-in DocSpace simulator with an example report.
     Demo(DemoArgs),
+    /// Run the operator: reconcile ComplianceReports in a cluster.
+    Run(RunArgs),
+    /// Print the ComplianceReport CustomResourceDefinition as YAML.
+    Crd,
+}
+
+impl Command {
+    /// Whether the command needs a multi-threaded runtime (the operator does; one-shot
+    /// commands run fastest on one thread).
+    pub fn multi_threaded(&self) -> bool {
+        matches!(self, Self::Run(_))
+    }
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kubeconfig file; default: in-cluster configuration, else KUBECONFIG or ~/.kube/config.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Address of /livez, /readyz and /metrics.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Report runs at the same time, at most.
+    #[arg(long, default_value_t = 4)]
+    pub max_concurrent_runs: usize,
+    /// Run without a leader Lease (only with a single replica).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "docspace-compliance-operator")]
+    pub lease_name: String,
+    /// Namespace of the leader Lease (default: POD_NAMESPACE, else "default").
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// Seconds the Lease is held without renewal.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+    /// This replica's identity (default: POD_NAME, else host name and process id).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// Seconds before the first retry after a failed reconcile; doubles up to --error-backoff-max-seconds.
+    #[arg(long, default_value_t = 10)]
+    pub error_backoff_seconds: u64,
+    /// Longest wait between retries after failures.
+    #[arg(long, default_value_t = 900)]
+    pub error_backoff_max_seconds: u64,
+    /// Read "now" from this file (RFC 3339) instead of the system clock; for tests.
+    #[arg(long, hide = true)]
+    pub clock_file: Option<PathBuf>,
 }
 
 /// Arguments of `report`.
@@ -81,5 +135,10 @@ pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Report(args) => report::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Run(args) => operate::run(args).await,
+        Command::Crd => {
+            print!("{}", docspace_compliance_operator::operator::crd::yaml());
+            Ok(())
+        }
     }
 }

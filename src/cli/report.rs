@@ -48,6 +48,8 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         },
         out_dir: args.out_dir,
         retry: RetryPolicy::default(),
+        resume: false,
+        observer: None,
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

@@ -41,6 +41,12 @@ impl Default for RetryPolicy {
     }
 }
 
+/// Told about every answer (or its absence, as status 0), e.g. to count requests in metrics.
+pub trait ResponseObserver: Send + Sync + std::fmt::Debug {
+    /// `endpoint` answered with HTTP `status`, or 0 when no answer came.
+    fn observed(&self, endpoint: &'static str, status: u16);
+}
+
 /// Everything needed to talk to one portal.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -57,6 +63,8 @@ pub struct ClientConfig {
     /// Audit-event pages requested ahead while earlier ones are processed (DocSpace's rate
     /// limiter allows 50 concurrent GETs per user; 1 means strictly one after another).
     pub page_concurrency: usize,
+    /// Told about every answer.
+    pub observer: Option<std::sync::Arc<dyn ResponseObserver>>,
 }
 
 impl ClientConfig {
@@ -69,6 +77,7 @@ impl ClientConfig {
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
             page_concurrency: 4,
+            observer: None,
         }
     }
 }
@@ -243,11 +252,17 @@ impl DocSpaceClient {
         request: RequestBuilder,
         not_found: impl FnOnce() -> String,
     ) -> Result<bytes::Bytes, AttemptError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(endpoint, &e))?;
+        let observe = |status: u16| {
+            if let Some(observer) = &self.config.observer {
+                observer.observed(endpoint, status);
+            }
+        };
+        let response = request.send().await.map_err(|e| {
+            observe(0);
+            transport_error(endpoint, &e)
+        })?;
         let status = response.status();
+        observe(status.as_u16());
         let wait = retry_after(response.headers());
         let body = response
             .bytes()

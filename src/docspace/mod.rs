@@ -11,7 +11,7 @@ mod paging;
 mod upload;
 
 pub use api_key::ApiKey;
-pub use client::{ClientConfig, DocSpaceClient, RetryPolicy};
+pub use client::{ClientConfig, DocSpaceClient, ResponseObserver, RetryPolicy};
 pub use error::DocSpaceError;
 pub use model::{Event, Source};
 pub use paging::{AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats};

@@ -273,7 +273,7 @@ impl AuditPager {
 
     /// Fails when the answer shows the plan-without-audit fallback: events outside the window,
     /// or a first page of exactly 20 from a server that ignores `count`.
-    async fn check_not_fallback(&self, page: &[Event]) -> Result<(), DocSpaceError> {
+    async fn check_not_fallback(&mut self, page: &[Event]) -> Result<(), DocSpaceError> {
         if let Some(stray) = page.iter().find(|e| !self.window.contains(e.date)) {
             return Err(fallback_error(
                 Source::Audit,
@@ -288,17 +288,17 @@ impl AuditPager {
         }
         let suspicious =
             page.len() > PAGE_SIZE || (self.stats.pages == 1 && page.len() == FALLBACK_SIZE);
-        if suspicious
-            && (page.len() > PAGE_SIZE
-                || self
-                    .client
-                    .ignores_count(Source::Audit, &self.query(0))
-                    .await?)
-        {
-            return Err(fallback_error(
-                Source::Audit,
-                "the server ignored the requested page size".to_owned(),
-            ));
+        if suspicious {
+            // Nothing borrowed from `self` may be held across this await: the pager holds
+            // futures that are Send but not Sync.
+            let client = self.client.clone();
+            let probe = self.query(0);
+            if page.len() > PAGE_SIZE || client.ignores_count(Source::Audit, &probe).await? {
+                return Err(fallback_error(
+                    Source::Audit,
+                    "the server ignored the requested page size".to_owned(),
+                ));
+            }
         }
         Ok(())
     }

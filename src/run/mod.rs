@@ -8,12 +8,13 @@ mod error;
 mod upload;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::docspace::{
     ApiKey, AuditPager, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
-    PagingStats, RetryPolicy, Source,
+    PagingStats, ResponseObserver, RetryPolicy, Source,
 };
 use crate::report::{Artefact, ReportContext, ReportWriter, file_stem};
 use crate::schedule::{ReportPeriod, period_for};
@@ -62,6 +63,11 @@ pub struct RunRequest {
     pub out_dir: Option<PathBuf>,
     /// Retry policy for DocSpace requests.
     pub retry: RetryPolicy,
+    /// A previous attempt at this same scheduled run may have uploaded some files: files of
+    /// the period that already exist count as uploaded, whatever `onExisting` says.
+    pub resume: bool,
+    /// Told about every DocSpace answer.
+    pub observer: Option<Arc<dyn ResponseObserver>>,
 }
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.
@@ -135,6 +141,7 @@ pub async fn run_once(
         request.api_key.clone(),
     );
     config.retry = request.retry.clone();
+    config.observer = request.observer.clone();
     let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
 
     if client
@@ -221,7 +228,9 @@ pub async fn run_once(
 
     let mut uploads = match request.delivery {
         Delivery::DryRun => artefacts.iter().map(|a| not_uploaded(a, false)).collect(),
-        Delivery::Upload => upload::upload_all(&client, &request.spec.upload, &artefacts).await?,
+        Delivery::Upload => {
+            upload::upload_all(&client, &request.spec.upload, &artefacts, request.resume).await?
+        }
     };
     if let Some(out_dir) = &request.out_dir {
         for (artefact, outcome) in artefacts.iter().zip(&mut uploads) {

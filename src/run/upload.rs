@@ -5,11 +5,13 @@ use crate::docspace::DocSpaceClient;
 use crate::report::{Artefact, content_type};
 use crate::spec::{OnExisting, UploadSpec};
 
-/// Uploads every artefact, or none: on failure the files this run created are deleted.
+/// Uploads every artefact, or none: on failure the files this run created are deleted. With
+/// `resume`, files that already exist are taken as uploaded by an earlier attempt.
 pub(super) async fn upload_all(
     client: &DocSpaceClient,
     spec: &UploadSpec,
     artefacts: &[Artefact],
+    resume: bool,
 ) -> Result<Vec<UploadOutcome>, RunError> {
     let titles: Vec<String> = artefacts.iter().map(|a| a.file_name.clone()).collect();
     let existing = client
@@ -24,8 +26,8 @@ pub(super) async fn upload_all(
     let mut outcomes = Vec::with_capacity(artefacts.len());
     for artefact in artefacts {
         let exists = existing.iter().any(|t| t == &artefact.file_name);
-        if exists && spec.on_existing == OnExisting::Skip {
-            tracing::info!(file = %artefact.file_name, "file exists in the folder; skipping (onExisting: skip)");
+        if exists && (resume || spec.on_existing == OnExisting::Skip) {
+            tracing::info!(file = %artefact.file_name, resume, "file exists in the folder; not uploading it again");
             outcomes.push(not_uploaded(artefact, true));
             continue;
         }

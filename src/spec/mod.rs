@@ -23,7 +23,8 @@ pub use validate::{SpecError, ValidatedSpec, validate};
     namespaced,
     status = "ComplianceReportStatus",
     shortname = "creport",
-    category = "compliance"
+    category = "compliance",
+    doc = "A compliance report of a DocSpace portal's audit trail, run on a schedule and uploaded to a DocSpace folder."
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ComplianceReportSpec {
@@ -31,9 +32,11 @@ pub struct ComplianceReportSpec {
     pub portal: PortalSpec,
     /// Cron schedule with five fields (minute hour day-of-month month day-of-week) or a macro
     /// such as `@daily`, `@weekly` or `@monthly`, evaluated in `timeZone`.
+    #[schemars(length(min = 1, max = 100))]
     pub schedule: String,
     /// IANA time zone of the schedule and of the report period, e.g. `Europe/Berlin`.
     #[serde(default = "default_time_zone")]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_+\-/]+$"), length(max = 64))]
     pub time_zone: String,
     /// The reporting period, relative to the scheduled run time.
     #[serde(default)]
@@ -43,6 +46,7 @@ pub struct ComplianceReportSpec {
     pub suspend: bool,
     /// A run that could not start within this many seconds of its scheduled time is skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub starting_deadline_seconds: Option<i64>,
     /// Which DocSpace audit sources to read.
     #[serde(default)]
@@ -67,6 +71,10 @@ fn default_time_zone() -> String {
 pub struct PortalSpec {
     /// Base URL of the portal, e.g. `https://acme.onlyoffice.com`. Must be `https` unless the
     /// host is a loopback address or `allowInsecureHttp` is set.
+    #[schemars(
+        regex(pattern = r"^https?://[^\s/?#@]+(/[^\s?#]*)?$"),
+        length(max = 2048)
+    )]
     pub url: String,
     /// The Secret (in the resource's namespace) and key that hold the DocSpace API key.
     pub token_secret_ref: SecretKeyRef,
@@ -79,9 +87,11 @@ pub struct PortalSpec {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
 pub struct SecretKeyRef {
     /// Name of the Secret.
+    #[schemars(length(min = 1))]
     pub name: String,
     /// Key inside the Secret's data.
     #[serde(default = "default_secret_key")]
+    #[schemars(length(min = 1))]
     pub key: String,
 }
 
@@ -159,13 +169,27 @@ pub struct EventFilterSpec {
 }
 
 /// A value given either by name or by numeric id.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum NameOrId {
     /// A numeric id.
     Id(i32),
     /// A name, matched exactly.
     Name(String),
+}
+
+/// Kubernetes' structural schemas spell "a number or a string" as `x-kubernetes-int-or-string`.
+impl JsonSchema for NameOrId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "NameOrId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A name or a numeric id.",
+            "x-kubernetes-int-or-string": true
+        })
+    }
 }
 
 impl std::fmt::Display for NameOrId {
@@ -183,10 +207,12 @@ impl std::fmt::Display for NameOrId {
 pub struct ReportSpec {
     /// Formats to render; one file per format.
     #[serde(default = "default_formats")]
+    #[schemars(length(min = 1))]
     pub formats: Vec<ReportFormat>,
     /// File name without extension. Placeholders: `{name}`, `{namespace}`, `{period}`
     /// (e.g. `2025-03`, `2025-W11`, `2025-03-14`), `{from}` and `{to}` (dates in the time zone).
     #[serde(default = "default_file_name")]
+    #[schemars(length(min = 1))]
     pub file_name: String,
 }
 
@@ -238,6 +264,7 @@ impl ReportFormat {
 #[serde(rename_all = "camelCase")]
 pub struct UploadSpec {
     /// The DocSpace folder (or room) id to upload into.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub folder_id: String,
     /// What to do when a file with the report's name already exists in the folder.
     #[serde(default)]
@@ -297,6 +324,10 @@ pub struct ComplianceReportStatus {
     /// One entry per uploaded format.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_uploads: Vec<UploadStatus>,
+    /// The scheduled instant of a run that started and has not succeeded yet. After a crash
+    /// or failure, the next attempt treats that period's files found in the folder as uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_schedule_time: Option<DateTime<Utc>>,
 }
 
 /// A reporting period as shown in the status.

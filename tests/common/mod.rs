@@ -98,6 +98,8 @@ pub fn request(
         delivery,
         out_dir: Some(out_dir.to_owned()),
         retry: fast_retries(),
+        resume: false,
+        observer: None,
     }
 }
 

@@ -1,0 +1,425 @@
+//! The operator on a real Kubernetes API server (built from the Kubernetes Go modules by
+//! scripts/apiserver.sh), running as its own process under the RBAC of deploy/, against the
+//! DocSpace simulator, with a clock file the test moves.
+
+mod common;
+mod support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use common::sim;
+use docspace_compliance_operator::schedule::{Schedule, parse_time_zone};
+use docspace_compliance_operator::sim::{DEFAULT_API_KEY, Fault, FaultRule};
+use sha2::Digest;
+use support::kube::{ApiServer, Operator, set_clock};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn secret(namespace: &str, name: &str, key: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}}}\nstringData: {{token: \"{key}\"}}\n"
+    )
+}
+
+fn report(namespace: &str, name: &str, url: &str, secret: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: compliance.docspace.dev/v1alpha1\nkind: ComplianceReport\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
+         spec:\n  portal: {{url: \"{url}\", tokenSecretRef: {{name: {secret}}}}}\n  schedule: \"0 3 1 * *\"\n  \
+         timeZone: UTC\n  period: PreviousMonth\n  report: {{formats: [csv], fileName: \"{name}-{{period}}\"}}\n  \
+         upload: {{folderId: \"1045\"}}\n{extra}"
+    )
+}
+
+fn ready(value: &serde_json::Value) -> Option<(String, String, String)> {
+    let conditions = value["status"]["conditions"].as_array()?;
+    let c = conditions.iter().find(|c| c["type"] == "Ready")?;
+    Some((
+        c["status"].as_str()?.to_owned(),
+        c["reason"].as_str()?.to_owned(),
+        c["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+fn reason_is(reason: &'static str) -> impl Fn(&serde_json::Value) -> bool {
+    move |v| ready(v).is_some_and(|(_, r, _)| r == reason)
+}
+
+/// The first monthly run after the real now, and the month it reports.
+fn first_run() -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
+    let schedule = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
+    let s1 = schedule.next_after(Utc::now()).unwrap();
+    let month_start = schedule.latest_before(s1).unwrap() - TimeDelta::hours(3);
+    (s1, month_start, s1 - TimeDelta::hours(3))
+}
+
+/// An API server, a work dir with the clock file at the real now, and a simulator seeded
+/// with `events` in the month the first monthly run reports.
+struct Setup {
+    server: ApiServer,
+    work: tempfile::TempDir,
+    clock: std::path::PathBuf,
+    s1: DateTime<Utc>,
+    month_from: DateTime<Utc>,
+    month_to: DateTime<Utc>,
+    sim: docspace_compliance_operator::sim::SimHandle,
+}
+
+impl Setup {
+    async fn new(events: usize, namespace: &str) -> Self {
+        let server = ApiServer::start();
+        let work = tempfile::tempdir().unwrap();
+        let clock = work.path().join("now");
+        let (s1, month_from, month_to) = first_run();
+        set_clock(&clock, Utc::now());
+        let sim = sim(
+            events,
+            &month_from.to_rfc3339(),
+            &month_to.to_rfc3339(),
+            |_| {},
+        )
+        .await;
+        server.kubectl_ok(&["create", "namespace", namespace]);
+        Self {
+            server,
+            work,
+            clock,
+            s1,
+            month_from,
+            month_to,
+            sim,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_reconciles_reports_on_a_real_api_server() {
+    let Setup {
+        server,
+        work,
+        clock,
+        s1,
+        month_from,
+        month_to,
+        sim,
+    } = Setup::new(1500, "team").await;
+    let url = sim.base_url();
+    let operator = Operator::start(&server, &clock, "op-a", work.path());
+
+    // Invalid resources are rejected by the API server with a readable message.
+    let bad_enum =
+        report("team", "bad", &url, "docspace", "").replace("PreviousMonth", "PreviousYear");
+    let out = server.apply(&bad_enum);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.period") && stderr.contains("PreviousMonth"),
+        "{stderr}"
+    );
+    let no_folder = report("team", "bad", &url, "docspace", "")
+        .replace("  upload: {folderId: \"1045\"}\n", "  upload: {}\n");
+    let stderr = String::from_utf8_lossy(&server.apply(&no_folder).stderr).into_owned();
+    assert!(
+        stderr.contains("spec.upload.folderId") && stderr.contains("Required"),
+        "{stderr}"
+    );
+    let bad_schedule = report("team", "bad", &url, "docspace", "").replace("0 3 1 * *", "0 3 1 *");
+    let stderr = String::from_utf8_lossy(&server.apply(&bad_schedule).stderr).into_owned();
+    assert!(
+        stderr.contains("schedule must have five fields"),
+        "{stderr}"
+    );
+
+    // A valid report waits for its first schedule.
+    assert!(
+        server
+            .apply(&secret("team", "docspace", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .apply(&report("team", "monthly", &url, "docspace", ""))
+            .status
+            .success()
+    );
+    let waiting = server.wait_for("team", "creport/monthly", WAIT, reason_is("Scheduled"));
+    assert_eq!(
+        waiting["status"]["nextScheduleTime"],
+        s1.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+
+    // Semantically invalid (unknown time zone): a condition and an event, not a crash loop.
+    let zone = report("team", "zone", &url, "docspace", "")
+        .replace("timeZone: UTC", "timeZone: Mars/Base");
+    assert!(server.apply(&zone).status.success());
+    let invalid = server.wait_for("team", "creport/zone", WAIT, reason_is("InvalidSpec"));
+    assert!(ready(&invalid).unwrap().2.contains("spec.timeZone"));
+    // Missing Secret, wrong key, suspended.
+    assert!(
+        server
+            .apply(&report("team", "nosecret", &url, "later", ""))
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .apply(&secret("team", "wrong", "sk-not-the-key"))
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .apply(&report("team", "wrongkey", &url, "wrong", ""))
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .apply(&report(
+                "team",
+                "paused",
+                &url,
+                "docspace",
+                "  suspend: true\n"
+            ))
+            .status
+            .success()
+    );
+    server.wait_for("team", "creport/paused", WAIT, reason_is("Suspended"));
+    // Hourly reports created now: at the move below many hours are missed.
+    let hourly = |name: &str, extra: &str| {
+        report("team", name, &url, "docspace", extra)
+            .replace("0 3 1 * *", "0 * * * *")
+            .replace("PreviousMonth", "SinceLastRun")
+    };
+    assert!(server.apply(&hourly("hourly", "")).status.success());
+    assert!(
+        server
+            .apply(&hourly("late", "  startingDeadlineSeconds: 10\n"))
+            .status
+            .success()
+    );
+    server.wait_for("team", "creport/late", WAIT, reason_is("Scheduled"));
+
+    // The schedule comes due.
+    set_clock(&clock, s1 + TimeDelta::seconds(30));
+    let out = server.kubectl_ok(&[
+        "wait",
+        "-n",
+        "team",
+        "--for=condition=Ready",
+        "--timeout=60s",
+        "creport/monthly",
+    ]);
+    assert!(out.contains("condition met"), "{out}");
+    let done = server.get_json("team", "creport/monthly");
+    let status = &done["status"];
+    let truth = sim
+        .audit_event_ids_in(month_from, month_to - TimeDelta::seconds(1))
+        .len();
+    assert_eq!(status["lastEventCount"], truth);
+    let stored = sim
+        .uploads()
+        .into_iter()
+        .find(|f| f.title.starts_with("monthly-"))
+        .unwrap();
+    assert_eq!(status["lastUploadedFileId"], stored.id.to_string());
+    assert_eq!(
+        status["lastReportSha256"],
+        hex::encode(sha2::Sha256::digest(&stored.content))
+    );
+    assert_eq!(
+        status["lastScheduleTime"],
+        s1.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let reasons = server.event_reasons("team", "monthly");
+    assert!(
+        reasons.contains(&"RunStarted".to_owned()) && reasons.contains(&"RunSucceeded".to_owned()),
+        "{reasons:?}"
+    );
+    let table = server.kubectl_ok(&["get", "creport", "-n", "team", "monthly"]);
+    assert!(
+        table.contains("FILE ID") && table.contains(&stored.id.to_string()),
+        "{table}"
+    );
+
+    // Missed hourly schedules: only the latest runs, and an event says how many were missed.
+    server.wait_for("team", "creport/hourly", WAIT, reason_is("Succeeded"));
+    let notes = server.event_notes("team", "hourly");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("earlier scheduled run(s) were missed")),
+        "{notes:?}"
+    );
+    assert_eq!(
+        sim.uploads()
+            .iter()
+            .filter(|f| f.title.starts_with("hourly-"))
+            .count(),
+        1
+    );
+    // A passed starting deadline skips.
+    let late = server.wait_for("team", "creport/late", WAIT, |v| {
+        !v["status"]["lastScheduleTime"].is_null()
+    });
+    assert_eq!(ready(&late).unwrap().1, "Scheduled", "{}", late["status"]);
+    assert!(
+        server
+            .event_reasons("team", "late")
+            .contains(&"MissedSchedule".to_owned())
+    );
+    assert!(!sim.uploads().iter().any(|f| f.title.starts_with("late-")));
+    // Suspended: nothing ran.
+    assert!(!sim.uploads().iter().any(|f| f.title.starts_with("paused-")));
+
+    // Secret problems are conditions and Warning events, and fixing the Secret recovers.
+    let missing = server.wait_for(
+        "team",
+        "creport/nosecret",
+        WAIT,
+        reason_is("SecretNotFound"),
+    );
+    assert!(ready(&missing).unwrap().2.contains("team/later"));
+    assert!(
+        server
+            .event_reasons("team", "nosecret")
+            .contains(&"SecretNotFound".to_owned())
+    );
+    server.wait_for("team", "creport/wrongkey", WAIT, reason_is("Unauthorized"));
+    assert!(
+        server
+            .apply(&secret("team", "later", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .apply(&secret("team", "wrong", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    server.wait_for("team", "creport/nosecret", WAIT, reason_is("Succeeded"));
+    server.wait_for("team", "creport/wrongkey", WAIT, reason_is("Succeeded"));
+
+    // Nothing anywhere carries the key.
+    let everything = server.kubectl_ok(&[
+        "get",
+        "creport,events.events.k8s.io",
+        "-n",
+        "team",
+        "-o",
+        "yaml",
+    ]);
+    assert!(!everything.contains(DEFAULT_API_KEY) && !everything.contains("sk-not-the-key"));
+    assert!(
+        !operator.log_text().contains(DEFAULT_API_KEY),
+        "the key is in the operator log"
+    );
+
+    // Probes and metrics.
+    assert_eq!(operator.http_get("/livez").map(|r| r.0), Some(200));
+    assert_eq!(
+        operator.http_get("/readyz").map(|r| r.0),
+        Some(200),
+        "{}",
+        operator.log_text()
+    );
+    let (_, metrics) = operator.http_get("/metrics").unwrap();
+    assert!(
+        metrics.contains("docspace_compliance_runs_total{result=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("docspace_compliance_runs_total{result=\"Unauthorized\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("docspace_compliance_docspace_requests_total{status=\"200\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "docspace_compliance_next_run_timestamp_seconds{namespace=\"team\",name=\"monthly\"}"
+        ),
+        "{metrics}"
+    );
+    drop(operator);
+    drop(sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_and_a_crash_upload_each_period_once() {
+    let Setup {
+        server,
+        work,
+        clock,
+        s1,
+        month_from,
+        sim,
+        ..
+    } = Setup::new(800, "ha").await;
+    let url = sim.base_url();
+    assert!(
+        server
+            .apply(&secret("ha", "docspace", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    let spec = report("ha", "pair", &url, "docspace", "")
+        .replace("formats: [csv]", "formats: [csv, ndjson]")
+        .replace(
+            "upload: {folderId: \"1045\"}",
+            "upload: {folderId: \"1045\", onExisting: rename}",
+        );
+    assert!(server.apply(&spec).status.success());
+
+    let mut a = Operator::start(&server, &clock, "op-a", work.path());
+    let b = Operator::start(&server, &clock, "op-b", work.path());
+    server.wait_for("ha", "creport/pair", WAIT, reason_is("Scheduled"));
+    // The second upload of the run hangs long enough to kill the leader in the middle.
+    sim.add_fault(
+        FaultRule::new("/files/1045/upload", Fault::Delay(Duration::from_secs(4)))
+            .skip(2)
+            .times(1),
+    );
+    set_clock(&clock, s1 + TimeDelta::seconds(30));
+    let deadline = std::time::Instant::now() + WAIT;
+    while sim.uploads().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no upload started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // One file is stored; the leader is now waiting on the second upload. Kill whichever leads.
+    let leader_is_a = a.log_text().contains("became the leader");
+    let mut leader = if leader_is_a { a } else { b };
+    leader.kill();
+    // The other replica takes the Lease and finishes the run.
+    server.wait_for(
+        "ha",
+        "creport/pair",
+        Duration::from_secs(90),
+        reason_is("Succeeded"),
+    );
+    let files: Vec<String> = sim.uploads().into_iter().map(|f| f.title).collect();
+    let mut sorted = files.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![
+            "pair-".to_owned() + &month_label(month_from) + ".csv",
+            "pair-".to_owned() + &month_label(month_from) + ".ndjson"
+        ],
+        "exactly one file per format: {files:?}"
+    );
+    // Restarting the killed replica changes nothing.
+    a = Operator::start(&server, &clock, "op-c", work.path());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sim.uploads().len(), 2);
+    drop(a);
+    drop(leader);
+}
+
+fn month_label(from: DateTime<Utc>) -> String {
+    from.format("%Y-%m").to_string()
+}

@@ -1,0 +1,288 @@
+//! A real Kubernetes API server (scripts/apiserver.sh), kubectl, and the operator binary as a
+//! child process, for the operator's integration tests.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const OPERATOR: &str = env!("CARGO_BIN_EXE_docspace-compliance-operator");
+
+/// A running API server; stopped on drop.
+pub struct ApiServer {
+    pub state: tempfile::TempDir,
+    pub env: HashMap<String, String>,
+}
+
+impl ApiServer {
+    /// Builds (cached) and starts an API server with etcd; installs the CRD and the operator's
+    /// RBAC bound to the `docspace-operator` user of the operator kubeconfig.
+    pub fn start() -> Self {
+        let state = tempfile::tempdir().unwrap();
+        let status = Command::new(format!("{ROOT}/scripts/apiserver.sh"))
+            .arg("start")
+            .arg(state.path())
+            .status()
+            .expect("scripts/apiserver.sh runs");
+        assert!(
+            status.success(),
+            "the API server did not start (see the log above)"
+        );
+        let env = std::fs::read_to_string(state.path().join("env"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| {
+                (
+                    k.trim_start_matches("export ").to_owned(),
+                    v.trim_matches(['"', '\'']).to_owned(),
+                )
+            })
+            .collect();
+        let server = Self { state, env };
+        server.kubectl_ok(&[
+            "apply",
+            "-f",
+            &format!("{ROOT}/crds/compliancereports.compliance.docspace.dev.yaml"),
+        ]);
+        server.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/compliancereports.compliance.docspace.dev",
+        ]);
+        server.kubectl_ok(&["apply", "-f", &format!("{ROOT}/deploy/rbac.yaml")]);
+        server.kubectl_ok(&[
+            "apply",
+            "-n",
+            "default",
+            "-f",
+            &format!("{ROOT}/deploy/lease-rbac.yaml"),
+        ]);
+        server.kubectl_ok(&[
+            "create",
+            "clusterrolebinding",
+            "docspace-operator",
+            "--clusterrole=docspace-compliance-operator",
+            "--user=docspace-operator",
+        ]);
+        server.kubectl_ok(&[
+            "create",
+            "rolebinding",
+            "-n",
+            "default",
+            "docspace-operator-lease",
+            "--role=docspace-compliance-operator-lease",
+            "--user=docspace-operator",
+        ]);
+        server
+    }
+
+    /// The admin kubeconfig.
+    pub fn admin_kubeconfig(&self) -> &str {
+        &self.env["KUBECONFIG"]
+    }
+
+    /// The operator's kubeconfig (RBAC-limited user `docspace-operator`).
+    pub fn operator_kubeconfig(&self) -> &str {
+        &self.env["OPERATOR_KUBECONFIG"]
+    }
+
+    /// Runs kubectl as admin.
+    pub fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut command = Command::new(&self.env["KUBECTL"]);
+        command
+            .args(args)
+            .env("KUBECONFIG", self.admin_kubeconfig())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        drop(child.stdin.take());
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs kubectl as admin and asserts success; returns stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args, None);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Applies YAML as admin; returns the output.
+    pub fn apply(&self, yaml: &str) -> Output {
+        self.kubectl(&["apply", "-f", "-"], Some(yaml))
+    }
+
+    /// The object as JSON.
+    pub fn get_json(&self, namespace: &str, what: &str) -> serde_json::Value {
+        serde_json::from_str(&self.kubectl_ok(&["get", "-n", namespace, what, "-o", "json"]))
+            .unwrap()
+    }
+
+    /// Polls `what` until `check` holds or `timeout` passes; returns the last value.
+    pub fn wait_for(
+        &self,
+        namespace: &str,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.get_json(namespace, what);
+            if check(&value) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting on {namespace}/{what}: {}",
+                value["status"]
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Event reasons recorded for an object.
+    pub fn event_reasons(&self, namespace: &str, name: &str) -> Vec<String> {
+        self.event_field(namespace, name, "reason")
+    }
+
+    /// Event notes recorded for an object.
+    pub fn event_notes(&self, namespace: &str, name: &str) -> Vec<String> {
+        self.event_field(namespace, name, "note")
+    }
+
+    fn event_field(&self, namespace: &str, name: &str, field: &str) -> Vec<String> {
+        let events = self.get_json(namespace, "events.events.k8s.io");
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["regarding"]["name"] == name)
+            .map(|e| e[field].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        let _ = Command::new(format!("{ROOT}/scripts/apiserver.sh"))
+            .arg("stop")
+            .arg(self.state.path())
+            .status();
+    }
+}
+
+/// The operator binary running against an API server; killed on drop.
+pub struct Operator {
+    pub child: Child,
+    pub log: PathBuf,
+    pub metrics_port: u16,
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Operator {
+    /// Starts `docspace-compliance-operator run` with the operator kubeconfig and a clock file.
+    pub fn start(server: &ApiServer, clock: &Path, identity: &str, log_dir: &Path) -> Self {
+        let metrics_port = free_port();
+        let log = log_dir.join(format!("operator-{identity}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(OPERATOR)
+            .args([
+                "run",
+                "--kubeconfig",
+                server.operator_kubeconfig(),
+                "--listen",
+            ])
+            .arg(format!("127.0.0.1:{metrics_port}"))
+            .args([
+                "--lease-namespace",
+                "default",
+                "--lease-duration-seconds",
+                "3",
+                "--identity",
+                identity,
+            ])
+            .args([
+                "--error-backoff-seconds",
+                "1",
+                "--error-backoff-max-seconds",
+                "2",
+                "--clock-file",
+            ])
+            .arg(clock)
+            .env("RUST_LOG", "info,docspace_compliance_operator=debug")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            log,
+            metrics_port,
+        }
+    }
+
+    /// The operator's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GETs a path of the probe/metrics server; `None` while it does not answer.
+    pub fn http_get(&self, path: &str) -> Option<(u16, String)> {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let status = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Some((status, body))
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Writes the fake clock.
+pub fn set_clock(path: &Path, instant: chrono::DateTime<chrono::Utc>) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, instant.to_rfc3339()).unwrap();
+    std::fs::rename(tmp, path).unwrap();
+}
