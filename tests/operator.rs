@@ -303,6 +303,82 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     server.wait_for("team", "creport/nosecret", WAIT, reason_is("Succeeded"));
     server.wait_for("team", "creport/wrongkey", WAIT, reason_is("Succeeded"));
 
+    // A portal that answers 402 is a PaymentRequired condition with a Warning event.
+    let unpaid = common::sim(10, &month_from.to_rfc3339(), &month_to.to_rfc3339(), |c| {
+        c.portal_unpaid = true
+    })
+    .await;
+    assert!(
+        server
+            .apply(&report(
+                "team",
+                "unpaid",
+                &unpaid.base_url(),
+                "docspace",
+                ""
+            ))
+            .status
+            .success()
+    );
+    let failed = server.wait_for("team", "creport/unpaid", WAIT, reason_is("PaymentRequired"));
+    assert!(
+        ready(&failed).unwrap().2.contains("402"),
+        "{}",
+        failed["status"]
+    );
+    assert!(
+        server
+            .event_reasons("team", "unpaid")
+            .contains(&"RunFailed".to_owned())
+    );
+
+    // The status is written by server-side apply, by one field manager.
+    let with_fields: serde_json::Value = serde_json::from_str(&server.kubectl_ok(&[
+        "get",
+        "-n",
+        "team",
+        "creport/monthly",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]))
+    .unwrap();
+    let managers: Vec<String> = with_fields["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["subresource"] == "status")
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["manager"].as_str().unwrap_or_default(),
+                m["operation"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(managers, vec!["docspace-compliance-operator/Apply"]);
+
+    // kubectl explain documents every spec field.
+    let explain = server.kubectl_ok(&["explain", "compliancereport.spec", "--recursive=false"]);
+    for field in [
+        "portal",
+        "schedule",
+        "timeZone",
+        "period",
+        "suspend",
+        "startingDeadlineSeconds",
+        "sources",
+        "filter",
+        "report",
+        "upload",
+    ] {
+        assert!(
+            explain.contains(field),
+            "{field} missing from kubectl explain: {explain}"
+        );
+    }
+    assert!(explain.contains("IANA time zone"), "{explain}");
+
     // Nothing anywhere carries the key.
     let everything = server.kubectl_ok(&[
         "get",

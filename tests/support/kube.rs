@@ -54,41 +54,106 @@ impl ApiServer {
             "--timeout=60s",
             "crd/compliancereports.compliance.docspace.dev",
         ]);
-        server.kubectl_ok(&["apply", "-f", &format!("{ROOT}/deploy/rbac.yaml")]);
-        server.kubectl_ok(&[
+        server.install_operator_identity();
+        server
+    }
+
+    /// Creates the operator's ServiceAccount in `docspace-system`, binds the ClusterRole of
+    /// deploy/rbac.yaml and the Lease Role of deploy/lease-rbac.yaml to it, and writes a
+    /// kubeconfig with a token of that ServiceAccount.
+    fn install_operator_identity(&self) {
+        let sa = "docspace-system:docspace-compliance-operator";
+        self.kubectl_ok(&["apply", "-f", &format!("{ROOT}/deploy/rbac.yaml")]);
+        self.kubectl_ok(&["create", "namespace", "docspace-system"]);
+        self.kubectl_ok(&[
+            "create",
+            "serviceaccount",
+            "-n",
+            "docspace-system",
+            "docspace-compliance-operator",
+        ]);
+        self.kubectl_ok(&[
             "apply",
             "-n",
-            "default",
+            "docspace-system",
             "-f",
             &format!("{ROOT}/deploy/lease-rbac.yaml"),
         ]);
-        server.kubectl_ok(&[
+        self.kubectl_ok(&[
             "create",
             "clusterrolebinding",
-            "docspace-operator",
+            "docspace-compliance-operator",
             "--clusterrole=docspace-compliance-operator",
-            "--user=docspace-operator",
+            &format!("--serviceaccount={sa}"),
         ]);
-        server.kubectl_ok(&[
+        self.kubectl_ok(&[
             "create",
             "rolebinding",
             "-n",
-            "default",
-            "docspace-operator-lease",
+            "docspace-system",
+            "docspace-compliance-operator-lease",
             "--role=docspace-compliance-operator-lease",
-            "--user=docspace-operator",
+            &format!("--serviceaccount={sa}"),
         ]);
-        server
+        let token = self.kubectl_ok(&[
+            "create",
+            "token",
+            "-n",
+            "docspace-system",
+            "docspace-compliance-operator",
+            "--duration=2h",
+        ]);
+        let kubeconfig = self.service_account_kubeconfig();
+        let config = |args: &[&str]| {
+            let out = Command::new(&self.env["KUBECTL"])
+                .args(args)
+                .env("KUBECONFIG", &kubeconfig)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "kubectl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ca = format!("--certificate-authority={}", self.env["APISERVER_CA"]);
+        let server = format!("--server={}", self.env["APISERVER_URL"]);
+        config(&[
+            "config",
+            "set-cluster",
+            "test",
+            &server,
+            &ca,
+            "--embed-certs=true",
+        ]);
+        config(&[
+            "config",
+            "set-credentials",
+            "operator",
+            &format!("--token={}", token.trim()),
+        ]);
+        config(&[
+            "config",
+            "set-context",
+            "operator",
+            "--cluster=test",
+            "--user=operator",
+        ]);
+        config(&["config", "use-context", "operator"]);
+    }
+
+    /// The kubeconfig of the operator's ServiceAccount (RBAC-limited to deploy/).
+    pub fn service_account_kubeconfig(&self) -> String {
+        self.state
+            .path()
+            .join("service-account.kubeconfig")
+            .display()
+            .to_string()
     }
 
     /// The admin kubeconfig.
     pub fn admin_kubeconfig(&self) -> &str {
         &self.env["KUBECONFIG"]
-    }
-
-    /// The operator's kubeconfig (RBAC-limited user `docspace-operator`).
-    pub fn operator_kubeconfig(&self) -> &str {
-        &self.env["OPERATOR_KUBECONFIG"]
     }
 
     /// Runs kubectl as admin.
@@ -215,13 +280,13 @@ impl Operator {
             .args([
                 "run",
                 "--kubeconfig",
-                server.operator_kubeconfig(),
+                &server.service_account_kubeconfig(),
                 "--listen",
             ])
             .arg(format!("127.0.0.1:{metrics_port}"))
             .args([
                 "--lease-namespace",
-                "default",
+                "docspace-system",
                 "--lease-duration-seconds",
                 "3",
                 "--identity",
