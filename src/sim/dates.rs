@@ -4,6 +4,8 @@
 use chrono::{DateTime, Datelike, FixedOffset, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use super::json::push_2digits;
+
 /// Start and exclusive end of the calendar month before the one containing `now`, in UTC.
 pub fn previous_month_utc(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let (year, month) = (now.year(), now.month());
@@ -37,6 +39,69 @@ pub(crate) fn format_api_date(ts: i64, tz: Tz) -> String {
         let sign = if offset < 0 { '-' } else { '+' };
         let abs = offset.unsigned_abs();
         format!("{stamp}{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+    }
+}
+
+/// First UTC second (0001-01-01T00:00:00Z) that [`push_api_date`] formats itself.
+const FAST_MIN_TS: i64 = -62_135_596_800;
+/// Last UTC second (9998-12-31T23:59:59Z) that [`push_api_date`] formats itself. With any
+/// offset below a day, local years stay within 0000..=9999, written with four digits.
+const FAST_MAX_TS: i64 = 253_370_764_799;
+
+/// Year, month and day of a count of days since 1970-01-01 (proleptic Gregorian calendar;
+/// Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, small(month), small(day))
+}
+
+/// A small non-negative number (a day, month, year or second of the day) as `u32`.
+fn small(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+/// Appends the [`format_api_date`] text of `ts` to `out` without going through chrono's
+/// formatter: the portal offset is looked up, then the fixed-width
+/// `yyyy-MM-ddTHH:mm:ss.0000000` and `Z` or `±HH:mm` are written digit by digit.
+pub(crate) fn push_api_date(out: &mut Vec<u8>, ts: i64, tz: Tz) {
+    if !(FAST_MIN_TS..=FAST_MAX_TS).contains(&ts) {
+        out.extend_from_slice(format_api_date(ts, tz).as_bytes());
+        return;
+    }
+    let offset = offset_secs_at(tz, ts);
+    let local = ts + i64::from(offset);
+    let (year, month, day) = civil_from_days(local.div_euclid(86_400));
+    let secs = small(local.rem_euclid(86_400));
+    let year = small(year);
+    push_2digits(out, year / 100);
+    push_2digits(out, year % 100);
+    out.push(b'-');
+    push_2digits(out, month);
+    out.push(b'-');
+    push_2digits(out, day);
+    out.push(b'T');
+    push_2digits(out, secs / 3600);
+    out.push(b':');
+    push_2digits(out, secs / 60 % 60);
+    out.push(b':');
+    push_2digits(out, secs % 60);
+    out.extend_from_slice(b".0000000");
+    if offset == 0 {
+        out.push(b'Z');
+    } else {
+        out.push(if offset < 0 { b'-' } else { b'+' });
+        let abs = offset.unsigned_abs();
+        push_2digits(out, abs / 3600);
+        out.push(b':');
+        push_2digits(out, (abs % 3600) / 60);
     }
 }
 
@@ -118,6 +183,48 @@ mod tests {
             format_api_date(ts, chrono_tz::Asia::Kolkata),
             "2025-03-14T19:52:41.0000000+05:30"
         );
+    }
+
+    #[test]
+    fn hand_rolled_dates_equal_chrono_formatting() {
+        let zones = [
+            Tz::UTC,
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::Asia::Kathmandu,
+            chrono_tz::America::St_Johns,
+            chrono_tz::Pacific::Chatham,
+            chrono_tz::Africa::Monrovia,
+            chrono_tz::Europe::Amsterdam,
+            chrono_tz::Pacific::Kiritimati,
+            chrono_tz::America::Los_Angeles,
+        ];
+        let mut rng = fastrand::Rng::with_seed(17);
+        let mut stamps = vec![
+            0,
+            -1,
+            FAST_MIN_TS,
+            FAST_MIN_TS - 1,
+            FAST_MAX_TS,
+            FAST_MAX_TS + 1,
+            951_782_400, // 2000-02-29
+            4_107_542_399,
+            i64::MIN,
+            i64::MAX,
+        ];
+        stamps.extend((0..20_000).map(|_| rng.i64(FAST_MIN_TS - 86_400..=FAST_MAX_TS + 86_400)));
+        stamps.extend((0..20_000).map(|_| rng.i64(1_700_000_000..1_800_000_000)));
+        for tz in zones {
+            for &ts in &stamps {
+                let mut out = Vec::new();
+                push_api_date(&mut out, ts, tz);
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    format_api_date(ts, tz),
+                    "{ts} {tz}"
+                );
+            }
+        }
     }
 
     #[test]

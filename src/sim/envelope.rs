@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Serialize;
 
+use super::json;
+
 /// JSON content type the server sends.
 const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
@@ -87,10 +89,14 @@ struct ErrorEnvelope<'a> {
 
 /// Serializes `body` as the JSON response with `status`.
 pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    let bytes = match serde_json::to_vec(body) {
-        Ok(bytes) => bytes,
-        Err(_) => return empty(StatusCode::INTERNAL_SERVER_ERROR),
-    };
+    match serde_json::to_vec(body) {
+        Ok(bytes) => json_bytes(status, bytes),
+        Err(_) => empty(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
+/// A JSON response with `status` and the already serialized `bytes`.
+fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -115,6 +121,28 @@ pub(crate) fn success_list<T: Serialize>(url: &RequestUrl, items: &[T]) -> Respo
 /// The success wrapper around a single object (`count` = 1).
 pub(crate) fn success_object<T: Serialize>(url: &RequestUrl, payload: &T) -> Response {
     wrap(url, StatusCode::OK, 0, payload, 1)
+}
+
+/// The success wrapper around a list of `count` items that `write_items` appends as JSON,
+/// comma-separated, to the response buffer (pre-sized to `capacity` bytes). The bytes are
+/// those [`success_list`] gives for the same items.
+pub(crate) fn success_list_written(
+    url: &RequestUrl,
+    count: usize,
+    capacity: usize,
+    write_items: impl FnOnce(&mut Vec<u8>),
+) -> Response {
+    let mut out = Vec::with_capacity(capacity + url.self_href.len() + 128);
+    out.extend_from_slice(b"{\"response\":[");
+    write_items(&mut out);
+    out.extend_from_slice(b"],\"count\":");
+    json::push_uint(&mut out, u64::try_from(count).unwrap_or(u64::MAX));
+    out.extend_from_slice(b",\"links\":[{\"href\":");
+    json::push_str(&mut out, &url.self_href);
+    out.extend_from_slice(b",\"action\":");
+    json::push_str(&mut out, &url.method);
+    out.extend_from_slice(b"}],\"status\":0,\"statusCode\":200}");
+    json_bytes(StatusCode::OK, out)
 }
 
 fn wrap<T: Serialize + ?Sized>(
@@ -286,6 +314,41 @@ mod tests {
         let r = access_denied();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert_eq!(r.headers()[header::CONTENT_TYPE], JSON_CONTENT_TYPE);
+    }
+
+    async fn body_of(r: Response) -> Vec<u8> {
+        axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn written_list_equals_serialized_list() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("we\"ird\\h:1"));
+        let odd = RequestUrl::new(
+            &Method::GET,
+            &headers,
+            &Uri::from_static("/api/2.0/x?count=1&q=%22"),
+        );
+        for u in [url(), odd] {
+            for items in [vec![], vec!["a"], vec!["a\"b", "c", "✓"]] {
+                let written = success_list_written(&u, items.len(), 0, |out| {
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        json::push_str(out, item);
+                    }
+                });
+                assert_eq!(written.headers()[header::CONTENT_TYPE], JSON_CONTENT_TYPE);
+                assert_eq!(
+                    body_of(written).await,
+                    body_of(success_list(&u, &items)).await
+                );
+            }
+        }
     }
 
     #[test]

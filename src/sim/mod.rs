@@ -21,20 +21,26 @@ mod catalog;
 mod dates;
 mod dto;
 mod envelope;
+mod events;
 mod faults;
 mod files;
 mod guid;
 mod handle;
+mod json;
 mod middleware;
 mod query;
+mod render;
 mod routes;
 mod seed;
 mod server;
 mod state;
+mod texts;
 mod upload;
 mod weighted;
 mod world;
 
+#[cfg(test)]
+mod reference_dto;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -45,6 +51,8 @@ mod tests_auth;
 mod tests_faults;
 #[cfg(test)]
 mod tests_login;
+#[cfg(test)]
+mod tests_render;
 #[cfg(test)]
 mod tests_upload;
 

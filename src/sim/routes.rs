@@ -5,16 +5,22 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::catalog::{AUDIT_ACTIONS, LOGIN_ACTIONS};
-use super::dto::{audit_event, audit_target, login_event, login_user_id};
 use super::envelope::{self, RequestUrl, ValidationErrors};
+use super::events::{audit_target, audit_view, login_user_id, login_view};
 use super::query::{AuditFilter, EventFilter, Params, parse_audit, parse_login};
+use super::render::EventWriter;
 use super::seed::{AuditRec, LoginRec};
 use super::state::{SimState, date_range};
+use super::texts::Texts;
 use super::world::World;
+
+/// Room reserved per audit event in the response buffer (a typical one takes 400-500 bytes).
+const AUDIT_EVENT_BYTES: usize = 560;
+/// Room reserved per login event in the response buffer.
+const LOGIN_EVENT_BYTES: usize = 480;
 
 /// How many events the "last events" endpoints and the no-audit fallback return.
 const LAST_EVENTS: usize = 20;
@@ -50,9 +56,9 @@ pub(crate) async fn events_filter(
         }
         let page = {
             let store = state.audit();
-            select_audit(&state.world, &store.recs, &filter)
+            select_audit(&state.world, &state.texts, &store.recs, &filter)
         };
-        event_page(&state, &url, &page, audit_event)
+        audit_page(&state, &url, &page)
     })
 }
 
@@ -63,7 +69,7 @@ pub(crate) async fn events_last(State(state): State<Arc<SimState>>, url: Request
 
 fn last_audit_events(state: &SimState, url: &RequestUrl) -> Response {
     let page = newest(&state.audit().recs);
-    event_page(state, url, &page, audit_event)
+    audit_page(state, url, &page)
 }
 
 /// The [`LAST_EVENTS`] newest records of a table sorted by date, newest first.
@@ -71,24 +77,45 @@ fn newest<R: Copy>(recs: &[R]) -> Vec<R> {
     recs.iter().rev().take(LAST_EVENTS).copied().collect()
 }
 
-/// The success envelope around the JSON objects `dto` builds for the records of `page`.
-fn event_page<R, D: Serialize>(
+/// The success envelope around the events of `page`, each written by `write` (given the
+/// writer for the request's base URL and the portal time zone).
+fn event_page<R>(
     state: &SimState,
     url: &RequestUrl,
     page: &[R],
-    dto: impl Fn(&World, &R, Tz, &str) -> D,
+    bytes_per_event: usize,
+    write: impl Fn(&EventWriter, &mut Vec<u8>, &R),
 ) -> Response {
-    let tz = state.config.portal_time_zone;
-    let dtos: Vec<D> = page
-        .iter()
-        .map(|rec| dto(&state.world, rec, tz, &url.base))
-        .collect();
-    envelope::success_list(url, &dtos)
+    let writer = EventWriter::new(&url.base, state.config.portal_time_zone);
+    let capacity = page.len() * (bytes_per_event + url.base.len());
+    envelope::success_list_written(url, page.len(), capacity, |out| {
+        for (i, rec) in page.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write(&writer, out, rec);
+        }
+    })
+}
+
+/// The success envelope around the audit events of `page`.
+fn audit_page(state: &SimState, url: &RequestUrl, page: &[AuditRec]) -> Response {
+    event_page(state, url, page, AUDIT_EVENT_BYTES, |writer, out, rec| {
+        writer.audit(out, &audit_view(&state.world, &state.texts, rec));
+    })
+}
+
+/// The success envelope around the login events of `page`.
+fn login_page(state: &SimState, url: &RequestUrl, page: &[LoginRec]) -> Response {
+    event_page(state, url, page, LOGIN_EVENT_BYTES, |writer, out, rec| {
+        writer.login(out, &login_view(&state.world, &state.texts, rec));
+    })
 }
 
 /// The page of audit events selected by `filter`, newest first (§1.1).
 pub(crate) fn select_audit(
     world: &World,
+    texts: &Texts,
     recs: &[AuditRec],
     filter: &AuditFilter,
 ) -> Vec<AuditRec> {
@@ -130,7 +157,7 @@ pub(crate) fn select_audit(
         }
         match target_filter {
             None => true,
-            Some((wanted, exact)) => match audit_target(world, rec) {
+            Some((wanted, exact)) => match audit_target(world, texts, rec) {
                 Some(target) if exact => target == wanted,
                 Some(target) => target.contains(wanted),
                 None => false,
@@ -156,7 +183,7 @@ pub(crate) async fn login_filter(
     let bound = parse_login(&params);
     filtered(&state, &url, bound, last_login_events, |filter| {
         let page = select_login(&state.world, &state.login, &filter);
-        event_page(&state, &url, &page, login_event)
+        login_page(&state, &url, &page)
     })
 }
 
@@ -166,7 +193,7 @@ pub(crate) async fn login_last(State(state): State<Arc<SimState>>, url: RequestU
 }
 
 fn last_login_events(state: &SimState, url: &RequestUrl) -> Response {
-    event_page(state, url, &newest(&state.login), login_event)
+    login_page(state, url, &newest(&state.login))
 }
 
 /// The login page as the real repository computes it (§3.1): `Skip`/`Take` over the whole
@@ -317,7 +344,7 @@ mod tests {
             },
             ..AuditFilter::default()
         };
-        let fast = select_audit(&world, &recs, &f);
+        let fast = select_audit(&world, &Texts::new(&world), &recs, &f);
         let window: Vec<_> = recs
             .iter()
             .rev()

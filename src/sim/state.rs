@@ -12,6 +12,7 @@ use super::faults::FaultBook;
 use super::files::FileStore;
 use super::seed::{AuditDraw, AuditRec, EventRecord, LoginRec, seed_audit, seed_login};
 use super::server::SeedStats;
+use super::texts::Texts;
 use super::world::World;
 use super::{SimConfig, SimError};
 
@@ -115,6 +116,8 @@ impl AuditStore {
 pub(crate) struct SimState {
     pub config: SimConfig,
     pub world: World,
+    /// The population's texts, escaped for JSON once.
+    pub texts: Texts,
     pub draw: AuditDraw,
     audit: RwLock<AuditStore>,
     /// Login events, sorted by date ascending (never modified).
@@ -171,6 +174,7 @@ impl SimState {
         Ok(Self {
             audit: RwLock::new(AuditStore::new(audit, config.seed)),
             config,
+            texts: Texts::new(&world),
             world,
             draw,
             login,
