@@ -94,6 +94,9 @@ pub struct RunArgs {
     /// Longest wait between retries after failures.
     #[arg(long, default_value_t = 900)]
     pub error_backoff_max_seconds: u64,
+    /// Portals resources may name, as host names or base URLs, comma-separated (default: any).
+    #[arg(long, env = "DOCSPACE_ALLOWED_PORTALS", value_delimiter = ',')]
+    pub allowed_portals: Vec<String>,
     /// Read "now" from this file (RFC 3339) instead of the system clock; for tests.
     #[arg(long, hide = true)]
     pub clock_file: Option<PathBuf>,

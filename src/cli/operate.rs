@@ -28,6 +28,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         clock_file: args.clock_file,
         error_backoff: Duration::from_secs(args.error_backoff_seconds),
         error_backoff_max: Duration::from_secs(args.error_backoff_max_seconds),
+        allowed_portals: args.allowed_portals,
     };
     run_operator(options).await.map_err(|e| e.to_string())
 }

@@ -67,6 +67,8 @@ pub struct Context {
     pub runs: Semaphore,
     /// Backoff after failures.
     pub backoff: ErrorBackoff,
+    /// Portals resources may name.
+    pub allowed_portals: super::allowed::AllowedPortals,
 }
 
 /// Counts DocSpace answers into the metrics.

@@ -1,6 +1,7 @@
 //! The Kubernetes operator: a kube-runtime `Controller` over `ComplianceReport`s that runs each
 //! report on its schedule. Only this module talks to the Kubernetes API.
 
+mod allowed;
 mod clock;
 mod context;
 pub mod crd;
@@ -31,6 +32,7 @@ use tokio::sync::{Semaphore, watch};
 pub use clock::{Clock, FileClock, SystemClock};
 pub use decide::{Decision, decide};
 
+use allowed::AllowedPortals;
 use context::{Context, ErrorBackoff};
 use metrics::Metrics;
 use reconcile::{error_policy, reconcile};
@@ -64,6 +66,8 @@ pub struct OperatorOptions {
     pub error_backoff: Duration,
     /// Longest delay after failed reconciles.
     pub error_backoff_max: Duration,
+    /// Portals resources may name (host names or base URLs); any portal when empty.
+    pub allowed_portals: Vec<String>,
 }
 
 /// Why the operator stopped.
@@ -236,6 +240,7 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
         metrics,
         runs: Semaphore::new(options.max_concurrent_runs.max(1)),
         backoff: ErrorBackoff::new(options.error_backoff, options.error_backoff_max),
+        allowed_portals: AllowedPortals::new(&options.allowed_portals),
     });
 
     // The watch of ComplianceReports feeds both the controller's cache and readiness: /readyz

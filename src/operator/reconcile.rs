@@ -122,6 +122,20 @@ pub async fn reconcile(
             return Ok(Action::await_change());
         }
     };
+    if !ctx.allowed_portals.allows(&validated.portal_url) {
+        let message = format!(
+            "spec.portal.url: {} is not among the portals this operator may call (allowedPortals)",
+            validated.portal_url
+        );
+        let changed = status::ready(&current).is_none_or(|c| c.reason != "PortalNotAllowed");
+        set_ready(&mut status, "False", "PortalNotAllowed", message.clone(), generation, now);
+        status.next_schedule_time = None;
+        status::write(&api, &report, &status).await?;
+        if changed {
+            publish(&ctx, &report, EventType::Warning, "PortalNotAllowed", message).await;
+        }
+        return Ok(Action::await_change());
+    }
     let labels = ReportLabels {
         namespace: namespace.clone(),
         name: report.name_any(),
