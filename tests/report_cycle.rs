@@ -574,3 +574,115 @@ async fn a_dry_run_renders_but_uploads_nothing() {
         "{txt}"
     );
 }
+
+#[tokio::test]
+async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
+    use docspace_compliance_operator::report::{Privacy, PrivacyKey};
+    use docspace_compliance_operator::spec::{IpPrivacy, PrivacySpec, UserPrivacy};
+
+    let sim = sim(800, MARCH_FROM, MARCH_TO, |c| {
+        c.login_events = 400;
+        c.events_to = utc("2025-04-05T00:00:00Z");
+    })
+    .await;
+    let all_formats = json!({"sources": {"loginHistory": true}, "report": {"formats": ["txt", "csv", "ndjson", "md"]}});
+    let plain = tempfile::tempdir().unwrap();
+    let outcome = run_once(
+        request(
+            spec(&sim, all_formats.clone()),
+            &sim_key(),
+            APRIL_RUN,
+            Delivery::DryRun,
+            plain.path(),
+        ),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    // What the plain report shows about people: names, logins, user ids and full IPs.
+    let ndjson = outcome
+        .uploads
+        .iter()
+        .find(|u| u.file_name.ends_with(".ndjson"))
+        .unwrap();
+    let mut names = HashSet::new();
+    let mut ids = HashSet::new();
+    let mut ips = HashSet::new();
+    for line in std::fs::read_to_string(ndjson.local_path.as_ref().unwrap())
+        .unwrap()
+        .lines()
+    {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        for field in ["user", "login"] {
+            if let Some(text) = v[field]
+                .as_str()
+                .filter(|t| t.len() > 3 && !t.contains("Account"))
+            {
+                names.insert(text.to_owned());
+            }
+        }
+        if let Some(id) = v["userId"].as_str() {
+            ids.insert(id.to_owned());
+        }
+        if let Some(ip) = v["ip"]
+            .as_str()
+            .filter(|ip| ip.split('.').count() == 4 && !ip.ends_with(".0"))
+        {
+            ips.insert(ip.to_owned());
+        }
+    }
+    assert!(
+        names.len() > 5 && ids.len() > 5 && ips.len() > 5,
+        "{names:?} {ips:?}"
+    );
+
+    for (ip, users) in [
+        (IpPrivacy::Drop, UserPrivacy::Pseudonym),
+        (IpPrivacy::Hash, UserPrivacy::Pseudonym),
+        (IpPrivacy::Truncate, UserPrivacy::Id),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let mut req = request(
+            spec(&sim, all_formats.clone()),
+            &sim_key(),
+            APRIL_RUN,
+            Delivery::DryRun,
+            out.path(),
+        );
+        let settings = PrivacySpec {
+            ip,
+            users,
+            key_secret_ref: None,
+        };
+        req.privacy = Privacy::new(&settings, PrivacyKey::new("a test key")).unwrap();
+        let outcome = run_once(req, &NoProgress).await.unwrap();
+        for upload in &outcome.uploads {
+            let text = std::fs::read_to_string(upload.local_path.as_ref().unwrap()).unwrap();
+            for name in &names {
+                assert!(
+                    !text.contains(name.as_str()),
+                    "{ip:?}/{users:?}: {name:?} in {}",
+                    upload.file_name
+                );
+            }
+            for address in &ips {
+                assert!(
+                    !text.contains(address.as_str()),
+                    "{ip:?}/{users:?}: {address} in {}",
+                    upload.file_name
+                );
+            }
+            if users == UserPrivacy::Pseudonym {
+                for id in &ids {
+                    assert!(
+                        !text.contains(id.as_str()),
+                        "{ip:?}/{users:?}: user id {id} in {}",
+                        upload.file_name
+                    );
+                }
+                assert!(text.contains("user-"), "pseudonyms in {}", upload.file_name);
+            }
+        }
+        assert!(outcome.event_count > 0);
+    }
+}

@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
+use docspace_compliance_operator::report::Privacy;
 use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once};
 use docspace_compliance_operator::sim::{SimConfig, Simulator, previous_month_utc};
 use docspace_compliance_operator::spec::validate;
@@ -58,6 +59,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         retry: RetryPolicy::default(),
         resume: false,
         observer: None,
+        privacy: Privacy::none(),
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

@@ -120,6 +120,9 @@ pub struct ReportArgs {
     /// Render without uploading.
     #[arg(long)]
     pub dry_run: bool,
+    /// Environment variable that holds the key of `privacy: {ip: hash}` and `{users: pseudonym}`.
+    #[arg(long, default_value = "DOCSPACE_PRIVACY_KEY")]
+    pub privacy_key_env: String,
 }
 
 /// Arguments of `demo`.

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
+use docspace_compliance_operator::report::{Privacy, PrivacyKey};
 use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once};
 
 use super::ReportArgs;
@@ -21,6 +22,15 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
                 args.token_env
             )
         })?;
+    let privacy_key = std::env::var(&args.privacy_key_env)
+        .ok()
+        .and_then(PrivacyKey::new);
+    let privacy = Privacy::new(&report.spec.report.privacy, privacy_key).map_err(|e| {
+        format!(
+            "{e} (in this mode the key comes from the environment variable {})",
+            args.privacy_key_env
+        )
+    })?;
     let now = Utc::now();
     let request = RunRequest {
         resource: ResourceRef {
@@ -50,6 +60,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         retry: RetryPolicy::default(),
         resume: false,
         observer: None,
+        privacy,
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

@@ -20,7 +20,9 @@ impl AllowedPortals {
         for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
             match Url::parse(entry) {
                 Ok(url) if entry.contains("://") => allowed.origins.push(origin(&url)),
-                _ => allowed.hosts.push(entry.trim_end_matches('.').to_ascii_lowercase()),
+                _ => allowed
+                    .hosts
+                    .push(entry.trim_end_matches('.').to_ascii_lowercase()),
             }
         }
         allowed
@@ -32,7 +34,7 @@ impl AllowedPortals {
             return true;
         }
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        self.hosts.iter().any(|h| *h == host) || self.origins.contains(&origin(url))
+        self.hosts.contains(&host) || self.origins.contains(&origin(url))
     }
 }
 
@@ -47,7 +49,11 @@ mod tests {
     #[test]
     fn empty_allows_everything_and_entries_restrict() {
         assert!(AllowedPortals::new(&[]).allows(&url("https://evil.example")));
-        let allowed = AllowedPortals::new(&["acme.onlyoffice.com".into(), "http://127.0.0.1:8080".into(), " ".into()]);
+        let allowed = AllowedPortals::new(&[
+            "acme.onlyoffice.com".into(),
+            "http://127.0.0.1:8080".into(),
+            " ".into(),
+        ]);
         assert!(allowed.allows(&url("https://ACME.onlyoffice.com/")));
         assert!(allowed.allows(&url("http://127.0.0.1:8080/")));
         assert!(!allowed.allows(&url("http://127.0.0.1:9090/")));

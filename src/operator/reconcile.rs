@@ -12,9 +12,10 @@ use kube::{Api, Resource, ResourceExt};
 use super::context::{Context, MetricsObserver};
 use super::decide::{Decision, decide};
 use super::metrics::{ReportLabels, ResultLabels};
-use super::secret::{SecretError, read_api_key};
+use super::secret::{SecretError, read_api_key, read_value};
 use super::status::{self, set_ready};
 use crate::docspace::RetryPolicy;
+use crate::report::{Privacy, PrivacyKey};
 use crate::run::{Delivery, NoProgress, ResourceRef, RunOutcome, RunRequest, run_once};
 use crate::spec::{
     ComplianceReport, ComplianceReportStatus, PeriodStatus, UploadStatus, ValidatedSpec, validate,
@@ -128,11 +129,25 @@ pub async fn reconcile(
             validated.portal_url
         );
         let changed = status::ready(&current).is_none_or(|c| c.reason != "PortalNotAllowed");
-        set_ready(&mut status, "False", "PortalNotAllowed", message.clone(), generation, now);
+        set_ready(
+            &mut status,
+            "False",
+            "PortalNotAllowed",
+            message.clone(),
+            generation,
+            now,
+        );
         status.next_schedule_time = None;
         status::write(&api, &report, &status).await?;
         if changed {
-            publish(&ctx, &report, EventType::Warning, "PortalNotAllowed", message).await;
+            publish(
+                &ctx,
+                &report,
+                EventType::Warning,
+                "PortalNotAllowed",
+                message,
+            )
+            .await;
         }
         return Ok(Action::await_change());
     }
@@ -244,14 +259,21 @@ async fn run_due(
 ) -> Result<Action, ReconcileError> {
     let namespace = report.namespace().unwrap_or_default();
     let generation = report.metadata.generation;
-    let api_key = match read_api_key(
-        &ctx.client,
-        &namespace,
-        &report.spec.portal.token_secret_ref,
-    )
-    .await
-    {
-        Ok(key) => key,
+    let secrets = async {
+        let api_key = read_api_key(
+            &ctx.client,
+            &namespace,
+            &report.spec.portal.token_secret_ref,
+        )
+        .await?;
+        let privacy_key = match &report.spec.report.privacy.key_secret_ref {
+            Some(reference) => Some(read_value(&ctx.client, &namespace, reference).await?),
+            None => None,
+        };
+        Ok::<_, SecretError>((api_key, privacy_key.and_then(PrivacyKey::new)))
+    };
+    let (api_key, privacy_key) = match secrets.await {
+        Ok(keys) => keys,
         Err(e) => {
             let reason = match e {
                 SecretError::Api { .. } => "SecretUnreadable",
@@ -268,6 +290,29 @@ async fn run_due(
             status::write(api, report, &status).await?;
             publish(ctx, report, EventType::Warning, reason, e.to_string()).await;
             return Err(e.into());
+        }
+    };
+    let privacy = match Privacy::new(&report.spec.report.privacy, privacy_key) {
+        Ok(privacy) => privacy,
+        Err(e) => {
+            set_ready(
+                &mut status,
+                "False",
+                "InvalidSpec",
+                e.to_string(),
+                generation,
+                ctx.clock.now(),
+            );
+            status::write(api, report, &status).await?;
+            publish(
+                ctx,
+                report,
+                EventType::Warning,
+                "InvalidSpec",
+                e.to_string(),
+            )
+            .await;
+            return Ok(Action::await_change());
         }
     };
     let _permit = ctx
@@ -304,6 +349,7 @@ async fn run_due(
         retry: RetryPolicy::default(),
         resume,
         observer: Some(Arc::new(MetricsObserver(ctx.metrics.clone()))),
+        privacy,
     };
     let result = run_once(request, &NoProgress).await;
     ctx.metrics

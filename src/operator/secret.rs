@@ -46,12 +46,26 @@ pub enum SecretError {
     },
 }
 
-/// Reads the key named by `reference` from a Secret in `namespace`.
+/// Reads the DocSpace API key named by `reference` from a Secret in `namespace`.
 pub async fn read_api_key(
     client: &Client,
     namespace: &str,
     reference: &SecretKeyRef,
 ) -> Result<ApiKey, SecretError> {
+    let value = read_value(client, namespace, reference).await?;
+    ApiKey::new(value).ok_or_else(|| SecretError::MissingKey {
+        namespace: namespace.to_owned(),
+        name: reference.name.clone(),
+        key: reference.key.clone(),
+    })
+}
+
+/// Reads the non-empty value named by `reference` from a Secret in `namespace`.
+pub async fn read_value(
+    client: &Client,
+    namespace: &str,
+    reference: &SecretKeyRef,
+) -> Result<String, SecretError> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let secret = api
         .get_opt(&reference.name)
@@ -80,7 +94,7 @@ pub async fn read_api_key(
         .cloned();
     from_data
         .or(from_string_data)
-        .and_then(ApiKey::new)
+        .filter(|v| !v.trim().is_empty())
         .ok_or_else(|| SecretError::MissingKey {
             namespace: namespace.to_owned(),
             name: reference.name.clone(),

@@ -18,6 +18,8 @@ pub struct ReportContext {
     pub generated_at: DateTime<Utc>,
     /// A one-line description of the filter, `everything` when empty.
     pub filter: String,
+    /// How personal data appears, e.g. `ip=truncate users=pseudonym`.
+    pub privacy: String,
 }
 
 impl ReportContext {

@@ -1,17 +1,21 @@
 //! Reports: the event filter, the renderers (`txt`, `csv`, `ndjson`, `md`) and the streaming
 //! writer that hashes every artefact. Pure: no I/O except through the files it is handed.
 
+mod categories;
 mod context;
 mod file_name;
 mod filter;
+mod privacy;
 mod render;
 mod summary;
 mod view;
 mod writer;
 
+pub use categories::{Category, CategoryMap, UNCATEGORISED};
 pub use context::ReportContext;
 pub use file_name::{FileNameError, check_template, file_stem};
 pub use filter::{EventFilter, FilterError};
+pub use privacy::{Privacy, PrivacyError, PrivacyKey};
 pub use render::content_type;
 pub use summary::Summary;
 pub use view::{EventView, action_name};
@@ -72,6 +76,7 @@ pub(crate) mod test_support {
                 .unwrap()
                 .to_utc(),
             filter: "everything".into(),
+            privacy: "ip=full users=name".into(),
         }
     }
 }

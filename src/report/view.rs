@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::docspace::Event;
 use crate::docspace::catalog::{ACTION_TYPES, ActionCatalog, ENTRY_TYPES, LOCATION_TYPES};
+use crate::report::categories::CategoryMap;
 
 /// Stable, English field names; the `ndjson` format serialises exactly this.
 #[derive(Debug, Serialize)]
@@ -26,6 +27,8 @@ pub struct EventView<'a> {
     pub action_id: i32,
     /// `MessageAction` name, or `Unknown(<id>)`.
     pub action_name: Cow<'static, str>,
+    /// Compliance category id (see `data/compliance-categories.json`).
+    pub category: &'static str,
     /// `ActionType` name, if any.
     pub action_type: Option<&'static str>,
     /// `LocationType` name, if any.
@@ -71,6 +74,7 @@ impl<'a> EventView<'a> {
                 .to_rfc3339_opts(SecondsFormat::Secs, true),
             action_id: event.action_id,
             action_name: action_name(event.action_id),
+            category: CategoryMap::get().id_of(event.action_id),
             action_type: event.action_type.and_then(|t| ACTION_TYPES.name_of(t)),
             location: event.location.and_then(|l| LOCATION_TYPES.name_of(l)),
             user: event.user.as_deref(),

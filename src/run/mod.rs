@@ -16,7 +16,7 @@ use crate::docspace::{
     ApiKey, AuditPager, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
     PagingStats, ResponseObserver, RetryPolicy, Source,
 };
-use crate::report::{Artefact, ReportContext, ReportWriter, file_stem};
+use crate::report::{Artefact, Privacy, ReportContext, ReportWriter, file_stem};
 use crate::schedule::{ReportPeriod, period_for};
 use crate::spec::{ComplianceReportSpec, ReportFormat, ValidatedSpec};
 
@@ -68,6 +68,8 @@ pub struct RunRequest {
     pub resume: bool,
     /// Told about every DocSpace answer.
     pub observer: Option<Arc<dyn ResponseObserver>>,
+    /// Privacy settings, applied to every kept event before rendering.
+    pub privacy: Privacy,
 }
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.
@@ -171,6 +173,7 @@ pub async fn run_once(
         period: period.clone(),
         generated_at: request.generated_at,
         filter: describe_filter(&request.spec),
+        privacy: request.privacy.describe(),
     };
     let render_error = |e| RunError::Render(work_dir.path().display().to_string(), e);
     let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path())
@@ -259,6 +262,9 @@ fn keep_matching(
         .summary_mut()
         .count_fetched(source, batch.len() as u64);
     batch.retain(|e| request.validated.filter.matches(e));
+    for event in &mut batch {
+        request.privacy.apply(event);
+    }
     writer.write_batch(&batch)
 }
 

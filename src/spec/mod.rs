@@ -84,7 +84,7 @@ pub struct PortalSpec {
 }
 
 /// A key inside a Secret of the resource's namespace.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct SecretKeyRef {
     /// Name of the Secret.
     #[schemars(length(min = 1))]
@@ -214,6 +214,9 @@ pub struct ReportSpec {
     #[serde(default = "default_file_name")]
     #[schemars(length(min = 1))]
     pub file_name: String,
+    /// Personal data in the report: applied before anything is rendered or hashed.
+    #[serde(default)]
+    pub privacy: PrivacySpec,
 }
 
 impl Default for ReportSpec {
@@ -221,8 +224,54 @@ impl Default for ReportSpec {
         Self {
             formats: default_formats(),
             file_name: default_file_name(),
+            privacy: PrivacySpec::default(),
         }
     }
+}
+
+/// How personal data appears in reports.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivacySpec {
+    /// Client IP addresses: as logged, with the last IPv4 octet zeroed, as a keyed hash, or left out.
+    #[serde(default)]
+    pub ip: IpPrivacy,
+    /// Users: display names, user ids only, or keyed pseudonyms stable across reports.
+    #[serde(default)]
+    pub users: UserPrivacy,
+    /// The Secret key (same namespace) holding the key for `hash` and `pseudonym`; required
+    /// by those modes. Keep it stable: changing it changes every pseudonym.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_secret_ref: Option<SecretKeyRef>,
+}
+
+/// How client IP addresses appear.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum IpPrivacy {
+    /// As DocSpace logged them.
+    #[default]
+    Full,
+    /// IPv4 with the last octet zeroed (DocSpace already cuts IPv6 at the first `:`).
+    Truncate,
+    /// A keyed hash (`ip-` and 12 hex digits), stable across reports.
+    Hash,
+    /// Left out.
+    Drop,
+}
+
+/// How users appear.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum UserPrivacy {
+    /// Display names, ids and logins as logged.
+    #[default]
+    Name,
+    /// User ids only: no names or logins; action texts, which embed names, become generic.
+    Id,
+    /// Keyed pseudonyms (`user-` and 12 hex digits) for users and user targets; no names,
+    /// logins or ids; action texts become generic.
+    Pseudonym,
 }
 
 fn default_formats() -> Vec<ReportFormat> {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
+use docspace_compliance_operator::report::Privacy;
 use docspace_compliance_operator::run::{
     Delivery, NoProgress, ResourceRef, RunError, RunOutcome, RunRequest, run_once,
 };
@@ -100,6 +101,7 @@ pub fn request(
         retry: fast_retries(),
         resume: false,
         observer: None,
+        privacy: Privacy::none(),
     }
 }
 

@@ -11,13 +11,14 @@ use crate::report::summary::Summary;
 use crate::report::view::EventView;
 
 /// The column names, in order.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 22] = [
     "source",
     "id",
     "timeUtc",
     "timeLocal",
     "actionId",
     "actionName",
+    "category",
     "actionType",
     "location",
     "user",
@@ -92,6 +93,7 @@ fn write_row<W: Write>(writer: &mut csv::Writer<W>, e: &EventView<'_>) -> io::Re
         &e.time_local,
         &action_id,
         &e.action_name,
+        e.category,
         e.action_type.unwrap_or(""),
         e.location.unwrap_or(""),
         &text(e.user),

@@ -58,6 +58,7 @@ impl Renderer for MdRenderer {
         writeln!(out, "| Period | {} |", ctx.period_local())?;
         writeln!(out, "| Period (UTC) | {} |", ctx.period_utc())?;
         writeln!(out, "| Filter | {} |", cell(&ctx.filter))?;
+        writeln!(out, "| Privacy | {} |", cell(&ctx.privacy))?;
         writeln!(out, "| Generated | {} |", ctx.generated())?;
         writeln!(out, "| Events reported | {} |", summary.total_reported())?;
         writeln!(out, "| Events fetched | {} |\n", summary.total_fetched())?;

@@ -28,6 +28,7 @@ impl Renderer for TxtRenderer {
         writeln!(out, "Period:       {}", ctx.period_local())?;
         writeln!(out, "              {}", ctx.period_utc())?;
         writeln!(out, "Filter:       {}", ctx.filter)?;
+        writeln!(out, "Privacy:      {}", ctx.privacy)?;
         writeln!(out, "Generated:    {}", ctx.generated())?;
         writeln!(
             out,

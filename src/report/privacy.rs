@@ -1,0 +1,214 @@
+//! Privacy: IP addresses and users as the spec asks, applied to each event before anything is
+//! rendered or hashed, so no artefact carries what the mode removes.
+
+use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::docspace::Event;
+use crate::docspace::catalog::ActionCatalog;
+use crate::spec::{IpPrivacy, PrivacySpec, UserPrivacy};
+
+/// A key for keyed hashes and pseudonyms; never printed.
+#[derive(Clone)]
+pub struct PrivacyKey(Vec<u8>);
+
+impl PrivacyKey {
+    /// Wraps key bytes; `None` when empty.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<Self> {
+        let bytes: Vec<u8> = bytes.into();
+        let trimmed = bytes.trim_ascii().to_vec();
+        (!trimmed.is_empty()).then_some(Self(trimmed))
+    }
+}
+
+impl fmt::Debug for PrivacyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivacyKey([redacted])")
+    }
+}
+
+/// Why privacy settings cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("spec.report.privacy: {0}")]
+pub struct PrivacyError(String);
+
+/// The privacy settings of a run.
+#[derive(Debug, Clone)]
+pub struct Privacy {
+    ip: IpPrivacy,
+    users: UserPrivacy,
+    key: Option<PrivacyKey>,
+}
+
+fn looks_like_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.bytes().filter(|b| *b == b'-').count() == 4
+        && text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
+}
+
+impl Privacy {
+    /// Settings for `spec`; `key` is required by `ip: hash` and `users: pseudonym`.
+    pub fn new(spec: &PrivacySpec, key: Option<PrivacyKey>) -> Result<Self, PrivacyError> {
+        let needs_key = spec.ip == IpPrivacy::Hash || spec.users == UserPrivacy::Pseudonym;
+        if needs_key && key.is_none() {
+            return Err(PrivacyError(
+                "ip: hash and users: pseudonym need a key; set keySecretRef to a Secret key holding a random value".to_owned(),
+            ));
+        }
+        Ok(Self {
+            ip: spec.ip,
+            users: spec.users,
+            key,
+        })
+    }
+
+    /// No changes at all.
+    pub fn none() -> Self {
+        Self {
+            ip: IpPrivacy::Full,
+            users: UserPrivacy::Name,
+            key: None,
+        }
+    }
+
+    /// A line for report covers, e.g. `ip=truncate users=pseudonym`.
+    pub fn describe(&self) -> String {
+        let ip = match self.ip {
+            IpPrivacy::Full => "full",
+            IpPrivacy::Truncate => "truncate",
+            IpPrivacy::Hash => "hash",
+            IpPrivacy::Drop => "drop",
+        };
+        let users = match self.users {
+            UserPrivacy::Name => "name",
+            UserPrivacy::Id => "id",
+            UserPrivacy::Pseudonym => "pseudonym",
+        };
+        format!("ip={ip} users={users}")
+    }
+
+    fn keyed(&self, prefix: &str, value: &str) -> String {
+        let Some(key) = &self.key else {
+            return format!("{prefix}-redacted");
+        };
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&key.0) {
+            Ok(mac) => mac,
+            Err(_) => return format!("{prefix}-redacted"),
+        };
+        mac.update(prefix.as_bytes());
+        mac.update(b":");
+        mac.update(value.as_bytes());
+        let digest = hex::encode(mac.finalize().into_bytes());
+        format!("{prefix}-{}", &digest[..12])
+    }
+
+    /// Applies the settings to one event.
+    pub fn apply(&self, event: &mut Event) {
+        match self.ip {
+            IpPrivacy::Full => {}
+            IpPrivacy::Truncate => {
+                if let Some(ip) = &mut event.ip {
+                    let octets: Vec<&str> = ip.split('.').collect();
+                    if octets.len() == 4 {
+                        *ip = format!("{}.{}.{}.0", octets[0], octets[1], octets[2]);
+                    }
+                }
+            }
+            IpPrivacy::Hash => event.ip = event.ip.take().map(|ip| self.keyed("ip", &ip)),
+            IpPrivacy::Drop => event.ip = None,
+        }
+        if self.users == UserPrivacy::Name {
+            return;
+        }
+        let generic = ActionCatalog::get()
+            .by_id(event.action_id)
+            .map(|a| a.description.clone());
+        event.action = generic;
+        event.login = None;
+        match self.users {
+            UserPrivacy::Name => {}
+            UserPrivacy::Id => event.user = event.user_id.clone(),
+            UserPrivacy::Pseudonym => {
+                let subject = event.user_id.clone().or_else(|| event.user.clone());
+                let pseudonym = subject.map(|s| self.keyed("user", &s.to_lowercase()));
+                event.user = pseudonym.clone();
+                event.user_id = pseudonym;
+                for target in &mut event.target {
+                    if looks_like_uuid(target) {
+                        *target = self.keyed("user", &target.to_lowercase());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::event;
+
+    fn privacy(ip: IpPrivacy, users: UserPrivacy) -> Privacy {
+        let spec = PrivacySpec {
+            ip,
+            users,
+            key_secret_ref: None,
+        };
+        Privacy::new(&spec, PrivacyKey::new("k3y")).unwrap()
+    }
+
+    #[test]
+    fn ip_modes() {
+        let mut e = event(1, 5011);
+        privacy(IpPrivacy::Truncate, UserPrivacy::Name).apply(&mut e);
+        assert_eq!(e.ip.as_deref(), Some("203.0.113.0"));
+        let mut e = event(1, 5011);
+        privacy(IpPrivacy::Hash, UserPrivacy::Name).apply(&mut e);
+        let hashed = e.ip.clone().unwrap();
+        assert!(hashed.starts_with("ip-") && hashed.len() == 15, "{hashed}");
+        let mut again = event(2, 5011);
+        privacy(IpPrivacy::Hash, UserPrivacy::Name).apply(&mut again);
+        assert_eq!(again.ip, e.ip, "stable across events and runs");
+        let mut e = event(1, 5011);
+        privacy(IpPrivacy::Drop, UserPrivacy::Name).apply(&mut e);
+        assert_eq!(e.ip, None);
+    }
+
+    #[test]
+    fn user_modes_remove_names_everywhere() {
+        let mut e = event(1, 5075);
+        e.login = Some("jane@acme.example".into());
+        e.target = vec!["9f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b".into(), "1045".into()];
+        e.action = Some("John Doe appointed: Editor".into());
+        let p = privacy(IpPrivacy::Full, UserPrivacy::Pseudonym);
+        p.apply(&mut e);
+        let text = format!("{e:?}");
+        for secret in ["Jane", "John", "jane@", "6b0f7b1e", "9f1c2d3e"] {
+            assert!(!text.contains(secret), "{secret} left in {text}");
+        }
+        assert!(e.user.as_deref().unwrap().starts_with("user-"));
+        assert_eq!(e.user, e.user_id);
+        assert_eq!(e.target[1], "1045");
+        let mut by_id = event(1, 5075);
+        privacy(IpPrivacy::Full, UserPrivacy::Id).apply(&mut by_id);
+        assert_eq!(by_id.user, by_id.user_id);
+        assert!(!format!("{by_id:?}").contains("Jane"));
+    }
+
+    #[test]
+    fn keyed_modes_need_a_key() {
+        let spec = PrivacySpec {
+            ip: IpPrivacy::Hash,
+            users: UserPrivacy::Name,
+            key_secret_ref: None,
+        };
+        let err = Privacy::new(&spec, None).unwrap_err();
+        assert!(err.to_string().contains("keySecretRef"), "{err}");
+        assert_eq!(
+            format!("{:?}", PrivacyKey::new("secret").unwrap()),
+            "PrivacyKey([redacted])"
+        );
+    }
+}
