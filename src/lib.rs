@@ -6,6 +6,7 @@
 //! DocSpace simulator used by tests, benchmarks and the demo.
 
 pub mod docspace;
+pub mod integrity;
 pub mod operator;
 pub mod report;
 pub mod run;

@@ -7,6 +7,7 @@ mod operate;
 mod output;
 mod progress;
 mod report;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,8 @@ pub enum Command {
     Run(RunArgs),
     /// Print the ComplianceReport CustomResourceDefinition as YAML.
     Crd,
+    /// Verify saved report sets: artefact digests, signatures and the manifest hash chain.
+    Verify(VerifyArgs),
 }
 
 impl Command {
@@ -136,12 +139,27 @@ pub struct DemoArgs {
     pub events: usize,
 }
 
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Manifest files (`*.manifest.json`) or directories; a directory means every manifest in it.
+    #[arg(required = true, value_name = "MANIFEST_OR_DIR")]
+    pub paths: Vec<PathBuf>,
+    /// The signer's Ed25519 public key (PEM or base64); every manifest must be signed by it.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Fail when a manifest has no signature (`<report>.manifest.sig` beside it).
+    #[arg(long)]
+    pub require_signature: bool,
+}
+
 /// Runs the chosen command; the error is printed as one line by `main`.
 pub async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Report(args) => report::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Run(args) => operate::run(args).await,
+        Command::Verify(args) => verify::run(args),
         Command::Crd => {
             print!("{}", docspace_compliance_operator::operator::crd::yaml());
             Ok(())
