@@ -60,6 +60,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         resume: false,
         observer: None,
         privacy: Privacy::none(),
+        previous: None,
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

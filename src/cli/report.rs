@@ -61,6 +61,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         resume: false,
         observer: None,
         privacy,
+        previous: None,
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

@@ -8,6 +8,7 @@ pub mod dates;
 mod error;
 mod model;
 mod paging;
+mod settings;
 mod upload;
 
 pub use api_key::ApiKey;
@@ -15,4 +16,5 @@ pub use client::{ClientConfig, DocSpaceClient, ResponseObserver, RetryPolicy};
 pub use error::DocSpaceError;
 pub use model::{Event, Source};
 pub use paging::{AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats};
+pub use settings::AuditLifetime;
 pub use upload::UploadedFile;

@@ -15,7 +15,7 @@ use super::metrics::{ReportLabels, ResultLabels};
 use super::secret::{SecretError, read_api_key, read_value};
 use super::status::{self, set_ready};
 use crate::docspace::RetryPolicy;
-use crate::report::{Privacy, PrivacyKey};
+use crate::report::{PreviousTotals, Privacy, PrivacyKey};
 use crate::run::{Delivery, NoProgress, ResourceRef, RunOutcome, RunRequest, run_once};
 use crate::spec::{
     ComplianceReport, ComplianceReportStatus, PeriodStatus, UploadStatus, ValidatedSpec, validate,
@@ -350,6 +350,10 @@ async fn run_due(
         resume,
         observer: Some(Arc::new(MetricsObserver(ctx.metrics.clone()))),
         privacy,
+        previous: status.last_event_count.map(|events| PreviousTotals {
+            events,
+            by_category: status.last_category_counts.clone(),
+        }),
     };
     let result = run_once(request, &NoProgress).await;
     ctx.metrics
@@ -439,6 +443,7 @@ fn record_success(
     });
     status.last_event_count = Some(outcome.event_count);
     status.last_fetched_count = Some(outcome.fetched_count);
+    status.last_category_counts = outcome.by_category.clone();
     status.last_uploads = outcome
         .uploads
         .iter()

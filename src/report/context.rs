@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+use super::analysis::AnalysisOptions;
 use crate::schedule::ReportPeriod;
+use crate::spec::SectionName;
 
 /// Facts shown in a report's header.
 #[derive(Debug, Clone)]
@@ -20,6 +22,10 @@ pub struct ReportContext {
     pub filter: String,
     /// How personal data appears, e.g. `ip=truncate users=pseudonym`.
     pub privacy: String,
+    /// Sections of `md` and `txt`, in order.
+    pub sections: Vec<SectionName>,
+    /// Settings of the analysis sections.
+    pub analysis: AnalysisOptions,
 }
 
 impl ReportContext {

@@ -1,8 +1,10 @@
 //! Reports: the event filter, the renderers (`txt`, `csv`, `ndjson`, `md`) and the streaming
 //! writer that hashes every artefact. Pure: no I/O except through the files it is handed.
 
+mod analysis;
 mod categories;
 mod context;
+mod document;
 mod file_name;
 mod filter;
 mod privacy;
@@ -11,13 +13,15 @@ mod summary;
 mod view;
 mod writer;
 
+pub use analysis::{Analysis, AnalysisOptions, BusinessWindow, Noted, NotedList};
 pub use categories::{Category, CategoryMap, UNCATEGORISED};
 pub use context::ReportContext;
+pub use document::{Block, SectionDoc};
 pub use file_name::{FileNameError, check_template, file_stem};
 pub use filter::{EventFilter, FilterError};
 pub use privacy::{Privacy, PrivacyError, PrivacyKey};
 pub use render::content_type;
-pub use summary::Summary;
+pub use summary::{PreviousTotals, Summary};
 pub use view::{EventView, action_name};
 pub use writer::{Artefact, ReportWriter};
 
@@ -77,6 +81,16 @@ pub(crate) mod test_support {
                 .to_utc(),
             filter: "everything".into(),
             privacy: "ip=full users=name".into(),
+            sections: crate::spec::SectionName::ALL.to_vec(),
+            analysis: super::AnalysisOptions {
+                time_zone: chrono_tz::Europe::Berlin,
+                business_hours: super::BusinessWindow::new(
+                    &crate::spec::BusinessHours::default(),
+                    chrono_tz::Europe::Berlin,
+                ),
+                mass_download_per_hour: 50,
+                list_limit: 100,
+            },
         }
     }
 }

@@ -6,11 +6,21 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use super::analysis::{Analysis, AnalysisOptions};
 use super::view::EventView;
-use crate::docspace::{Event, PagingStats, Source};
+use crate::docspace::{AuditLifetime, Event, PagingStats, Source};
+
+/// Totals of a previous report, for the change against the previous period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreviousTotals {
+    /// Events reported.
+    pub events: u64,
+    /// Events by category id.
+    pub by_category: BTreeMap<String, u64>,
+}
 
 /// Counts for the summary sections of a report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Summary {
     /// Events fetched per source, before filtering.
     pub fetched: BTreeMap<&'static str, u64>,
@@ -30,9 +40,39 @@ pub struct Summary {
     pub first: Option<DateTime<Utc>>,
     /// Latest event in the report.
     pub last: Option<DateTime<Utc>>,
+    /// The analysis sections' data.
+    pub analysis: Analysis,
+    /// The portal's retention, if it could be read.
+    pub retention: Option<AuditLifetime>,
+    /// Whether the plan includes the audit trail (`None`: could not be checked).
+    pub audit_plan: Option<bool>,
+    /// The previous report's totals.
+    pub previous: Option<PreviousTotals>,
+    /// When the report was generated, for the retention check.
+    pub generated_at: Option<DateTime<Utc>>,
 }
 
 impl Summary {
+    /// An empty summary.
+    pub fn new(options: AnalysisOptions) -> Self {
+        Self {
+            fetched: BTreeMap::new(),
+            paging: BTreeMap::new(),
+            reported: BTreeMap::new(),
+            by_action_type: BTreeMap::new(),
+            by_action: BTreeMap::new(),
+            by_user: HashMap::new(),
+            by_day: BTreeMap::new(),
+            first: None,
+            last: None,
+            analysis: Analysis::new(options),
+            retention: None,
+            audit_plan: None,
+            previous: None,
+            generated_at: None,
+        }
+    }
+
     /// Events in the report, all sources.
     pub fn total_reported(&self) -> u64 {
         self.reported.values().sum()
@@ -68,6 +108,7 @@ impl Summary {
             .by_day
             .entry(event.date.with_timezone(&time_zone).date_naive())
             .or_default() += 1;
+        self.analysis.record(event, view);
         self.first = Some(self.first.map_or(event.date, |f| f.min(event.date)));
         self.last = Some(self.last.map_or(event.date, |l| l.max(event.date)));
     }

@@ -69,7 +69,7 @@ impl ReportWriter {
             .map(|&format| {
                 Ok(Spool {
                     format,
-                    renderer: renderer_for(format),
+                    renderer: renderer_for(format, &context),
                     file: BufWriter::with_capacity(256 * 1024, tempfile::tempfile_in(spool_dir)?),
                     chunks: Vec::new(),
                     written: 0,
@@ -77,11 +77,12 @@ impl ReportWriter {
                 })
             })
             .collect::<io::Result<_>>()?;
+        let summary = Summary::new(context.analysis.clone());
         Ok(Self {
             context,
             spools,
             sections: Vec::new(),
-            summary: Summary::default(),
+            summary,
         })
     }
 
@@ -280,7 +281,13 @@ mod tests {
         assert!(out[0].1.contains("Total events: 2"), "{}", out[0].1);
         assert!(out[0].1.contains("Upload"), "{}", out[0].1);
         assert_eq!(out[1].1.lines().count(), 3, "header and two rows");
-        assert!(out[2].1.contains("## Events by user"));
+        assert!(out[2].1.contains("## Activity overview"), "{}", out[2].1);
+        assert!(out[2].1.contains("| Jane Smith | 2 |"), "{}", out[2].1);
+        assert!(
+            out[2].1.contains("## Review and attestation"),
+            "{}",
+            out[2].1
+        );
     }
 
     #[test]

@@ -10,15 +10,23 @@ mod upload;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::docspace::{
     ApiKey, AuditPager, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
     PagingStats, ResponseObserver, RetryPolicy, Source,
 };
-use crate::report::{Artefact, Privacy, ReportContext, ReportWriter, file_stem};
+use crate::report::{
+    AnalysisOptions, Artefact, BusinessWindow, PreviousTotals, Privacy, ReportContext,
+    ReportWriter, file_stem,
+};
 use crate::schedule::{ReportPeriod, period_for};
-use crate::spec::{ComplianceReportSpec, ReportFormat, ValidatedSpec};
+use crate::spec::{ComplianceReportSpec, ReportFormat, SectionName, ValidatedSpec};
+
+/// Notable events listed per section; the rest are counted (and all are in the appendix).
+const LIST_LIMIT: usize = 100;
+/// Days of login history read before the period, to tell new sign-in countries.
+const LOGIN_LOOKBACK_DAYS: i64 = 30;
 
 pub use error::{RunError, Step};
 
@@ -70,6 +78,8 @@ pub struct RunRequest {
     pub observer: Option<Arc<dyn ResponseObserver>>,
     /// Privacy settings, applied to every kept event before rendering.
     pub privacy: Privacy,
+    /// The previous report's totals, for the change against the previous period.
+    pub previous: Option<PreviousTotals>,
 }
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.
@@ -117,6 +127,8 @@ pub struct RunOutcome {
     pub event_count: u64,
     /// Paging counters per source.
     pub paging: Vec<(Source, PagingStats)>,
+    /// Events in the report by compliance category.
+    pub by_category: std::collections::BTreeMap<String, u64>,
     /// One entry per format.
     pub uploads: Vec<UploadOutcome>,
 }
@@ -146,12 +158,11 @@ pub async fn run_once(
     config.observer = request.observer.clone();
     let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
 
-    if client
+    let audit_plan = client
         .audit_in_plan()
         .await
-        .map_err(|e| RunError::Fetch(Step::Fetch, e))?
-        == Some(false)
-    {
+        .map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+    if audit_plan == Some(false) {
         return Err(RunError::Fetch(
             Step::Fetch,
             DocSpaceError::PlanLacksAudit {
@@ -160,6 +171,10 @@ pub async fn run_once(
         ));
     }
 
+    let retention = client
+        .audit_lifetime()
+        .await
+        .map_err(|e| RunError::Fetch(Step::Fetch, e))?;
     let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&work_parent)
         .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
@@ -174,14 +189,38 @@ pub async fn run_once(
         generated_at: request.generated_at,
         filter: describe_filter(&request.spec),
         privacy: request.privacy.describe(),
+        sections: if request.spec.report.sections.is_empty() {
+            SectionName::ALL.to_vec()
+        } else {
+            request.spec.report.sections.clone()
+        },
+        analysis: AnalysisOptions {
+            time_zone: period.time_zone,
+            business_hours: BusinessWindow::new(
+                &request.spec.report.business_hours,
+                period.time_zone,
+            ),
+            mass_download_per_hour: request.spec.report.mass_download_per_hour,
+            list_limit: LIST_LIMIT,
+        },
     };
     let render_error = |e| RunError::Render(work_dir.path().display().to_string(), e);
     let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path())
         .map_err(render_error)?;
+    let summary = writer.summary_mut();
+    summary.audit_plan = audit_plan;
+    summary.retention = retention;
+    summary.previous = request.previous.clone();
+    summary.generated_at = Some(request.generated_at);
 
     let window = FetchWindow {
         from: period.from,
         to_inclusive: period.to_inclusive(),
+    };
+    // Login history is read from further back, to know the countries users signed in from.
+    let login_window = FetchWindow {
+        from: period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
+        ..window
     };
     let mut paging = Vec::new();
     if request.spec.sources.audit_trail {
@@ -192,20 +231,20 @@ pub async fn run_once(
             .await
             .map_err(|e| RunError::Fetch(Step::Fetch, e))?
         {
-            keep_matching(&mut writer, &request, Source::Audit, batch).map_err(render_error)?;
+            keep_matching(&mut writer, &request, period.from, batch).map_err(render_error)?;
             progress.fetched(Source::Audit, pager.stats().events, pager.stats().pages);
         }
         paging.push((Source::Audit, pager.stats()));
     }
     if request.spec.sources.login_history {
-        let mut pager = LoginPager::new(&client, window);
+        let mut pager = LoginPager::new(&client, login_window);
         writer.begin_source(Source::Login);
         while let Some(batch) = pager
             .next_batch()
             .await
             .map_err(|e| RunError::Fetch(Step::Fetch, e))?
         {
-            keep_matching(&mut writer, &request, Source::Login, batch).map_err(render_error)?;
+            keep_matching(&mut writer, &request, period.from, batch).map_err(render_error)?;
             progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
         }
         paging.push((Source::Login, pager.stats()));
@@ -215,6 +254,13 @@ pub async fn run_once(
     }
     let fetched_count = writer.summary().total_fetched();
     let event_count = writer.summary().total_reported();
+    let by_category = writer
+        .summary()
+        .analysis
+        .by_category
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), *v))
+        .collect();
 
     let stem = file_stem(
         &request.spec.report.file_name,
@@ -248,19 +294,30 @@ pub async fn run_once(
         fetched_count,
         event_count,
         paging,
+        by_category,
         uploads,
     })
 }
 
+/// Events before `period_from` (the login lookback) only feed the baseline; the rest are
+/// counted, filtered, made private as the spec says and rendered.
 fn keep_matching(
     writer: &mut ReportWriter,
     request: &RunRequest,
-    source: Source,
-    mut batch: Vec<crate::docspace::Event>,
+    period_from: DateTime<Utc>,
+    batch: Vec<crate::docspace::Event>,
 ) -> std::io::Result<()> {
-    writer
-        .summary_mut()
-        .count_fetched(source, batch.len() as u64);
+    let (lookback, mut batch): (Vec<_>, Vec<_>) =
+        batch.into_iter().partition(|e| e.date < period_from);
+    for mut event in lookback {
+        request.privacy.apply(&mut event);
+        writer.summary_mut().analysis.baseline(&event);
+    }
+    if let Some(first) = batch.first() {
+        writer
+            .summary_mut()
+            .count_fetched(first.source, batch.len() as u64);
+    }
     batch.retain(|e| request.validated.filter.matches(e));
     for event in &mut batch {
         request.privacy.apply(event);

@@ -217,6 +217,16 @@ pub struct ReportSpec {
     /// Personal data in the report: applied before anything is rendered or hashed.
     #[serde(default)]
     pub privacy: PrivacySpec,
+    /// Sections of the `md` and `txt` reports, in this order; all of them when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<SectionName>,
+    /// Working hours; activity outside them is listed as after-hours.
+    #[serde(default)]
+    pub business_hours: BusinessHours,
+    /// More downloads than this by one user within one clock hour is a mass download.
+    #[serde(default = "default_mass_download")]
+    #[schemars(range(min = 1))]
+    pub mass_download_per_hour: u32,
 }
 
 impl Default for ReportSpec {
@@ -225,8 +235,134 @@ impl Default for ReportSpec {
             formats: default_formats(),
             file_name: default_file_name(),
             privacy: PrivacySpec::default(),
+            sections: Vec::new(),
+            business_hours: BusinessHours::default(),
+            mass_download_per_hour: default_mass_download(),
         }
     }
+}
+
+fn default_mass_download() -> u32 {
+    50
+}
+
+/// A section of the `md` and `txt` reports.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SectionName {
+    /// Portal, resource, generator, period, privacy.
+    Cover,
+    /// Pages and events fetched per source, duplicates, retention, gaps: complete or not.
+    Coverage,
+    /// Totals, change against the previous period, findings.
+    Summary,
+    /// By category, action type, location, user, day, hour; top users and targets.
+    Activity,
+    /// Failed sign-ins, brute force, new countries.
+    Authentication,
+    /// Security settings, administrators, API keys, portal lifecycle.
+    Privileged,
+    /// Users and groups created, changed, deleted.
+    Identity,
+    /// Access changes and external links.
+    Permissions,
+    /// Downloads and exports, mass downloads.
+    Downloads,
+    /// Deletions.
+    Deletions,
+    /// Activity outside business hours.
+    AfterHours,
+    /// Every event.
+    Appendix,
+    /// Review and attestation, for a person to sign.
+    Review,
+}
+
+impl SectionName {
+    /// Every section, in report order.
+    pub const ALL: [SectionName; 13] = [
+        Self::Cover,
+        Self::Coverage,
+        Self::Summary,
+        Self::Activity,
+        Self::Authentication,
+        Self::Privileged,
+        Self::Identity,
+        Self::Permissions,
+        Self::Downloads,
+        Self::Deletions,
+        Self::AfterHours,
+        Self::Appendix,
+        Self::Review,
+    ];
+}
+
+/// Working hours.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BusinessHours {
+    /// Working days, e.g. `[Mon, Tue, Wed, Thu, Fri]`.
+    #[serde(default = "default_work_days")]
+    pub days: Vec<Weekday>,
+    /// Start of the working day, `HH:MM`.
+    #[serde(default = "default_day_start")]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub start: String,
+    /// End of the working day, `HH:MM` (exclusive).
+    #[serde(default = "default_day_end")]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-4]):[0-5][0-9]$"))]
+    pub end: String,
+    /// IANA time zone of the hours; the report's `timeZone` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
+impl Default for BusinessHours {
+    fn default() -> Self {
+        Self {
+            days: default_work_days(),
+            start: default_day_start(),
+            end: default_day_end(),
+            time_zone: None,
+        }
+    }
+}
+
+fn default_work_days() -> Vec<Weekday> {
+    vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ]
+}
+
+fn default_day_start() -> String {
+    "08:00".to_owned()
+}
+
+fn default_day_end() -> String {
+    "18:00".to_owned()
+}
+
+/// A day of the week.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Weekday {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
 }
 
 /// How personal data appears in reports.
@@ -373,6 +509,9 @@ pub struct ComplianceReportStatus {
     /// One entry per uploaded format.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_uploads: Vec<UploadStatus>,
+    /// Events of the last report by compliance category, for the next report's comparison.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub last_category_counts: std::collections::BTreeMap<String, u64>,
     /// The scheduled instant of a run that started and has not succeeded yet. After a crash
     /// or failure, the next attempt treats that period's files found in the folder as uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]

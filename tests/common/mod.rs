@@ -102,6 +102,7 @@ pub fn request(
         resume: false,
         observer: None,
         privacy: Privacy::none(),
+        previous: None,
     }
 }
 

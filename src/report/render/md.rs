@@ -1,4 +1,4 @@
-//! Markdown: summary tables (by action type, by user, by day), then the events as tables.
+//! Markdown: the analysis sections, then the events (the appendix), then the review block.
 
 use std::borrow::Cow;
 use std::io::{self, Write};
@@ -6,11 +6,18 @@ use std::io::{self, Write};
 use super::{Renderer, source_title};
 use crate::docspace::Source;
 use crate::report::context::ReportContext;
+use crate::report::document::{self, Block, SectionDoc};
 use crate::report::summary::Summary;
 use crate::report::view::EventView;
+use crate::spec::SectionName;
 
 /// The `md` format.
-pub struct MdRenderer;
+pub struct MdRenderer {
+    /// Whether the events are listed (the appendix section is selected).
+    pub appendix: bool,
+    /// Whether the review block ends the report.
+    pub review: bool,
+}
 
 /// Escapes text for a table cell: pipes, backslashes, markup characters and line breaks.
 fn cell(text: &str) -> Cow<'_, str> {
@@ -33,16 +40,34 @@ fn cell(text: &str) -> Cow<'_, str> {
     Cow::Owned(escaped)
 }
 
-fn table(out: &mut dyn Write, heading: &str, label: &str, rows: &[(&str, u64)]) -> io::Result<()> {
-    writeln!(out, "## {heading}\n")?;
-    if rows.is_empty() {
-        return writeln!(out, "No events.\n");
+fn write_section(out: &mut dyn Write, section: &SectionDoc) -> io::Result<()> {
+    writeln!(out, "## {}\n", section.title)?;
+    for block in &section.blocks {
+        match block {
+            Block::Paragraph(text) => writeln!(out, "{}\n", cell(text))?,
+            Block::Bullets(items) => {
+                for item in items {
+                    writeln!(out, "- {}", cell(item))?;
+                }
+                writeln!(out)?;
+            }
+            Block::Table { columns, rows } => {
+                if rows.is_empty() {
+                    writeln!(out, "None.\n")?;
+                    continue;
+                }
+                let header: Vec<Cow<'_, str>> = columns.iter().map(|c| cell(c)).collect();
+                writeln!(out, "| {} |", header.join(" | "))?;
+                writeln!(out, "|{}", "---|".repeat(columns.len()))?;
+                for row in rows {
+                    let cells: Vec<Cow<'_, str>> = row.iter().map(|c| cell(c)).collect();
+                    writeln!(out, "| {} |", cells.join(" | "))?;
+                }
+                writeln!(out)?;
+            }
+        }
     }
-    writeln!(out, "| {label} | Events |\n|---|---:|")?;
-    for (name, count) in rows {
-        writeln!(out, "| {} | {count} |", cell(name))?;
-    }
-    writeln!(out)
+    Ok(())
 }
 
 impl Renderer for MdRenderer {
@@ -53,64 +78,55 @@ impl Renderer for MdRenderer {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         writeln!(out, "# Compliance report: {}\n", cell(&ctx.resource))?;
-        writeln!(out, "| | |\n|---|---|")?;
-        writeln!(out, "| Portal | {} |", cell(&ctx.portal))?;
-        writeln!(out, "| Period | {} |", ctx.period_local())?;
-        writeln!(out, "| Period (UTC) | {} |", ctx.period_utc())?;
-        writeln!(out, "| Filter | {} |", cell(&ctx.filter))?;
-        writeln!(out, "| Privacy | {} |", cell(&ctx.privacy))?;
-        writeln!(out, "| Generated | {} |", ctx.generated())?;
-        writeln!(out, "| Events reported | {} |", summary.total_reported())?;
-        writeln!(out, "| Events fetched | {} |\n", summary.total_fetched())?;
-        table(
-            out,
-            "Events by action type",
-            "Action type",
-            &Summary::by_count(&summary.by_action_type),
-        )?;
-        table(out, "Events by user", "User", &summary.users_by_count())?;
-        let days: Vec<(String, u64)> = summary
-            .by_day
-            .iter()
-            .map(|(d, n)| (d.to_string(), *n))
-            .collect();
-        let days: Vec<(&str, u64)> = days.iter().map(|(d, n)| (d.as_str(), *n)).collect();
-        table(out, "Events by day", "Day", &days)
+        writeln!(out, "{} | {}\n", ctx.period_local(), ctx.period_utc())?;
+        for section in document::sections(ctx, summary) {
+            write_section(out, &section)?;
+        }
+        if self.appendix {
+            writeln!(out, "## {}\n", document::title(SectionName::Appendix))?;
+        }
+        Ok(())
     }
 
     fn section(&mut self, source: Source, count: u64, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out, "\n## {} events ({count})\n", source_title(source))?;
+        if !self.appendix {
+            return Ok(());
+        }
+        writeln!(out, "### {} events ({count})\n", source_title(source))?;
         writeln!(
             out,
-            "| Time | User | Action | Type | Target | Context | IP | Description |"
+            "| Time | User | Action | Category | Target | Context | IP | Description |"
         )?;
         writeln!(out, "|---|---|---|---|---|---|---|---|")
     }
 
     fn epilogue(&mut self, _: &ReportContext, _: &Summary, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out)
+        writeln!(out)?;
+        if self.review {
+            write_section(out, &document::review())?;
+        }
+        Ok(())
     }
 
     fn events(&mut self, events: &[EventView<'_>], out: &mut Vec<u8>) -> io::Result<()> {
-        events.iter().try_for_each(|e| Self::event(e, out))
-    }
-}
-
-impl MdRenderer {
-    fn event(e: &EventView<'_>, out: &mut Vec<u8>) -> io::Result<()> {
-        writeln!(
-            out,
-            "| {} | {} | {} ({}) | {} | {} | {} | {} | {} |",
-            e.time_local,
-            cell(e.user_label()),
-            e.action_name,
-            e.action_id,
-            e.action_type.unwrap_or(""),
-            cell(&e.targets.join(", ")),
-            cell(e.context.unwrap_or("")),
-            cell(e.ip.unwrap_or("")),
-            cell(e.description.unwrap_or(""))
-        )
+        if !self.appendix {
+            return Ok(());
+        }
+        events.iter().try_for_each(|e| {
+            writeln!(
+                out,
+                "| {} | {} | {} ({}) | {} | {} | {} | {} | {} |",
+                e.time_local,
+                cell(e.user_label()),
+                e.action_name,
+                e.action_id,
+                e.category,
+                cell(&e.targets.join(", ")),
+                cell(e.context.unwrap_or("")),
+                cell(e.ip.unwrap_or("")),
+                cell(e.description.unwrap_or(""))
+            )
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use super::context::ReportContext;
 use super::summary::Summary;
 use super::view::EventView;
 use crate::docspace::Source;
-use crate::spec::ReportFormat;
+use crate::spec::{ReportFormat, SectionName};
 
 /// One report format.
 pub trait Renderer: Send {
@@ -36,13 +36,15 @@ pub trait Renderer: Send {
     ) -> io::Result<()>;
 }
 
-/// The renderer for a format.
-pub fn renderer_for(format: ReportFormat) -> Box<dyn Renderer> {
+/// The renderer for a format; `md` and `txt` follow the context's section selection.
+pub fn renderer_for(format: ReportFormat, ctx: &ReportContext) -> Box<dyn Renderer> {
+    let appendix = ctx.sections.contains(&SectionName::Appendix);
+    let review = ctx.sections.contains(&SectionName::Review);
     match format {
-        ReportFormat::Txt => Box::new(txt::TxtRenderer),
+        ReportFormat::Txt => Box::new(txt::TxtRenderer { appendix, review }),
         ReportFormat::Csv => Box::new(csv::CsvRenderer),
         ReportFormat::Ndjson => Box::new(ndjson::NdjsonRenderer),
-        ReportFormat::Md => Box::new(md::MdRenderer),
+        ReportFormat::Md => Box::new(md::MdRenderer { appendix, review }),
     }
 }
 

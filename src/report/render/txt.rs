@@ -1,19 +1,115 @@
-//! Plain text: the vendor tutorial's layout, with a true period, true totals and counts by
-//! action type.
+//! Plain text: the analysis sections as aligned tables, then every event in the vendor
+//! tutorial's layout (fixed: true period, both time zones, categories), then the review block.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::{Renderer, source_title};
 use crate::docspace::Source;
 use crate::report::context::ReportContext;
+use crate::report::document::{self, Block, SectionDoc};
 use crate::report::summary::Summary;
 use crate::report::view::EventView;
+use crate::spec::SectionName;
 
 const RULE: &str =
     "--------------------------------------------------------------------------------";
+/// Table cells longer than this are cut, so tables stay readable; the events list is complete.
+const MAX_CELL: usize = 60;
 
 /// The `txt` format.
-pub struct TxtRenderer;
+pub struct TxtRenderer {
+    /// Whether the events are listed (the appendix section is selected).
+    pub appendix: bool,
+    /// Whether the review block ends the report.
+    pub review: bool,
+}
+
+/// Keeps a field on one line so a value cannot forge report lines.
+fn one_line(text: &str) -> Cow<'_, str> {
+    if text.contains(['\n', '\r']) {
+        text.replace(['\n', '\r'], " ").into()
+    } else {
+        text.into()
+    }
+}
+
+fn clip(text: &str) -> String {
+    let line = one_line(text);
+    if line.chars().count() <= MAX_CELL {
+        line.into_owned()
+    } else {
+        let cut: String = line.chars().take(MAX_CELL - 1).collect();
+        format!("{cut}~")
+    }
+}
+
+fn heading(out: &mut dyn Write, title: &str) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "{title}")?;
+    writeln!(out, "{}", "=".repeat(title.chars().count()))
+}
+
+fn write_section(out: &mut dyn Write, section: &SectionDoc) -> io::Result<()> {
+    heading(out, &section.title)?;
+    for block in &section.blocks {
+        match block {
+            Block::Paragraph(text) => writeln!(out, "{}", one_line(text))?,
+            Block::Bullets(items) => {
+                for item in items {
+                    writeln!(out, "  - {}", one_line(item))?;
+                }
+            }
+            Block::Table { columns, rows } => {
+                if rows.is_empty() {
+                    writeln!(out, "  (none)")?;
+                    continue;
+                }
+                let cells: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|r| r.iter().map(|c| clip(c)).collect())
+                    .collect();
+                let widths: Vec<usize> = (0..columns.len())
+                    .map(|i| {
+                        cells
+                            .iter()
+                            .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                            .chain([columns[i].chars().count()])
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                let line = |values: Vec<&str>| {
+                    let padded: Vec<String> = values
+                        .iter()
+                        .zip(&widths)
+                        .map(|(v, w)| format!("{v:<w$}"))
+                        .collect();
+                    format!("  {}", padded.join("  ").trim_end())
+                };
+                writeln!(
+                    out,
+                    "{}",
+                    line(columns.iter().map(String::as_str).collect())
+                )?;
+                writeln!(
+                    out,
+                    "  {}",
+                    widths
+                        .iter()
+                        .map(|w| "-".repeat(*w))
+                        .collect::<Vec<_>>()
+                        .join("  ")
+                )?;
+                for row in &cells {
+                    writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+                }
+            }
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
 
 impl Renderer for TxtRenderer {
     fn preamble(
@@ -24,12 +120,8 @@ impl Renderer for TxtRenderer {
     ) -> io::Result<()> {
         writeln!(out, "Compliance report")?;
         writeln!(out, "Report:       {}", ctx.resource)?;
-        writeln!(out, "Portal:       {}", ctx.portal)?;
         writeln!(out, "Period:       {}", ctx.period_local())?;
         writeln!(out, "              {}", ctx.period_utc())?;
-        writeln!(out, "Filter:       {}", ctx.filter)?;
-        writeln!(out, "Privacy:      {}", ctx.privacy)?;
-        writeln!(out, "Generated:    {}", ctx.generated())?;
         writeln!(
             out,
             "Total events: {} (fetched {}, filtered out {})",
@@ -39,24 +131,19 @@ impl Renderer for TxtRenderer {
                 .total_fetched()
                 .saturating_sub(summary.total_reported())
         )?;
-        writeln!(out)?;
-        writeln!(out, "Events by action type:")?;
-        let width = summary
-            .by_action_type
-            .keys()
-            .map(String::len)
-            .max()
-            .unwrap_or(0);
-        for (name, count) in Summary::by_count(&summary.by_action_type) {
-            writeln!(out, "  {name:<width$}  {count:>8}")?;
+        for section in document::sections(ctx, summary) {
+            write_section(out, &section)?;
         }
-        if summary.by_action_type.is_empty() {
-            writeln!(out, "  (none)")?;
+        if self.appendix {
+            heading(out, document::title(SectionName::Appendix))?;
         }
         Ok(())
     }
 
     fn section(&mut self, source: Source, count: u64, out: &mut dyn Write) -> io::Result<()> {
+        if !self.appendix {
+            return Ok(());
+        }
         writeln!(out)?;
         writeln!(out, "{} events: {count}", source_title(source))?;
         writeln!(out, "{RULE}")
@@ -68,11 +155,17 @@ impl Renderer for TxtRenderer {
         summary: &Summary,
         out: &mut dyn Write,
     ) -> io::Result<()> {
+        if self.review {
+            write_section(out, &document::review())?;
+        }
         writeln!(out)?;
         writeln!(out, "End of report: {} events.", summary.total_reported())
     }
 
     fn events(&mut self, events: &[EventView<'_>], out: &mut Vec<u8>) -> io::Result<()> {
+        if !self.appendix {
+            return Ok(());
+        }
         events.iter().try_for_each(|e| Self::event(e, out))
     }
 }
@@ -82,22 +175,26 @@ impl TxtRenderer {
         writeln!(out, "ID: {}", e.id)?;
         writeln!(out, "Date: {} ({})", e.time_local, e.time_utc)?;
         match e.user_id {
-            Some(id) => writeln!(out, "User: {} ({id})", e.user_label())?,
-            None => writeln!(out, "User: {}", e.user_label())?,
+            Some(id) => writeln!(out, "User: {} ({id})", one_line(e.user_label()))?,
+            None => writeln!(out, "User: {}", one_line(e.user_label()))?,
         }
         if let Some(login) = e.login {
-            writeln!(out, "Login: {login}")?;
+            writeln!(out, "Login: {}", one_line(login))?;
         }
-        write!(out, "Action: {} ({})", e.action_name, e.action_id)?;
+        write!(
+            out,
+            "Action: {} ({}) [{}",
+            e.action_name, e.action_id, e.category
+        )?;
         if let Some(t) = e.action_type {
-            write!(out, " [{t}]")?;
+            write!(out, ", {t}")?;
         }
         match e.description {
-            Some(d) => writeln!(out, ": {}", one_line(d))?,
-            None => writeln!(out)?,
+            Some(d) => writeln!(out, "]: {}", one_line(d))?,
+            None => writeln!(out, "]")?,
         }
         if !e.targets.is_empty() {
-            writeln!(out, "Target: {}", e.targets.join(", "))?;
+            writeln!(out, "Target: {}", one_line(&e.targets.join(", ")))?;
         }
         if let Some(c) = e.context {
             writeln!(out, "Context: {}", one_line(c))?;
@@ -110,27 +207,18 @@ impl TxtRenderer {
                 out,
                 "Location/IP: {} | {}, {}",
                 e.ip.unwrap_or("-"),
-                e.country.unwrap_or("-"),
-                e.city.unwrap_or("-")
+                one_line(e.country.unwrap_or("-")),
+                one_line(e.city.unwrap_or("-"))
             )?;
         }
         if e.browser.is_some() || e.platform.is_some() {
             writeln!(
                 out,
                 "Client: {} on {}",
-                e.browser.unwrap_or("-"),
-                e.platform.unwrap_or("-")
+                one_line(e.browser.unwrap_or("-")),
+                one_line(e.platform.unwrap_or("-"))
             )?;
         }
         writeln!(out, "{RULE}")
-    }
-}
-
-/// Keeps a field on one line so a value cannot forge report lines.
-fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains(['\n', '\r']) {
-        text.replace(['\n', '\r'], " ").into()
-    } else {
-        text.into()
     }
 }
