@@ -84,7 +84,7 @@ async fn report_prints_one_json_object_and_never_the_key() {
     assert_eq!(json["eventCount"], truth);
     assert_eq!(json["fetchedCount"], truth);
     let uploads = json["uploads"].as_array().unwrap();
-    assert_eq!(uploads.len(), 2, "txt and csv by default");
+    assert_eq!(uploads.len(), 3, "txt and csv by default, and the manifest");
     let stored = sim.uploads();
     for upload in uploads {
         let file = stored

@@ -222,7 +222,7 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     let stored = sim
         .uploads()
         .into_iter()
-        .find(|f| f.title.starts_with("monthly-"))
+        .find(|f| f.title.starts_with("monthly-") && f.title.ends_with(".csv"))
         .unwrap();
     assert_eq!(status["lastUploadedFileId"], stored.id.to_string());
     assert_eq!(
@@ -256,7 +256,7 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     assert_eq!(
         sim.uploads()
             .iter()
-            .filter(|f| f.title.starts_with("hourly-"))
+            .filter(|f| f.title.starts_with("hourly-") && f.title.ends_with(".csv"))
             .count(),
         1
     );
@@ -484,14 +484,22 @@ async fn two_replicas_and_a_crash_upload_each_period_once() {
         sorted,
         vec![
             "pair-".to_owned() + &month_label(month_from) + ".csv",
+            "pair-".to_owned() + &month_label(month_from) + ".manifest.json",
             "pair-".to_owned() + &month_label(month_from) + ".ndjson"
         ],
         "exactly one file per format: {files:?}"
     );
     // Restarting the killed replica changes nothing.
     a = Operator::start(&server, &clock, "op-c", work.path());
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(sim.uploads().len(), 2);
+    let deadline = std::time::Instant::now() + WAIT;
+    while a.http_get("/livez").map(|r| r.0) != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the restarted replica never came up"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(sim.uploads().len(), 3);
     drop(a);
     drop(leader);
 }

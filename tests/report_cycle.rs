@@ -326,7 +326,7 @@ async fn rate_limits_are_retried_after_retry_after() {
         2,
         "{statuses:?}"
     );
-    assert_eq!(sim.uploads().len(), 2);
+    assert_eq!(sim.uploads().len(), 3, "two formats and the manifest");
 }
 
 #[tokio::test]
@@ -417,8 +417,13 @@ async fn on_existing_skip_new_version_and_rename() {
         let first_id = first.uploads[0].file_id.clone().unwrap();
         let out2 = tempfile::tempdir().unwrap();
         let second = run(s, APRIL_RUN, out2.path()).await.unwrap();
-        let files = sim.uploads();
-        assert_eq!(files.len(), files_after, "{mode}: {files:?}");
+        let files: Vec<_> = sim
+            .uploads()
+            .into_iter()
+            .filter(|f| f.title.ends_with(".txt"))
+            .collect();
+        let titles: Vec<&str> = files.iter().map(|f| f.title.as_str()).collect();
+        assert_eq!(files.len(), files_after, "{mode}: {titles:?}");
         match second_id_is_new {
             None => {
                 assert_eq!(second.uploads[0].file_id, None, "skip uploads nothing");
@@ -559,7 +564,7 @@ async fn a_dry_run_renders_but_uploads_nothing() {
     .unwrap();
     assert!(sim.uploads().is_empty());
     assert!(sim.requests().iter().all(|r| r.method == "GET"));
-    assert_eq!(outcome.uploads.len(), 4);
+    assert_eq!(outcome.uploads.len(), 5, "four formats and the manifest");
     for u in &outcome.uploads {
         let bytes = std::fs::read(u.local_path.as_ref().unwrap()).unwrap();
         assert_eq!(sha256_hex(&bytes), u.sha256);
@@ -680,9 +685,109 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
                         upload.file_name
                     );
                 }
-                assert!(text.contains("user-"), "pseudonyms in {}", upload.file_name);
+                if matches!(
+                    upload.kind,
+                    docspace_compliance_operator::report::ArtefactKind::Report(_)
+                ) {
+                    assert!(text.contains("user-"), "pseudonyms in {}", upload.file_name);
+                }
             }
         }
         assert!(outcome.event_count > 0);
     }
+}
+
+#[tokio::test]
+async fn manifests_are_uploaded_chained_signed_and_verifiable() {
+    use docspace_compliance_operator::integrity::{SigningKey, VerifyOptions, verify};
+    use std::sync::Arc;
+
+    let sim = sim(900, "2025-02-01T00:00:00Z", MARCH_TO, |_| {}).await;
+    let key = Arc::new(SigningKey::from_secret_bytes(&[7u8; 32]).unwrap());
+    let out = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    let mut previous = None;
+    for at in ["2025-03-01T03:00:00Z", APRIL_RUN] {
+        let mut req = request(
+            spec(&sim, json!({})),
+            &sim_key(),
+            at,
+            Delivery::Upload,
+            out.path(),
+        );
+        req.signing_key = Some(key.clone());
+        req.previous_manifest_sha256 = previous.clone();
+        let outcome = run_once(req, &NoProgress).await.unwrap();
+        previous = Some(outcome.manifest_sha256.clone());
+        runs.push(outcome);
+    }
+    let stored: Vec<String> = sim.uploads().into_iter().map(|f| f.title).collect();
+    assert!(
+        stored.contains(&"compliance-report-monthly-2025-03.manifest.json".to_owned()),
+        "{stored:?}"
+    );
+    assert!(
+        stored.contains(&"compliance-report-monthly-2025-03.manifest.sig".to_owned()),
+        "{stored:?}"
+    );
+    let manifest = std::fs::read_to_string(
+        out.path()
+            .join("compliance-report-monthly-2025-03.manifest.json"),
+    )
+    .unwrap();
+    assert!(
+        manifest.contains(&runs[0].manifest_sha256),
+        "the March manifest links to February's"
+    );
+    assert!(manifest.contains(&runs[1].uploads[0].sha256));
+
+    let options = VerifyOptions {
+        trusted_public_key: Some(key.public_key_pem()),
+        require_signature: true,
+    };
+    let report = verify(&[out.path().to_owned()], &options).unwrap();
+    assert_eq!(
+        (report.manifests, report.chain_links, report.signatures),
+        (2, 1, 2)
+    );
+
+    // One changed byte in a report breaks verification, naming the file.
+    let csv = out.path().join("compliance-report-monthly-2025-03.csv");
+    let mut bytes = std::fs::read(&csv).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 1;
+    std::fs::write(&csv, bytes).unwrap();
+    let err = verify(&[out.path().to_owned()], &options).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("compliance-report-monthly-2025-03.csv"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_events_digest_does_not_depend_on_the_format_selection() {
+    let sim = sim(400, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let mut digests = Vec::new();
+    for formats in [json!(["txt"]), json!(["csv", "ndjson", "md"])] {
+        let out = tempfile::tempdir().unwrap();
+        let req = request(
+            spec(&sim, json!({"report": {"formats": formats}})),
+            &sim_key(),
+            APRIL_RUN,
+            Delivery::DryRun,
+            out.path(),
+        );
+        run_once(req, &NoProgress).await.unwrap();
+        let manifest = std::fs::read(
+            out.path()
+                .join("compliance-report-monthly-2025-03.manifest.json"),
+        )
+        .unwrap();
+        let manifest =
+            docspace_compliance_operator::integrity::Manifest::from_json(&manifest).unwrap();
+        assert_eq!(manifest.events.count, 400);
+        digests.push(manifest.events.sha256);
+    }
+    assert_eq!(digests[0], digests[1]);
 }

@@ -61,6 +61,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         observer: None,
         privacy: Privacy::none(),
         previous: None,
+        previous_manifest_sha256: None,
+        signing_key: None,
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

@@ -123,6 +123,13 @@ pub struct ReportArgs {
     /// Render without uploading.
     #[arg(long)]
     pub dry_run: bool,
+    /// The previous run's manifest: this run's manifest links to its SHA-256 (the chain).
+    #[arg(long)]
+    pub previous_manifest: Option<PathBuf>,
+    /// Environment variable that holds the Ed25519 signing key when the spec sets
+    /// `report.signingKeySecretRef`.
+    #[arg(long, default_value = "DOCSPACE_SIGNING_KEY")]
+    pub signing_key_env: String,
     /// Environment variable that holds the key of `privacy: {ip: hash}` and `{users: pseudonym}`.
     #[arg(long, default_value = "DOCSPACE_PRIVACY_KEY")]
     pub privacy_key_env: String,

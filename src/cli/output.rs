@@ -45,7 +45,7 @@ pub fn outcome_json(outcome: &RunOutcome) -> String {
             .uploads
             .iter()
             .map(|u| Upload {
-                format: u.format.extension(),
+                format: u.kind.label(),
                 file_name: &u.file_name,
                 file_id: u.file_id.as_deref(),
                 sha256: &u.sha256,

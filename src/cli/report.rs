@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
+use docspace_compliance_operator::integrity::{Manifest, SigningKey};
 use docspace_compliance_operator::report::{Privacy, PrivacyKey};
 use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once};
 
@@ -31,6 +32,30 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
             args.privacy_key_env
         )
     })?;
+    let previous_manifest_sha256 = match &args.previous_manifest {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let manifest =
+                Manifest::from_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(manifest.sha256())
+        }
+        None => None,
+    };
+    let signing_key = match &report.spec.report.signing_key_secret_ref {
+        Some(_) => {
+            let secret = std::env::var(&args.signing_key_env).map_err(|_| {
+                format!(
+                    "spec.report.signingKeySecretRef is set: put the Ed25519 signing key in the environment variable {}",
+                    args.signing_key_env
+                )
+            })?;
+            let key = SigningKey::from_secret_bytes(secret.as_bytes())
+                .map_err(|e| format!("{}: {e}", args.signing_key_env))?;
+            Some(std::sync::Arc::new(key))
+        }
+        None => None,
+    };
     let now = Utc::now();
     let request = RunRequest {
         resource: ResourceRef {
@@ -62,6 +87,8 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         observer: None,
         privacy,
         previous: None,
+        previous_manifest_sha256,
+        signing_key,
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

@@ -15,6 +15,7 @@ use super::metrics::{ReportLabels, ResultLabels};
 use super::secret::{SecretError, read_api_key, read_value};
 use super::status::{self, set_ready};
 use crate::docspace::RetryPolicy;
+use crate::integrity::SigningKey;
 use crate::report::{PreviousTotals, Privacy, PrivacyKey};
 use crate::run::{Delivery, NoProgress, ResourceRef, RunOutcome, RunRequest, run_once};
 use crate::spec::{
@@ -270,9 +271,13 @@ async fn run_due(
             Some(reference) => Some(read_value(&ctx.client, &namespace, reference).await?),
             None => None,
         };
-        Ok::<_, SecretError>((api_key, privacy_key.and_then(PrivacyKey::new)))
+        let signing_key = match &report.spec.report.signing_key_secret_ref {
+            Some(reference) => Some(read_value(&ctx.client, &namespace, reference).await?),
+            None => None,
+        };
+        Ok::<_, SecretError>((api_key, privacy_key.and_then(PrivacyKey::new), signing_key))
     };
-    let (api_key, privacy_key) = match secrets.await {
+    let (api_key, privacy_key, signing_key) = match secrets.await {
         Ok(keys) => keys,
         Err(e) => {
             let reason = match e {
@@ -290,6 +295,26 @@ async fn run_due(
             status::write(api, report, &status).await?;
             publish(ctx, report, EventType::Warning, reason, e.to_string()).await;
             return Err(e.into());
+        }
+    };
+    let signing_key = match signing_key
+        .map(|k| SigningKey::from_secret_bytes(k.as_bytes()))
+        .transpose()
+    {
+        Ok(key) => key.map(Arc::new),
+        Err(e) => {
+            let message = format!("spec.report.signingKeySecretRef: {e}");
+            set_ready(
+                &mut status,
+                "False",
+                "InvalidSpec",
+                message.clone(),
+                generation,
+                ctx.clock.now(),
+            );
+            status::write(api, report, &status).await?;
+            publish(ctx, report, EventType::Warning, "InvalidSpec", message).await;
+            return Ok(Action::await_change());
         }
     };
     let privacy = match Privacy::new(&report.spec.report.privacy, privacy_key) {
@@ -350,6 +375,8 @@ async fn run_due(
         resume,
         observer: Some(Arc::new(MetricsObserver(ctx.metrics.clone()))),
         privacy,
+        previous_manifest_sha256: status.last_manifest_sha256.clone(),
+        signing_key,
         previous: status.last_event_count.map(|events| PreviousTotals {
             events,
             by_category: status.last_category_counts.clone(),
@@ -444,11 +471,12 @@ fn record_success(
     status.last_event_count = Some(outcome.event_count);
     status.last_fetched_count = Some(outcome.fetched_count);
     status.last_category_counts = outcome.by_category.clone();
+    status.last_manifest_sha256 = Some(outcome.manifest_sha256.clone());
     status.last_uploads = outcome
         .uploads
         .iter()
         .map(|u| UploadStatus {
-            format: u.format,
+            format: u.kind.label().to_owned(),
             file_name: u
                 .stored_title
                 .clone()

@@ -342,7 +342,7 @@ fn executive(summary: &Summary) -> Vec<Block> {
         findings.push(format!("{failed} failed sign-ins from {} IP addresses ({} brute-force blocks, {} IP-restriction blocks)", ips.len(), a.brute_force, a.ip_security));
     }
     let new_countries = a.new_countries().len();
-    if new_countries > 0 {
+    if new_countries > 0 && a.has_baseline() {
         findings.push(format!("{new_countries} sign-ins from a country the user had not signed in from in the 30 days before"));
     }
     if a.new_external_links > 0 {

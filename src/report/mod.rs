@@ -23,7 +23,7 @@ pub use privacy::{Privacy, PrivacyError, PrivacyKey};
 pub use render::content_type;
 pub use summary::{PreviousTotals, Summary};
 pub use view::{EventView, action_name};
-pub use writer::{Artefact, ReportWriter};
+pub use writer::{Artefact, ArtefactKind, ReportWriter};
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -17,13 +17,44 @@ use super::render::{Renderer, renderer_for};
 use super::summary::Summary;
 use super::view::EventView;
 use crate::docspace::{Event, Source};
+use crate::integrity::EventsDigest;
 use crate::spec::ReportFormat;
+
+/// What an artefact is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtefactKind {
+    /// A report in a format.
+    Report(ReportFormat),
+    /// The run's manifest.
+    Manifest,
+    /// The manifest's detached signature.
+    Signature,
+}
+
+impl ArtefactKind {
+    /// `txt`, `csv`, ..., `manifest` or `signature`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Report(format) => format.extension(),
+            Self::Manifest => "manifest",
+            Self::Signature => "signature",
+        }
+    }
+
+    /// The MIME type used when uploading it.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Report(format) => super::render::content_type(format),
+            Self::Manifest | Self::Signature => "application/json",
+        }
+    }
+}
 
 /// A rendered report file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Artefact {
-    /// Its format.
-    pub format: ReportFormat,
+    /// What it is.
+    pub kind: ArtefactKind,
     /// Its file name (`stem.ext`).
     pub file_name: String,
     /// Where it was written.
@@ -35,7 +66,8 @@ pub struct Artefact {
 }
 
 struct Spool {
-    format: ReportFormat,
+    /// `None` for the canonical events stream, which is hashed and not written out.
+    format: Option<ReportFormat>,
     renderer: Box<dyn Renderer>,
     file: BufWriter<File>,
     chunks: Vec<(u64, u64)>,
@@ -66,10 +98,12 @@ impl ReportWriter {
     ) -> io::Result<Self> {
         let spools = formats
             .iter()
-            .map(|&format| {
+            .map(|&format| Some(format))
+            .chain([None])
+            .map(|format| {
                 Ok(Spool {
                     format,
-                    renderer: renderer_for(format, &context),
+                    renderer: renderer_for(format.unwrap_or(ReportFormat::Ndjson), &context),
                     file: BufWriter::with_capacity(256 * 1024, tempfile::tempfile_in(spool_dir)?),
                     chunks: Vec::new(),
                     written: 0,
@@ -112,9 +146,12 @@ impl ReportWriter {
         for spool in &mut self.spools {
             spool.buffer.clear();
         }
-        let views: Vec<EventView<'_>> = newest_first
-            .iter()
-            .rev()
+        // Oldest first; ties in order of source and id, so the order does not depend on how
+        // the server ordered events within one second.
+        let mut ordered: Vec<&Event> = newest_first.iter().collect();
+        ordered.sort_by_key(|e| (e.date, e.source as u8, e.id));
+        let views: Vec<EventView<'_>> = ordered
+            .into_iter()
             .map(|event| {
                 let view = EventView::new(event, time_zone);
                 self.summary.count_reported(event, &view, time_zone);
@@ -136,48 +173,71 @@ impl ReportWriter {
         Ok(())
     }
 
-    /// Writes the final files `{stem}.{ext}` into `dir` and returns them with their hashes.
-    pub fn finish(mut self, dir: &Path, stem: &str) -> io::Result<Vec<Artefact>> {
+    /// Writes the final files `{stem}.{ext}` into `dir` and returns them with their hashes,
+    /// and the digest of the events in canonical form (their NDJSON lines in report order).
+    pub fn finish(mut self, dir: &Path, stem: &str) -> io::Result<(Vec<Artefact>, EventsDigest)> {
         let mut artefacts = Vec::with_capacity(self.spools.len());
+        let mut events = EventsDigest {
+            count: self.summary.total_reported(),
+            sha256: String::new(),
+        };
         for spool in &mut self.spools {
-            let file_name = format!("{stem}.{}", spool.format.extension());
+            let Some(format) = spool.format else {
+                let mut out = HashingWriter::new(io::sink());
+                copy_chunks(spool, &self.sections, &mut out, false)?;
+                events.sha256 = out.finish()?.0;
+                continue;
+            };
+            let file_name = format!("{stem}.{}", format.extension());
             let path = dir.join(&file_name);
             let mut out =
                 HashingWriter::new(BufWriter::with_capacity(256 * 1024, File::create(&path)?));
             spool
                 .renderer
                 .preamble(&self.context, &self.summary, &mut out)?;
-            spool.file.flush()?;
-            let spool_file = spool.file.get_ref();
-            let mut copy_buffer = Vec::new();
-            for (index, section) in self.sections.iter().enumerate() {
-                let end = self
-                    .sections
-                    .get(index + 1)
-                    .map_or(spool.chunks.len(), |next| next.first_chunk);
-                spool
-                    .renderer
-                    .section(section.source, section.events, &mut out)?;
-                for &(offset, len) in spool.chunks[section.first_chunk..end].iter().rev() {
-                    copy_buffer.resize(len as usize, 0);
-                    spool_file.read_exact_at(&mut copy_buffer, offset)?;
-                    out.write_all(&copy_buffer)?;
-                }
-            }
+            copy_chunks(spool, &self.sections, &mut out, true)?;
             spool
                 .renderer
                 .epilogue(&self.context, &self.summary, &mut out)?;
             let (sha256, bytes) = out.finish()?;
             artefacts.push(Artefact {
-                format: spool.format,
+                kind: ArtefactKind::Report(format),
                 file_name,
                 path,
                 sha256,
                 bytes,
             });
         }
-        Ok(artefacts)
+        Ok((artefacts, events))
     }
+}
+
+/// Copies a spool's chunks in report order (sections in order, chunks of each reversed) to
+/// `out`, with the renderer's section headings when `headings` is set.
+fn copy_chunks(
+    spool: &mut Spool,
+    sections: &[Section],
+    out: &mut dyn Write,
+    headings: bool,
+) -> io::Result<()> {
+    spool.file.flush()?;
+    let mut buffer = Vec::new();
+    for (index, section) in sections.iter().enumerate() {
+        let end = sections
+            .get(index + 1)
+            .map_or(spool.chunks.len(), |next| next.first_chunk);
+        if headings {
+            spool
+                .renderer
+                .section(section.source, section.events, out)?;
+        }
+        for &(offset, len) in spool.chunks[section.first_chunk..end].iter().rev() {
+            buffer.resize(len as usize, 0);
+            spool.file.get_ref().read_exact_at(&mut buffer, offset)?;
+            out.write_all(&buffer)?;
+        }
+    }
+    Ok(())
 }
 
 /// A writer that hashes and counts what passes through.
@@ -231,6 +291,7 @@ mod tests {
         writer
             .finish(&out, "report")
             .unwrap()
+            .0
             .into_iter()
             .map(|a| {
                 let text = std::fs::read_to_string(&a.path).unwrap();

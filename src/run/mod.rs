@@ -5,6 +5,7 @@
 //! upload, and files this run created are deleted again if a later upload fails.
 
 mod error;
+mod manifest;
 mod upload;
 
 use std::path::PathBuf;
@@ -16,12 +17,13 @@ use crate::docspace::{
     ApiKey, AuditPager, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
     PagingStats, ResponseObserver, RetryPolicy, Source,
 };
+use crate::integrity::SigningKey;
 use crate::report::{
-    AnalysisOptions, Artefact, BusinessWindow, PreviousTotals, Privacy, ReportContext,
-    ReportWriter, file_stem,
+    AnalysisOptions, Artefact, ArtefactKind, BusinessWindow, PreviousTotals, Privacy,
+    ReportContext, ReportWriter, file_stem,
 };
 use crate::schedule::{ReportPeriod, period_for};
-use crate::spec::{ComplianceReportSpec, ReportFormat, SectionName, ValidatedSpec};
+use crate::spec::{ComplianceReportSpec, SectionName, ValidatedSpec};
 
 /// Notable events listed per section; the rest are counted (and all are in the appendix).
 const LIST_LIMIT: usize = 100;
@@ -80,6 +82,10 @@ pub struct RunRequest {
     pub privacy: Privacy,
     /// The previous report's totals, for the change against the previous period.
     pub previous: Option<PreviousTotals>,
+    /// SHA-256 of the previous run's manifest, linked from this run's manifest.
+    pub previous_manifest_sha256: Option<String>,
+    /// Signs the manifest when present.
+    pub signing_key: Option<Arc<SigningKey>>,
 }
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.
@@ -99,7 +105,7 @@ impl Progress for NoProgress {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadOutcome {
     /// The format.
-    pub format: ReportFormat,
+    pub kind: ArtefactKind,
     /// The file name rendered.
     pub file_name: String,
     /// The DocSpace file id; `None` on dry runs and when an existing file was kept.
@@ -129,6 +135,8 @@ pub struct RunOutcome {
     pub paging: Vec<(Source, PagingStats)>,
     /// Events in the report by compliance category.
     pub by_category: std::collections::BTreeMap<String, u64>,
+    /// SHA-256 of the run's manifest: the next run's chain link.
+    pub manifest_sha256: String,
     /// One entry per format.
     pub uploads: Vec<UploadOutcome>,
 }
@@ -270,10 +278,23 @@ pub async fn run_once(
     )
     .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
     let dir = work_dir.path().to_owned();
-    let artefacts = tokio::task::spawn_blocking(move || writer.finish(&dir, &stem))
-        .await
-        .map_err(|e| RunError::Render("render task".to_owned(), std::io::Error::other(e)))?
-        .map_err(render_error)?;
+    let finish_stem = stem.clone();
+    let (mut artefacts, events) =
+        tokio::task::spawn_blocking(move || writer.finish(&dir, &finish_stem))
+            .await
+            .map_err(|e| RunError::Render("render task".to_owned(), std::io::Error::other(e)))?
+            .map_err(render_error)?;
+    let manifest = manifest::build(&request, &period, &artefacts, events);
+    let manifest_sha256 = manifest.sha256();
+    artefacts.extend(
+        manifest::write(
+            &manifest,
+            request.signing_key.as_deref(),
+            work_dir.path(),
+            &stem,
+        )
+        .map_err(render_error)?,
+    );
 
     let mut uploads = match request.delivery {
         Delivery::DryRun => artefacts.iter().map(|a| not_uploaded(a, false)).collect(),
@@ -296,6 +317,7 @@ pub async fn run_once(
         paging,
         by_category,
         uploads,
+        manifest_sha256,
     })
 }
 
@@ -327,7 +349,7 @@ fn keep_matching(
 
 fn not_uploaded(artefact: &Artefact, skipped_existing: bool) -> UploadOutcome {
     UploadOutcome {
-        format: artefact.format,
+        kind: artefact.kind,
         file_name: artefact.file_name.clone(),
         file_id: None,
         stored_title: None,

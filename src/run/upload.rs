@@ -2,7 +2,7 @@
 
 use super::{RunError, UploadOutcome, not_uploaded};
 use crate::docspace::DocSpaceClient;
-use crate::report::{Artefact, content_type};
+use crate::report::Artefact;
 use crate::spec::{OnExisting, UploadSpec};
 
 /// Uploads every artefact, or none: on failure the files this run created are deleted. With
@@ -37,7 +37,7 @@ pub(super) async fn upload_all(
                 &spec.folder_id,
                 &artefact.file_name,
                 &artefact.path,
-                content_type(artefact.format),
+                artefact.kind.content_type(),
                 rename,
             )
             .await;

@@ -223,6 +223,10 @@ pub struct ReportSpec {
     /// Working hours; activity outside them is listed as after-hours.
     #[serde(default)]
     pub business_hours: BusinessHours,
+    /// The Secret key (same namespace) holding an Ed25519 key that signs each run's manifest
+    /// (a 32-byte seed, raw, hex or base64, or a PKCS#8 PEM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key_secret_ref: Option<SecretKeyRef>,
     /// More downloads than this by one user within one clock hour is a mass download.
     #[serde(default = "default_mass_download")]
     #[schemars(range(min = 1))]
@@ -238,6 +242,7 @@ impl Default for ReportSpec {
             sections: Vec::new(),
             business_hours: BusinessHours::default(),
             mass_download_per_hour: default_mass_download(),
+            signing_key_secret_ref: None,
         }
     }
 }
@@ -509,6 +514,9 @@ pub struct ComplianceReportStatus {
     /// One entry per uploaded format.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub last_uploads: Vec<UploadStatus>,
+    /// SHA-256 of the last run's manifest: the head of the chain the next manifest links to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_manifest_sha256: Option<String>,
     /// Events of the last report by compliance category, for the next report's comparison.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub last_category_counts: std::collections::BTreeMap<String, u64>,
@@ -531,8 +539,8 @@ pub struct PeriodStatus {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadStatus {
-    /// The format.
-    pub format: ReportFormat,
+    /// The format (`txt`, `csv`, ...), or `manifest` or `signature`.
+    pub format: String,
     /// The file name.
     pub file_name: String,
     /// The DocSpace file id, if a file was uploaded.

@@ -103,6 +103,8 @@ pub fn request(
         observer: None,
         privacy: Privacy::none(),
         previous: None,
+        previous_manifest_sha256: None,
+        signing_key: None,
     }
 }
 
