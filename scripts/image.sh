@@ -34,6 +34,13 @@ cmd_binary() {
     log "building a static $BIN ($PROFILE, $TARGET)"
     (
         cd "$REPO_ROOT"
+        # Run from `cargo test`, the test's cargo variables would look like changes to build
+        # scripts that watch them (ring watches CARGO_MANIFEST_DIR) and rebuild everything.
+        for var in $(compgen -e); do
+            case "$var" in
+                CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_BIN_EXE_* | CARGO_CRATE_* | CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | RUST_RECURSION_COUNT) unset "$var" ;;
+            esac
+        done
         RUSTFLAGS='-C target-feature=+crt-static' \
             cargo build --locked --profile "$PROFILE" --target "$TARGET" --bin "$BIN" >&2
     ) || die "cargo build of the static binary failed"
