@@ -21,6 +21,25 @@ impl ApiServer {
     /// Builds (cached) and starts an API server with etcd; installs the CRD and the operator's
     /// RBAC bound to the `docspace-operator` user of the operator kubeconfig.
     pub fn start() -> Self {
+        let server = Self::start_empty();
+        server.kubectl_ok(&[
+            "apply",
+            "-f",
+            &format!("{ROOT}/crds/compliancereports.compliance.docspace.dev.yaml"),
+        ]);
+        server.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/compliancereports.compliance.docspace.dev",
+        ]);
+        server.install_operator_identity();
+        server
+    }
+
+    /// Builds (cached) and starts an API server with etcd and nothing installed: no CRD, no
+    /// RBAC for the operator (for tests that install those themselves, e.g. from the chart).
+    pub fn start_empty() -> Self {
         let state = tempfile::tempdir().unwrap();
         let status = Command::new(format!("{ROOT}/scripts/apiserver.sh"))
             .arg("start")
@@ -42,20 +61,48 @@ impl ApiServer {
                 )
             })
             .collect();
-        let server = Self { state, env };
-        server.kubectl_ok(&[
-            "apply",
-            "-f",
-            &format!("{ROOT}/crds/compliancereports.compliance.docspace.dev.yaml"),
+        Self { state, env }
+    }
+
+    /// Writes a kubeconfig at `path` that talks to this server with a bearer `token` (e.g.
+    /// from `kubectl create token`).
+    pub fn write_token_kubeconfig(&self, path: &Path, token: &str) {
+        let config = |args: &[&str]| {
+            let out = Command::new(&self.env["KUBECTL"])
+                .args(args)
+                .env("KUBECONFIG", path)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "kubectl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ca = format!("--certificate-authority={}", self.env["APISERVER_CA"]);
+        let server = format!("--server={}", self.env["APISERVER_URL"]);
+        config(&[
+            "config",
+            "set-cluster",
+            "test",
+            &server,
+            &ca,
+            "--embed-certs=true",
         ]);
-        server.kubectl_ok(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/compliancereports.compliance.docspace.dev",
+        config(&[
+            "config",
+            "set-credentials",
+            "token",
+            &format!("--token={}", token.trim()),
         ]);
-        server.install_operator_identity();
-        server
+        config(&[
+            "config",
+            "set-context",
+            "token",
+            "--cluster=test",
+            "--user=token",
+        ]);
+        config(&["config", "use-context", "token"]);
     }
 
     /// Creates the operator's ServiceAccount in `docspace-system`, binds the ClusterRole of
@@ -301,6 +348,50 @@ impl Operator {
             ])
             .arg(clock)
             .env("RUST_LOG", "info,docspace_compliance_operator=debug")
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            log,
+            metrics_port,
+        }
+    }
+
+    /// Starts `docspace-compliance-operator` with `args` (the first one the subcommand, e.g.
+    /// the args of a Deployment's container) and `env`, adding `--kubeconfig` and
+    /// `--clock-file`, and serving probes on a free loopback port (any `--listen` in `args` is
+    /// replaced).
+    pub fn spawn(
+        kubeconfig: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        clock: &Path,
+        name: &str,
+        log_dir: &Path,
+    ) -> Self {
+        let metrics_port = free_port();
+        let log = log_dir.join(format!("operator-{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new(OPERATOR);
+        let mut args = args.iter().peekable();
+        while let Some(arg) = args.next() {
+            if arg == "--listen" {
+                args.next();
+            } else if !arg.starts_with("--listen=") {
+                command.arg(arg);
+            }
+        }
+        let child = command
+            .arg(format!("--listen=127.0.0.1:{metrics_port}"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--clock-file")
+            .arg(clock)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()

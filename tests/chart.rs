@@ -1,0 +1,1275 @@
+//! Packaging: the Helm chart (lint, values schema, rendered manifests checked by yamllint and
+//! by a real API server, `helm install` whose ServiceAccount and RBAC then run a report end to
+//! end), the examples, the Argo CD health check (Lua 5.1) and the container image.
+//!
+//! The tools come from package registries through scripts/test-tools.sh (helm from npm,
+//! yamllint and check-jsonschema from PyPI, lua5.1 and docker.io from Debian); a tool that
+//! cannot be installed fails its test with the reason.
+
+mod common;
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use common::sim;
+use docspace_compliance_operator::schedule::{Schedule, parse_time_zone};
+use docspace_compliance_operator::sim::DEFAULT_API_KEY;
+use support::kube::{ApiServer, Operator, set_clock};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const CHART: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/charts/docspace-compliance-operator"
+);
+const CRD: &str = "crds/compliancereports.compliance.docspace.dev.yaml";
+const HEALTH_DIR: &str = "argocd/resource_customizations/compliance.docspace.dev/ComplianceReport";
+const WAIT: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+// ---------------------------------------------------------------------------------------------
+
+/// The path of a test tool, installed on first use; fails the test with the reason otherwise.
+fn tool(name: &str) -> String {
+    let out = Command::new(format!("{ROOT}/scripts/test-tools.sh"))
+        .args(["path", name])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/test-tools.sh runs");
+    assert!(
+        out.status.success(),
+        "the test tool {name} is not available and could not be installed (see the lines \
+         above; `scripts/test-tools.sh install` installs every tool)"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command; returns its output.
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(ROOT)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} cannot run: {e}"))
+}
+
+/// Runs a command and asserts success; returns stdout.
+fn run_ok(program: &str, args: &[&str]) -> String {
+    let out = run(program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn yaml_docs(source: &str) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple::<serde_json::Value>(source)
+        .unwrap()
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+fn read(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `helm template` of the chart into `out` (one file per template), release `rel` in `namespace`.
+fn helm_template(helm: &str, out: &Path, namespace: &str, values: &[&str]) {
+    let mut args = vec![
+        "template",
+        "rel",
+        CHART,
+        "--namespace",
+        namespace,
+        "--include-crds",
+        "--output-dir",
+    ];
+    let out_dir = out.display().to_string();
+    args.push(&out_dir);
+    for v in values {
+        args.extend(["--values", v]);
+    }
+    run_ok(helm, &args);
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The first monthly run after the real now, and the month it reports.
+fn first_run() -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
+    let schedule = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
+    let s1 = schedule.next_after(Utc::now()).unwrap();
+    let month_start = schedule.latest_before(s1).unwrap() - TimeDelta::hours(3);
+    (s1, month_start, s1 - TimeDelta::hours(3))
+}
+
+fn ready(value: &serde_json::Value) -> Option<(String, String, String)> {
+    let conditions = value["status"]["conditions"].as_array()?;
+    let c = conditions.iter().find(|c| c["type"] == "Ready")?;
+    Some((
+        c["status"].as_str()?.to_owned(),
+        c["reason"].as_str()?.to_owned(),
+        c["message"].as_str().unwrap_or_default().to_owned(),
+    ))
+}
+
+fn reason_is(reason: &'static str) -> impl Fn(&serde_json::Value) -> bool {
+    move |v| ready(v).is_some_and(|(_, r, _)| r == reason)
+}
+
+/// health.lua on one live object: (status, message).
+fn argocd_health(lua: &str, object: &serde_json::Value, dir: &Path) -> (String, String) {
+    let file = dir.join("object.json");
+    std::fs::write(&file, serde_json::to_string(object).unwrap()).unwrap();
+    let out = run_ok(
+        lua,
+        &[
+            "scripts/argocd-health-test.lua",
+            "--eval",
+            &format!("{HEALTH_DIR}/health.lua"),
+            &file.display().to_string(),
+        ],
+    );
+    let mut lines = out.lines();
+    (
+        lines.next().unwrap_or_default().to_owned(),
+        lines.next().unwrap_or_default().to_owned(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// files that must stay in step
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn chart_crd_is_the_committed_crd() {
+    assert_eq!(
+        read(format!("{CHART}/{CRD}")),
+        read(format!("{ROOT}/{CRD}")),
+        "charts/docspace-compliance-operator/{CRD} differs from {CRD}: copy it over"
+    );
+}
+
+#[test]
+fn chart_rbac_matches_deploy_rbac() {
+    let rules = |docs: &[serde_json::Value], kind: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))["rules"]
+            .clone()
+    };
+    let helm = tool("helm");
+    let rendered = yaml_docs(&run_ok(helm.as_str(), &["template", "rel", CHART]));
+    let deploy = yaml_docs(&read(format!("{ROOT}/deploy/rbac.yaml")));
+    let lease = yaml_docs(&read(format!("{ROOT}/deploy/lease-rbac.yaml")));
+    assert_eq!(
+        rules(&rendered, "ClusterRole"),
+        rules(&deploy, "ClusterRole")
+    );
+    assert_eq!(rules(&rendered, "Role"), rules(&lease, "Role"));
+}
+
+#[test]
+fn argocd_cm_patch_embeds_health_lua() {
+    let patch = yaml_docs(&read(format!("{ROOT}/argocd/argocd-cm-patch.yaml")));
+    let key = "resource.customizations.health.compliance.docspace.dev_ComplianceReport";
+    assert_eq!(
+        patch[0]["data"][key].as_str(),
+        Some(read(format!("{ROOT}/{HEALTH_DIR}/health.lua")).as_str()),
+        "argocd/argocd-cm-patch.yaml must embed {HEALTH_DIR}/health.lua unchanged"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// helm lint and the values schema
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn helm_lint_strict_passes_for_default_and_ci_values() {
+    let helm = tool("helm");
+    let out = run_ok(&helm, &["lint", "--strict", CHART]);
+    println!("{out}");
+    assert!(out.contains("0 chart(s) failed"), "{out}");
+    for values in [
+        "ci/all-features-values.yaml",
+        "ci/multi-namespace-values.yaml",
+    ] {
+        let out = run_ok(
+            &helm,
+            &[
+                "lint",
+                "--strict",
+                CHART,
+                "--values",
+                &format!("{CHART}/{values}"),
+            ],
+        );
+        assert!(out.contains("0 chart(s) failed"), "{values}: {out}");
+    }
+}
+
+#[test]
+fn values_schema_and_template_checks_reject_wrong_values() {
+    let helm = tool("helm");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--set", "replicaCount=two"], "replicaCount"),
+        (&["--set", "replicaCount=0"], "replicaCount"),
+        (&["--set", "watchNamespace=team"], "watchNamespace"),
+        (&["--set", "watchNamespaces=team"], "watchNamespaces"),
+        (
+            &["--set-json", r#"watchNamespaces=["Team_A"]"#],
+            "watchNamespaces.0",
+        ),
+        (
+            &["--set-json", r#"allowedPortals=["ftp://acme.example"]"#],
+            "allowedPortals.0",
+        ),
+        (
+            &["--set-json", r#"allowedPortals=["a,b"]"#],
+            "allowedPortals.0",
+        ),
+        (
+            &["--set", "leaderElection.enabled=yes"],
+            "leaderElection.enabled",
+        ),
+        (&["--set", "operator.logFormat=xml"], "operator.logFormat"),
+        (
+            &["--set", "operator.maxConcurrentRuns=0"],
+            "maxConcurrentRuns",
+        ),
+        (&["--set", "metrics.port=70000"], "metrics.port"),
+        (
+            &["--set", "resources.limits.memory=lots"],
+            "resources.limits.memory",
+        ),
+        (&["--set", "image.pullPolicy=Sometimes"], "image.pullPolicy"),
+        (
+            &["--set-json", r#"networkPolicy={"enabled":"true"}"#],
+            "networkPolicy.enabled",
+        ),
+        (
+            &[
+                "--set-json",
+                r#"networkPolicy={"portal":{"cidrs":["acme.com"]}}"#,
+            ],
+            "networkPolicy.portal.cidrs.0",
+        ),
+        (
+            &["--set", "podDisruptionBudget.minAvailable=lots"],
+            "podDisruptionBudget.minAvailable",
+        ),
+        // Combinations the template refuses.
+        (
+            &[
+                "--set",
+                "replicaCount=2",
+                "--set",
+                "leaderElection.enabled=false",
+            ],
+            "needs leaderElection.enabled",
+        ),
+        (
+            &[
+                "--set",
+                "metrics.serviceMonitor.enabled=true",
+                "--set",
+                "metrics.service.enabled=false",
+            ],
+            "needs metrics.service.enabled",
+        ),
+        (
+            &[
+                "--set",
+                "podDisruptionBudget.enabled=true",
+                "--set",
+                "podDisruptionBudget.minAvailable=1",
+            ],
+            "only one of minAvailable and maxUnavailable",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["template", "rel", CHART];
+        all.extend_from_slice(args);
+        let out = run(&helm, &all);
+        let stderr = text(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expected),
+            "helm template {args:?} should fail naming {expected:?}; got:\n{stderr}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rendered manifests: yamllint and the API server's own validation
+// ---------------------------------------------------------------------------------------------
+
+/// `kubectl apply --dry-run=server` of every file under `dir`: the API server validates each
+/// object against its own OpenAPI schema, strictly (unknown fields are errors), and the
+/// PodSecurity admission warns about anything short of the restricted profile.
+fn server_validates(server: &ApiServer, dir: &Path) -> String {
+    let dir_arg = dir.display().to_string();
+    let out = server.kubectl(
+        &[
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-R",
+            "-f",
+            &dir_arg,
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the API server rejected the rendered chart in {dir_arg}:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("Warning"),
+        "the API server warned about the rendered chart (PodSecurity restricted?):\n{stderr}"
+    );
+    text(&out.stdout)
+}
+
+fn yamllint(files: &[PathBuf]) {
+    let yamllint = tool("yamllint");
+    let mut args = vec![
+        "--strict".to_owned(),
+        "-c".to_owned(),
+        format!("{ROOT}/tests/support/yamllint.yaml"),
+    ];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&yamllint, &args);
+    assert!(
+        out.status.success(),
+        "yamllint found problems:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Validates the Applications and ServiceMonitors in a `kubectl -o json` List against the
+/// @kubernetes-models schemas (generated from the upstream Go types).
+fn validate_models(list_json: &str, work: &Path) -> String {
+    let models = tool("node-models");
+    let file = work.join("objects.json");
+    std::fs::write(&file, list_json).unwrap();
+    run_ok(
+        "node",
+        &[
+            "scripts/validate-k8s-models.mjs",
+            &models,
+            &file.display().to_string(),
+        ],
+    )
+}
+
+fn stand_in_crds(server: &ApiServer) {
+    server.kubectl_ok(&[
+        "apply",
+        "-f",
+        &format!("{ROOT}/tests/support/crds/stand-ins.yaml"),
+    ]);
+    server.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/servicemonitors.monitoring.coreos.com",
+        "crd/applications.argoproj.io",
+    ]);
+}
+
+#[test]
+fn rendered_chart_passes_yamllint_and_the_api_server() {
+    let helm = tool("helm");
+    let work = tempfile::tempdir().unwrap();
+    let server = ApiServer::start_empty();
+    stand_in_crds(&server);
+    for ns in ["ops", "compliance", "legal"] {
+        server.kubectl_ok(&["create", "namespace", ns]);
+        server.kubectl_ok(&[
+            "label",
+            "namespace",
+            ns,
+            "pod-security.kubernetes.io/warn=restricted",
+            "pod-security.kubernetes.io/warn-version=latest",
+        ]);
+    }
+    let all_features = format!("{CHART}/ci/all-features-values.yaml");
+    let multi = format!("{CHART}/ci/multi-namespace-values.yaml");
+    let renders: [(&str, Vec<&str>); 3] = [
+        ("default", vec![]),
+        ("all-features", vec![all_features.as_str()]),
+        ("multi-namespace", vec![multi.as_str()]),
+    ];
+    for (name, values) in renders {
+        let out = work.path().join(name);
+        helm_template(&helm, &out, "ops", &values);
+        let files = files_under(&out);
+        yamllint(&files);
+        // The CRD goes in first, for real: the dry run of the other objects does not need it.
+        let crd_dir = out.join("docspace-compliance-operator/crds");
+        server.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            &crd_dir.display().to_string(),
+        ]);
+        let templates = out.join("docspace-compliance-operator/templates");
+        let applied: serde_json::Value =
+            serde_json::from_str(&server_validates(&server, &templates)).unwrap();
+        let kinds: BTreeSet<String> = applied["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| i["kind"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_else(|| BTreeSet::from([applied["kind"].as_str().unwrap().to_owned()]));
+        println!(
+            "{name}: {} files pass yamllint; the API server accepts {kinds:?}",
+            files.len()
+        );
+        let expected: &[&str] = match name {
+            "default" => &[
+                "ClusterRole",
+                "ClusterRoleBinding",
+                "Deployment",
+                "Role",
+                "RoleBinding",
+                "Service",
+                "ServiceAccount",
+            ],
+            _ => &[
+                "Deployment",
+                "NetworkPolicy",
+                "PodDisruptionBudget",
+                "Role",
+                "RoleBinding",
+                "Service",
+                "ServiceAccount",
+            ],
+        };
+        for kind in expected {
+            assert!(kinds.contains(*kind), "{name}: no {kind} in {kinds:?}");
+        }
+        if name == "all-features" {
+            assert!(kinds.contains("ServiceMonitor"), "{kinds:?}");
+            println!("{}", validate_models(&applied.to_string(), work.path()));
+        }
+        if name == "multi-namespace" {
+            let deployments: Vec<&serde_json::Value> = applied["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| i["kind"] == "Deployment")
+                .collect();
+            assert_eq!(deployments.len(), 2);
+            for (deployment, ns) in deployments.iter().zip(["compliance", "legal"]) {
+                let args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+                    .as_array()
+                    .unwrap();
+                assert!(
+                    args.contains(&format!("--namespace={ns}").into()),
+                    "{args:?}"
+                );
+                assert!(
+                    args.contains(
+                        &format!("--lease-name=rel-docspace-compliance-operator-{ns}").into()
+                    ),
+                    "{args:?}"
+                );
+            }
+        }
+    }
+
+    // The pod hardening of the default render, field by field.
+    let deployment = yaml_docs(&read(
+        work.path()
+            .join("default/docspace-compliance-operator/templates/deployment.yaml"),
+    ))
+    .remove(0);
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let sc = &container["securityContext"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert!(pod["securityContext"]["runAsUser"].as_i64().unwrap() > 0);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/livez");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert!(container["resources"]["requests"]["memory"].is_string());
+    assert!(container["resources"]["limits"]["memory"].is_string());
+    assert_eq!(container["volumeMounts"][0]["mountPath"], "/tmp");
+    assert!(pod["volumes"][0]["emptyDir"].is_object());
+    assert_eq!(deployment["spec"]["strategy"]["type"], "Recreate");
+    let env: Vec<&str> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"POD_NAME") && env.contains(&"POD_NAMESPACE"),
+        "{env:?}"
+    );
+
+    // examples/: accepted by the API server (for real), after their namespaces.
+    server.kubectl_ok(&["create", "namespace", "argocd"]);
+    let out = server.kubectl_ok(&["apply", "-f", &format!("{ROOT}/examples/")]);
+    println!("kubectl apply -f examples/:\n{out}");
+    for object in [
+        "secret/docspace-api-key",
+        "compliancereport.compliance.docspace.dev/monthly-audit",
+        "compliancereport.compliance.docspace.dev/weekly-audit",
+        "compliancereport.compliance.docspace.dev/legal-room-sensitive-actions",
+        "application.argoproj.io/docspace-compliance-operator",
+        "application.argoproj.io/compliance-reports",
+    ] {
+        assert!(out.contains(object), "{object} not applied:\n{out}");
+    }
+    let applications = server.kubectl_ok(&["get", "-n", "argocd", "applications", "-o", "json"]);
+    println!("{}", validate_models(&applications, work.path()));
+    // The examples pass yamllint as well.
+    let examples: Vec<PathBuf> = files_under(&PathBuf::from(format!("{ROOT}/examples")))
+        .into_iter()
+        .chain([PathBuf::from(format!("{ROOT}/argocd/argocd-cm-patch.yaml"))])
+        .collect();
+    yamllint(&examples);
+
+    // The argocd-cm patch applies to a ConfigMap as the README says.
+    server.kubectl_ok(&["create", "configmap", "argocd-cm", "-n", "argocd"]);
+    server.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "argocd-cm",
+        "-n",
+        "argocd",
+        "--type",
+        "merge",
+        "--patch-file",
+        &format!("{ROOT}/argocd/argocd-cm-patch.yaml"),
+    ]);
+    let cm = server.get_json("argocd", "configmap/argocd-cm");
+    assert_eq!(
+        cm["data"]["resource.customizations.health.compliance.docspace.dev_ComplianceReport"]
+            .as_str(),
+        Some(read(format!("{ROOT}/{HEALTH_DIR}/health.lua")).as_str())
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// examples against the CRD schema
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn example_reports_validate_against_the_crd_schema() {
+    let check = tool("check-jsonschema");
+    let work = tempfile::tempdir().unwrap();
+    let crd = yaml_docs(&read(format!("{ROOT}/{CRD}"))).remove(0);
+    let schema = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"];
+    let schema_file = work.path().join("compliancereport.schema.json");
+    std::fs::write(&schema_file, serde_json::to_string_pretty(schema).unwrap()).unwrap();
+    let schema_arg = format!("--schemafile={}", schema_file.display());
+
+    let mut reports = Vec::new();
+    for file in files_under(&PathBuf::from(format!("{ROOT}/examples"))) {
+        for (i, doc) in yaml_docs(&read(&file)).into_iter().enumerate() {
+            if doc["kind"] == "ComplianceReport" {
+                let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+                reports.push((format!("{name}-{i}"), doc));
+            }
+        }
+    }
+    assert!(reports.len() >= 3, "{reports:?}");
+    for (name, doc) in &reports {
+        let path = work.path().join(format!("{name}.json"));
+        std::fs::write(&path, doc.to_string()).unwrap();
+        let out = run_ok(&check, &[&schema_arg, &path.display().to_string()]);
+        println!("{name}: {}", out.trim());
+        // The operator's own validation accepts them too (time zone, cron, placeholders).
+        let spec: docspace_compliance_operator::spec::ComplianceReportSpec =
+            serde_json::from_value(doc["spec"].clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        docspace_compliance_operator::spec::validate(&spec)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    // The schema does reject a wrong report (so the passes above mean something).
+    let mut bad = reports[0].1.clone();
+    bad["spec"]["period"] = "PreviousYear".into();
+    bad["spec"]["report"]["formats"] = serde_json::json!(["pdf"]);
+    let path = work.path().join("bad.json");
+    std::fs::write(&path, bad.to_string()).unwrap();
+    let out = run(&check, &[&schema_arg, &path.display().to_string()]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("PreviousYear") && report.contains("pdf"),
+        "{report}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// the Argo CD health check
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn argocd_health_lua_passes_its_tests_on_lua_5_1() {
+    let lua = tool("lua");
+    let version = text(&run(&lua, &["-v"]).stdout) + &text(&run(&lua, &["-v"]).stderr);
+    assert!(version.contains("Lua 5.1"), "{version}");
+    let out = run(&lua, &["scripts/argocd-health-test.lua", HEALTH_DIR]);
+    let stdout = text(&out.stdout);
+    println!("{stdout}{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "Argo CD health tests failed:\n{stdout}"
+    );
+    let expected = yaml_docs(&read(format!("{ROOT}/{HEALTH_DIR}/health_test.yaml")))[0]["tests"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(
+        stdout.contains(&format!("{expected} passed, 0 failed")),
+        "{stdout}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// helm install: the chart's ServiceAccount and RBAC run a report end to end
+// ---------------------------------------------------------------------------------------------
+
+/// The operator command line and environment of a Deployment's container, with the downward
+/// API resolved as the kubelet would.
+fn deployment_command(
+    server: &ApiServer,
+    namespace: &str,
+    name: &str,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let deployment = server.get_json(namespace, &format!("deployment/{name}"));
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let args = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let env = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let var = e["name"].as_str().unwrap().to_owned();
+            let value = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+                Some("metadata.namespace") => namespace.to_owned(),
+                Some("metadata.name") => format!("{name}-0"),
+                Some(other) => panic!("unexpected fieldRef {other}"),
+                None => e["value"].as_str().unwrap_or_default().to_owned(),
+            };
+            (var, value)
+        })
+        .collect();
+    (args, env)
+}
+
+/// A token kubeconfig for the chart-created ServiceAccount.
+fn chart_service_account_kubeconfig(
+    server: &ApiServer,
+    namespace: &str,
+    sa: &str,
+    dir: &Path,
+) -> PathBuf {
+    let token = server.kubectl_ok(&["create", "token", "-n", namespace, sa, "--duration=1h"]);
+    let path = dir.join(format!("{namespace}-{sa}.kubeconfig"));
+    server.write_token_kubeconfig(&path, &token);
+    path
+}
+
+fn helm_install(
+    server: &ApiServer,
+    helm: &str,
+    release: &str,
+    namespace: &str,
+    extra: &[&str],
+) -> String {
+    let mut args = vec![
+        "install",
+        release,
+        CHART,
+        "--namespace",
+        namespace,
+        "--create-namespace",
+        "--wait=false",
+        "--set",
+        "operator.errorBackoffSeconds=1",
+        "--set",
+        "operator.errorBackoffMaxSeconds=2",
+        "--set",
+        "leaderElection.leaseDurationSeconds=3",
+        "--set",
+        "operator.logLevel=info\\,docspace_compliance_operator=debug",
+    ];
+    args.extend_from_slice(extra);
+    let out = Command::new(helm)
+        .args(&args)
+        .env("KUBECONFIG", server.admin_kubeconfig())
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {args:?}:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn report(namespace: &str, name: &str, url: &str) -> String {
+    format!(
+        "apiVersion: compliance.docspace.dev/v1alpha1\nkind: ComplianceReport\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
+         spec:\n  portal: {{url: \"{url}\", tokenSecretRef: {{name: docspace-api-key}}}}\n  schedule: \"0 3 1 * *\"\n  \
+         timeZone: UTC\n  period: PreviousMonth\n  report: {{formats: [csv], fileName: \"{name}-{{period}}\"}}\n  \
+         upload: {{folderId: \"1045\"}}\n"
+    )
+}
+
+fn secret(namespace: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: docspace-api-key, namespace: {namespace}}}\nstringData: {{token: \"{DEFAULT_API_KEY}\"}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_install_rbac_runs_a_report_end_to_end() {
+    let helm = tool("helm");
+    let lua = tool("lua");
+    let work = tempfile::tempdir().unwrap();
+    let clock = work.path().join("now");
+    let (s1, month_from, month_to) = first_run();
+    set_clock(&clock, Utc::now());
+    let sim = sim(
+        300,
+        &month_from.to_rfc3339(),
+        &month_to.to_rfc3339(),
+        |_| {},
+    )
+    .await;
+    let url = sim.base_url();
+    let origin = url.trim_end_matches('/').to_owned();
+    let server = ApiServer::start_empty();
+
+    // 1. Cluster-wide (the default), with allowedPortals naming the simulator.
+    let notes = helm_install(
+        &server,
+        &helm,
+        "dco",
+        "docspace-system",
+        &["--set-json", &format!(r#"allowedPortals=["{origin}"]"#)],
+    );
+    assert!(
+        notes.contains("kubectl create secret generic docspace-api-key"),
+        "{notes}"
+    );
+    server.kubectl_ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/compliancereports.compliance.docspace.dev",
+    ]);
+    let sa = "dco-docspace-compliance-operator";
+    let kubeconfig = chart_service_account_kubeconfig(&server, "docspace-system", sa, work.path());
+    let (args, env) = deployment_command(&server, "docspace-system", sa);
+    assert!(
+        !args.iter().any(|a| a.starts_with("--namespace")),
+        "{args:?}"
+    );
+    assert!(
+        env.contains(&("DOCSPACE_ALLOWED_PORTALS".to_owned(), origin.clone())),
+        "{env:?}"
+    );
+    server.kubectl_ok(&["create", "namespace", "team-a"]);
+    assert!(server.apply(&secret("team-a")).status.success());
+    let operator = Operator::spawn(
+        &kubeconfig,
+        &args,
+        &env,
+        &clock,
+        "cluster-wide",
+        work.path(),
+    );
+    assert!(
+        server
+            .apply(&report("team-a", "monthly", &url))
+            .status
+            .success()
+    );
+    // A portal outside allowedPortals is refused before any call.
+    let elsewhere = url.replace("127.0.0.1", "localhost");
+    assert!(
+        server
+            .apply(&report("team-a", "elsewhere", &elsewhere))
+            .status
+            .success()
+    );
+
+    let scheduled = server.wait_for("team-a", "creport/monthly", WAIT, reason_is("Scheduled"));
+    assert_eq!(
+        argocd_health(&lua, &scheduled, work.path()).0,
+        "Progressing",
+        "{scheduled}"
+    );
+    let refused = server.wait_for(
+        "team-a",
+        "creport/elsewhere",
+        WAIT,
+        reason_is("PortalNotAllowed"),
+    );
+    let (health, message) = argocd_health(&lua, &refused, work.path());
+    assert_eq!(health, "Degraded");
+    assert!(message.contains("allowedPortals"), "{message}");
+
+    set_clock(&clock, s1 + TimeDelta::seconds(5));
+    let done = server.wait_for("team-a", "creport/monthly", WAIT, reason_is("Succeeded"));
+    assert_eq!(ready(&done).unwrap().0, "True");
+    let uploads = done["status"]["lastUploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 1, "{done}");
+    // Once (under load) a second reconcile of the same instant was seen to find the file
+    // "already in the folder" and record no fileId; what must hold is that the report was
+    // uploaded exactly once.
+    if !uploads[0]["fileId"].is_string() {
+        eprintln!(
+            "note: status.lastUploads has no fileId:\n{done}\n{}",
+            operator.log_text()
+        );
+    }
+    let (health, message) = argocd_health(&lua, &done, work.path());
+    assert_eq!(health, "Healthy", "{message}");
+    let titles: Vec<String> = sim.uploads().into_iter().map(|f| f.title).collect();
+    let csv = titles
+        .iter()
+        .filter(|t| t.starts_with("monthly-") && t.ends_with(".csv"))
+        .count();
+    assert_eq!(csv, 1, "{titles:?}");
+    assert_eq!(
+        uploads[0]["fileName"].as_str(),
+        titles
+            .iter()
+            .find(|t| t.starts_with("monthly-"))
+            .map(String::as_str)
+    );
+    assert!(
+        server
+            .event_reasons("team-a", "monthly")
+            .contains(&"RunSucceeded".to_owned())
+    );
+    // The operator wrote only status: spec and metadata are as applied (no GitOps drift).
+    let with_fields: serde_json::Value = serde_json::from_str(&server.kubectl_ok(&[
+        "get",
+        "-n",
+        "team-a",
+        "creport/monthly",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]))
+    .unwrap();
+    let managers: Vec<(String, String)> = with_fields["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["manager"].as_str().unwrap_or_default().to_owned(),
+                m["subresource"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    for (manager, subresource) in &managers {
+        if manager == "docspace-compliance-operator" {
+            assert_eq!(subresource, "status", "{managers:?}");
+        }
+    }
+    // The Lease is in the release namespace, held by the Pod name from the downward API.
+    let lease = server.get_json("docspace-system", &format!("lease/{sa}"));
+    assert_eq!(lease["spec"]["holderIdentity"], format!("{sa}-0"));
+    drop(operator);
+
+    // The ServiceAccount can do exactly what the chart grants, nothing more.
+    // `what` may carry `--subresource=...` after the resource.
+    let can = |verb: &str, what: &str, ns: &str| {
+        let as_sa = format!("--as=system:serviceaccount:docspace-system:{sa}");
+        let mut args = vec!["auth", "can-i", verb];
+        args.extend(what.split(' '));
+        args.extend(["-n", ns, &as_sa]);
+        let out = server.kubectl(&args, None);
+        text(&out.stdout).trim() == "yes"
+    };
+    assert!(can(
+        "watch",
+        "compliancereports.compliance.docspace.dev",
+        "team-a"
+    ));
+    assert!(can(
+        "patch",
+        "compliancereports.compliance.docspace.dev --subresource=status",
+        "team-a"
+    ));
+    assert!(!can(
+        "patch",
+        "compliancereports.compliance.docspace.dev",
+        "team-a"
+    ));
+    assert!(!can(
+        "update",
+        "compliancereports.compliance.docspace.dev --subresource=status",
+        "team-a"
+    ));
+    assert!(!can("create", "secrets", "team-a"));
+    assert!(!can(
+        "delete",
+        "compliancereports.compliance.docspace.dev",
+        "team-a"
+    ));
+    assert!(can(
+        "create",
+        "leases.coordination.k8s.io",
+        "docspace-system"
+    ));
+    assert!(!can("create", "leases.coordination.k8s.io", "team-a"));
+    run_ok_env(
+        &helm,
+        &["uninstall", "dco", "--namespace", "docspace-system"],
+        &server,
+    );
+
+    // 2. One watched namespace (it must exist first): a Role there instead of a ClusterRole,
+    // and --namespace.
+    server.kubectl_ok(&["create", "namespace", "team-b"]);
+    helm_install(
+        &server,
+        &helm,
+        "dco-b",
+        "docspace-b",
+        &["--set-json", r#"watchNamespaces=["team-b"]"#],
+    );
+    let sa_b = "dco-b-docspace-compliance-operator";
+    let cluster_roles = server.kubectl_ok(&["get", "clusterroles", "-o", "name"]);
+    assert!(!cluster_roles.contains(sa_b), "{cluster_roles}");
+    let (args, env) = deployment_command(&server, "docspace-b", sa_b);
+    assert!(args.contains(&"--namespace=team-b".to_owned()), "{args:?}");
+    let kubeconfig = chart_service_account_kubeconfig(&server, "docspace-b", sa_b, work.path());
+    assert!(server.apply(&secret("team-b")).status.success());
+    let operator = Operator::spawn(
+        &kubeconfig,
+        &args,
+        &env,
+        &clock,
+        "single-namespace",
+        work.path(),
+    );
+    // The clock is past the first schedule already: the report runs at once.
+    assert!(
+        server
+            .apply(&report("team-b", "monthly-b", &url))
+            .status
+            .success()
+    );
+    let done = server.wait_for("team-b", "creport/monthly-b", WAIT, reason_is("Succeeded"));
+    assert_eq!(argocd_health(&lua, &done, work.path()).0, "Healthy");
+    let log = operator.log_text();
+    assert!(
+        !log.contains("forbidden"),
+        "the namespaced operator hit RBAC limits:\n{log}"
+    );
+    drop(operator);
+    // Its ServiceAccount reaches team-b only.
+    let can_b = |verb: &str, what: &str, ns: &str| {
+        let out = server.kubectl(
+            &[
+                "auth",
+                "can-i",
+                verb,
+                what,
+                "-n",
+                ns,
+                &format!("--as=system:serviceaccount:docspace-b:{sa_b}"),
+            ],
+            None,
+        );
+        text(&out.stdout).trim() == "yes"
+    };
+    assert!(can_b(
+        "list",
+        "compliancereports.compliance.docspace.dev",
+        "team-b"
+    ));
+    assert!(can_b("get", "secrets", "team-b"));
+    assert!(!can_b(
+        "list",
+        "compliancereports.compliance.docspace.dev",
+        "team-a"
+    ));
+    assert!(!can_b("get", "secrets", "team-a"));
+}
+
+fn run_ok_env(program: &str, args: &[&str], server: &ApiServer) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .env("KUBECONFIG", server.admin_kubeconfig())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}:\n{}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the container image
+// ---------------------------------------------------------------------------------------------
+
+/// A private dockerd, stopped on drop.
+struct Docker {
+    dir: tempfile::TempDir,
+    host: String,
+}
+
+impl Docker {
+    fn start() -> Self {
+        tool("dockerd");
+        // A short path: the daemon's unix socket lives in it.
+        let dir = tempfile::Builder::new()
+            .prefix("dco-docker")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let out = run(
+            &format!("{ROOT}/scripts/image.sh"),
+            &["daemon-start", &dir.path().display().to_string()],
+        );
+        assert!(
+            out.status.success(),
+            "dockerd did not start:\n{}",
+            text(&out.stderr)
+        );
+        let host = text(&out.stdout).trim().to_owned();
+        Self { dir, host }
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        let client = if Path::new("/usr/bin/docker").exists() {
+            "/usr/bin/docker"
+        } else {
+            "docker"
+        };
+        Command::new(client)
+            .args(args)
+            .env("DOCKER_HOST", &self.host)
+            .env("DOCKER_BUILDKIT", "0")
+            .current_dir(ROOT)
+            .output()
+            .unwrap()
+    }
+
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}:\n{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        let _ = Command::new(format!("{ROOT}/scripts/image.sh"))
+            .args(["daemon-stop", &self.dir.path().display().to_string()])
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_builds_from_scratch_and_runs() {
+    let docker = Docker::start();
+    let context = tempfile::tempdir().unwrap();
+    let out = run(
+        &format!("{ROOT}/scripts/image.sh"),
+        &["context", &context.path().display().to_string()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tag = "docspace-compliance-operator:test";
+    let build = docker.docker_ok(&[
+        "build",
+        "-f",
+        &format!("{ROOT}/Dockerfile.prebuilt"),
+        "-t",
+        tag,
+        &context.path().display().to_string(),
+    ]);
+    println!("{build}");
+
+    // The image's configuration: numeric non-root user, the binary as entrypoint.
+    let config: serde_json::Value = serde_json::from_str(&docker.docker_ok(&[
+        "image",
+        "inspect",
+        tag,
+        "--format",
+        "{{json .Config}}",
+    ]))
+    .unwrap();
+    assert_eq!(config["User"], "65532:65532");
+    assert_eq!(
+        config["Entrypoint"],
+        serde_json::json!(["/docspace-compliance-operator"])
+    );
+    // Its files: the binary, the CA bundle, passwd/group and an empty /tmp, nothing else.
+    let container = docker.docker_ok(&["create", tag]).trim().to_owned();
+    let tar = context.path().join("fs.tar");
+    docker.docker_ok(&["export", "-o", &tar.display().to_string(), &container]);
+    docker.docker_ok(&["rm", &container]);
+    let listing = run_ok("tar", &["tvf", &tar.display().to_string()]);
+    let files: BTreeSet<String> = listing
+        .lines()
+        .filter(|l| l.starts_with('-'))
+        .map(|l| l.split_whitespace().last().unwrap().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = [
+        "docspace-compliance-operator",
+        "etc/group",
+        "etc/passwd",
+        "etc/ssl/certs/ca-certificates.crt",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Docker itself adds empty mount points (.dockerenv, etc/hosts, etc/resolv.conf, ...).
+    assert!(files.is_superset(&expected), "{listing}");
+    let ca_count = read(
+        context
+            .path()
+            .join("rootfs/etc/ssl/certs/ca-certificates.crt"),
+    )
+    .matches("BEGIN CERTIFICATE")
+    .count();
+    assert!(ca_count > 50, "only {ca_count} CA certificates");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("drwxrwxrwt") && l.trim_end().ends_with(" tmp/")),
+        "{listing}"
+    );
+
+    // It runs: --help and crd.
+    let help = docker.docker_ok(&["run", "--rm", tag, "--help"]);
+    assert!(help.contains("run") && help.contains("crd"), "{help}");
+    let crd = docker.docker_ok(&["run", "--rm", tag, "crd"]);
+    assert_eq!(crd, read(format!("{ROOT}/{CRD}")));
+
+    // And a report cycle from inside the image, as the chart runs it: read-only root, /tmp
+    // a tmpfs, the host's loopback (the simulator) through the host network.
+    let (s1, month_from, month_to) = first_run();
+    let sim = sim(
+        200,
+        &month_from.to_rfc3339(),
+        &month_to.to_rfc3339(),
+        |_| {},
+    )
+    .await;
+    let file = context.path().join("report.yaml");
+    std::fs::write(&file, report("compliance", "monthly", &sim.base_url())).unwrap();
+    let mount = format!("{}:/config/report.yaml:ro", file.display());
+    let at = s1.to_rfc3339();
+    let token = format!("DOCSPACE_TOKEN={DEFAULT_API_KEY}");
+    let docker_args = [
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--read-only",
+        "--tmpfs",
+        "/tmp",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+        "-e",
+        &token,
+        "-v",
+        &mount,
+        tag,
+        "report",
+        "--file",
+        "/config/report.yaml",
+        "--dry-run",
+        "--at",
+        &at,
+    ];
+    // The simulator is served by this runtime: run docker off its worker threads.
+    let out = tokio::task::spawn_blocking({
+        let host = docker.host.clone();
+        let args: Vec<String> = docker_args.iter().map(|s| s.to_string()).collect();
+        move || {
+            Command::new(if Path::new("/usr/bin/docker").exists() {
+                "/usr/bin/docker"
+            } else {
+                "docker"
+            })
+            .args(&args)
+            .env("DOCKER_HOST", host)
+            .output()
+            .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "report in the image failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    println!("report in the image: {summary}");
+    assert_eq!(summary["eventCount"], 200, "{summary}");
+    docker.docker_ok(&["rmi", tag]);
+}
