@@ -791,3 +791,53 @@ async fn the_events_digest_does_not_depend_on_the_format_selection() {
     }
     assert_eq!(digests[0], digests[1]);
 }
+
+#[tokio::test]
+async fn the_xlsx_workbook_has_a_sheet_per_section_and_every_event() {
+    use calamine::{Reader, Xlsx, open_workbook};
+
+    let sim = sim(2500, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let out = tempfile::tempdir().unwrap();
+    let s = spec(&sim, json!({"report": {"formats": ["xlsx", "csv"]}}));
+    let outcome = run_once(
+        request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let xlsx = outcome
+        .uploads
+        .iter()
+        .find(|u| u.file_name.ends_with(".xlsx"))
+        .unwrap();
+    let bytes = std::fs::read(xlsx.local_path.as_ref().unwrap()).unwrap();
+    assert_eq!(sha256_hex(&bytes), xlsx.sha256);
+    let mut workbook: Xlsx<_> = open_workbook(xlsx.local_path.as_ref().unwrap()).unwrap();
+    let names = workbook.sheet_names();
+    for expected in [
+        "Report",
+        "Coverage and completeness",
+        "Executive summary",
+        "Activity overview",
+        "Deletions",
+        "Events",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let events = workbook.worksheet_range("Events").unwrap();
+    assert_eq!(events.height(), 2501, "a header and every event");
+    let header: Vec<String> = events
+        .rows()
+        .next()
+        .unwrap()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(header[1], "id");
+    assert!(header.contains(&"category".to_owned()));
+    let deletions = workbook.worksheet_range("Deletions").unwrap();
+    assert!(deletions.height() > 2);
+}

@@ -12,6 +12,7 @@ mod render;
 mod summary;
 mod view;
 mod writer;
+mod xlsx;
 
 pub use analysis::{Analysis, AnalysisOptions, BusinessWindow, Noted, NotedList};
 pub use categories::{Category, CategoryMap, UNCATEGORISED};

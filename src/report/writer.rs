@@ -84,6 +84,8 @@ struct Section {
 /// Renders a stream of event batches into several formats.
 pub struct ReportWriter {
     context: ReportContext,
+    /// Whether an XLSX workbook is wanted (built from the canonical stream at the end).
+    xlsx: bool,
     spools: Vec<Spool>,
     sections: Vec<Section>,
     summary: Summary,
@@ -98,6 +100,7 @@ impl ReportWriter {
     ) -> io::Result<Self> {
         let spools = formats
             .iter()
+            .filter(|f| **f != ReportFormat::Xlsx)
             .map(|&format| Some(format))
             .chain([None])
             .map(|format| {
@@ -113,6 +116,7 @@ impl ReportWriter {
             .collect::<io::Result<_>>()?;
         let summary = Summary::new(context.analysis.clone());
         Ok(Self {
+            xlsx: formats.contains(&ReportFormat::Xlsx),
             context,
             spools,
             sections: Vec::new(),
@@ -208,7 +212,79 @@ impl ReportWriter {
                 bytes,
             });
         }
+        if self.xlsx {
+            artefacts.push(self.write_xlsx(dir, stem)?);
+        }
         Ok((artefacts, events))
+    }
+
+    fn write_xlsx(&mut self, dir: &Path, stem: &str) -> io::Result<Artefact> {
+        let file_name = format!("{stem}.xlsx");
+        let path = dir.join(&file_name);
+        let Some(canonical) = self.spools.iter_mut().find(|s| s.format.is_none()) else {
+            return Err(io::Error::other("the canonical event stream is missing"));
+        };
+        canonical.file.flush()?;
+        let ranges: Vec<(u64, u64)> = self
+            .sections
+            .iter()
+            .enumerate()
+            .flat_map(|(index, section)| {
+                let end = self
+                    .sections
+                    .get(index + 1)
+                    .map_or(canonical.chunks.len(), |next| next.first_chunk);
+                canonical.chunks[section.first_chunk..end]
+                    .iter()
+                    .rev()
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut lines = ChunkLines {
+            file: canonical.file.get_ref(),
+            ranges: ranges.into_iter(),
+            pending: Vec::new().into_iter(),
+        };
+        super::xlsx::write(&path, &self.context, &self.summary, &mut lines)?;
+        let bytes = std::fs::read(&path)?;
+        Ok(Artefact {
+            kind: ArtefactKind::Report(ReportFormat::Xlsx),
+            file_name,
+            path,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            bytes: bytes.len() as u64,
+        })
+    }
+}
+
+/// The lines of a spool's chunks, read one chunk at a time.
+struct ChunkLines<'a> {
+    file: &'a File,
+    ranges: std::vec::IntoIter<(u64, u64)>,
+    pending: std::vec::IntoIter<Vec<u8>>,
+}
+
+impl Iterator for ChunkLines<'_> {
+    type Item = io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(line) = self.pending.next() {
+                return Some(Ok(line));
+            }
+            let (offset, len) = self.ranges.next()?;
+            let mut buffer = vec![0; len as usize];
+            if let Err(e) = self.file.read_exact_at(&mut buffer, offset) {
+                return Some(Err(e));
+            }
+            self.pending = buffer
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
+                .into_iter();
+        }
     }
 }
 

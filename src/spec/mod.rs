@@ -435,6 +435,8 @@ pub enum ReportFormat {
     Ndjson,
     /// Markdown with summary tables.
     Md,
+    /// An Excel workbook: one sheet per section and the events.
+    Xlsx,
 }
 
 impl ReportFormat {
@@ -445,6 +447,7 @@ impl ReportFormat {
             Self::Csv => "csv",
             Self::Ndjson => "ndjson",
             Self::Md => "md",
+            Self::Xlsx => "xlsx",
         }
     }
 }

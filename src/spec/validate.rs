@@ -152,7 +152,7 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
     if spec.report.formats.is_empty() {
         problem(
             "spec.report.formats",
-            "list at least one format: txt, csv, ndjson or md".to_owned(),
+            "list at least one format: txt, csv, ndjson, md or xlsx".to_owned(),
         );
     }
     let mut seen = HashSet::new();

@@ -1,7 +1,7 @@
 //! Report formats. Each renderer writes a header (which may use the summary, since it is
 //! written last), one block per event, and a footer; the writer streams events through it.
 
-mod csv;
+pub(super) mod csv;
 mod md;
 mod ndjson;
 mod txt;
@@ -45,6 +45,9 @@ pub fn renderer_for(format: ReportFormat, ctx: &ReportContext) -> Box<dyn Render
         ReportFormat::Csv => Box::new(csv::CsvRenderer),
         ReportFormat::Ndjson => Box::new(ndjson::NdjsonRenderer),
         ReportFormat::Md => Box::new(md::MdRenderer { appendix, review }),
+        // XLSX is a workbook, not a byte stream: the writer builds it from the canonical
+        // event stream; this renderer only feeds that stream.
+        ReportFormat::Xlsx => Box::new(ndjson::NdjsonRenderer),
     }
 }
 
@@ -55,6 +58,7 @@ pub fn content_type(format: ReportFormat) -> &'static str {
         ReportFormat::Csv => "text/csv; charset=utf-8",
         ReportFormat::Ndjson => "application/x-ndjson",
         ReportFormat::Md => "text/markdown; charset=utf-8",
+        ReportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     }
 }
 
