@@ -168,8 +168,8 @@ pub struct Analysis {
     pub logins: u64,
     /// Countries users signed in from before the period (login history lookback).
     baseline_countries: HashSet<(String, String)>,
-    /// First sign-in per (user, country) in the period.
-    period_countries: HashMap<(String, String), DateTime<Utc>>,
+    /// First sign-in per (user id, country) in the period, with the user's label.
+    period_countries: HashMap<(String, String), (DateTime<Utc>, String)>,
     /// Security settings, administrators, keys, portal lifecycle.
     pub privileged: NotedList,
     /// Users and groups.
@@ -288,8 +288,8 @@ impl Analysis {
                 ) {
                     self.period_countries
                         .entry((id.clone(), country.clone()))
-                        .and_modify(|d| *d = (*d).min(event.date))
-                        .or_insert(event.date);
+                        .and_modify(|(d, _)| *d = (*d).min(event.date))
+                        .or_insert((event.date, user.clone()));
                 }
             }
             "security-settings" | "privileged-access" | "portal-lifecycle" => {
@@ -331,7 +331,7 @@ impl Analysis {
             .period_countries
             .iter()
             .filter(|(pair, _)| !self.baseline_countries.contains(*pair))
-            .map(|((user, country), when)| (user.clone(), country.clone(), *when))
+            .map(|((_, country), (when, label))| (label.clone(), country.clone(), *when))
             .collect();
         rows.sort_by(|a, b| a.2.cmp(&b.2).then(a.0.cmp(&b.0)));
         rows

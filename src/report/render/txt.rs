@@ -15,7 +15,7 @@ use crate::spec::SectionName;
 const RULE: &str =
     "--------------------------------------------------------------------------------";
 /// Table cells longer than this are cut, so tables stay readable; the events list is complete.
-const MAX_CELL: usize = 60;
+const MAX_CELL: usize = 100;
 
 /// The `txt` format.
 pub struct TxtRenderer {
