@@ -841,3 +841,32 @@ async fn the_xlsx_workbook_has_a_sheet_per_section_and_every_event() {
     let deletions = workbook.worksheet_range("Deletions").unwrap();
     assert!(deletions.height() > 2);
 }
+
+#[tokio::test]
+async fn uploads_can_be_locked() {
+    let sim = sim(50, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let out = tempfile::tempdir().unwrap();
+    run(
+        spec(&sim, json!({"upload": {"lock": true}})),
+        APRIL_RUN,
+        out.path(),
+    )
+    .await
+    .unwrap();
+    let files = sim.uploads();
+    assert_eq!(files.len(), 3);
+    assert!(
+        files.iter().all(|f| f.locked),
+        "every uploaded file is locked"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let unlocked = sim_with_default_lock().await;
+    run(spec(&unlocked, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap();
+    assert!(unlocked.uploads().iter().all(|f| !f.locked));
+}
+
+async fn sim_with_default_lock() -> docspace_compliance_operator::sim::SimHandle {
+    sim(50, MARCH_FROM, MARCH_TO, |_| {}).await
+}

@@ -104,6 +104,23 @@ impl DocSpaceClient {
         })
     }
 
+    /// Locks a file so that nobody edits it (`PUT files/file/{fileId}/lock`).
+    pub async fn lock_file(&self, file_id: &str) -> Result<(), DocSpaceError> {
+        let endpoint = "lock file";
+        let path = format!("/api/2.0/files/file/{file_id}/lock");
+        let body = serde_json::json!({ "lockFile": true });
+        self.with_retries(endpoint, || async {
+            let request = self.request(Method::PUT, &path).json(&body);
+            let bytes = self
+                .send_once(endpoint, request, || format!("file {file_id}"))
+                .await?;
+            parse_envelope::<serde_json::Value>(endpoint, &bytes)
+                .map(|_| ())
+                .map_err(AttemptError::Fatal)
+        })
+        .await
+    }
+
     /// Deletes a file immediately, bypassing the trash (used to undo a partial upload).
     pub async fn delete_file(&self, file_id: &str) -> Result<(), DocSpaceError> {
         let endpoint = "delete file";

@@ -61,6 +61,19 @@ pub(super) async fn upload_all(
             }
         }
     }
+    if spec.lock {
+        for outcome in &outcomes {
+            let Some(id) = &outcome.file_id else { continue };
+            if let Err(source) = client.lock_file(id).await {
+                let rollback = roll_back(client, &created).await;
+                return Err(RunError::Upload {
+                    file_name: format!("{} (lock)", outcome.file_name),
+                    source,
+                    rollback,
+                });
+            }
+        }
+    }
     Ok(outcomes)
 }
 

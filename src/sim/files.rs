@@ -24,6 +24,7 @@ pub(crate) struct FileMeta {
 struct FileEntry {
     meta: FileMeta,
     content: Vec<u8>,
+    locked: bool,
 }
 
 /// Files uploaded to the simulated portal.
@@ -85,6 +86,7 @@ impl FileStore {
         };
         self.next_id += 1;
         self.files.push(FileEntry {
+            locked: false,
             meta: meta.clone(),
             content,
         });
@@ -98,6 +100,13 @@ impl FileStore {
             .filter(|t| self.find(folder_id, t).is_some())
             .cloned()
             .collect()
+    }
+
+    /// Locks or unlocks a file; `None` if there is no such file.
+    pub fn set_locked(&mut self, id: i64, locked: bool) -> Option<FileMeta> {
+        let entry = self.files.iter_mut().find(|f| f.meta.id == id)?;
+        entry.locked = locked;
+        Some(entry.meta.clone())
     }
 
     /// Removes a file; `None` if there is no such file.
@@ -126,6 +135,7 @@ impl FileStore {
                 title: f.meta.title.clone(),
                 version: f.meta.version,
                 content: f.content.clone(),
+                locked: f.locked,
             })
             .collect();
         out.sort_by_key(|f| f.id);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 
 use super::state::SimState;
@@ -61,6 +61,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
             post(upload::check),
         )
         .route("/api/2.0/files/file/{file_id}", delete(upload::delete_file))
+        .route("/api/2.0/files/file/{file_id}/lock", put(upload::lock_file))
         .fallback(routes::not_found)
         .layer(from_fn_with_state(state.clone(), middleware::auth))
         .layer(from_fn_with_state(state.clone(), middleware::faults))

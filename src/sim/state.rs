@@ -44,6 +44,8 @@ pub struct StoredFile {
     pub version: u32,
     /// Content of the latest version.
     pub content: Vec<u8>,
+    /// Whether the file is locked (`PUT files/file/{id}/lock`).
+    pub locked: bool,
 }
 
 /// The audit-event table, sorted by date ascending.

@@ -209,6 +209,46 @@ struct FileOperationDto {
     finished: bool,
 }
 
+/// Body of `PUT files/file/{fileId}/lock`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LockRequest {
+    #[serde(default)]
+    lock_file: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LockedDto {
+    id: i64,
+    title: String,
+    locked: bool,
+}
+
+/// `PUT /api/2.0/files/file/{fileId}/lock` with `{"lockFile": true|false}`.
+pub(crate) async fn lock_file(
+    State(state): State<Arc<SimState>>,
+    Path(file): Path<String>,
+    url: RequestUrl,
+    axum::Json(body): axum::Json<LockRequest>,
+) -> Response {
+    let Some(meta) = file
+        .parse::<i64>()
+        .ok()
+        .and_then(|id| state.files().set_locked(id, body.lock_file))
+    else {
+        return envelope::file_not_found();
+    };
+    envelope::success_object(
+        &url,
+        &LockedDto {
+            id: meta.id,
+            title: meta.title,
+            locked: body.lock_file,
+        },
+    )
+}
+
 /// `DELETE /api/2.0/files/file/{fileId}` (body `{"deleteAfter":false,"immediately":true}`
 /// accepted and ignored: deletion is immediate).
 pub(crate) async fn delete_file(

@@ -462,6 +462,9 @@ pub struct UploadSpec {
     /// What to do when a file with the report's name already exists in the folder.
     #[serde(default)]
     pub on_existing: OnExisting,
+    /// Lock every uploaded file in DocSpace, so that nobody edits the evidence.
+    #[serde(default)]
+    pub lock: bool,
 }
 
 /// What to do when the report's file already exists in the target folder.
