@@ -870,3 +870,73 @@ async fn uploads_can_be_locked() {
 async fn sim_with_default_lock() -> docspace_compliance_operator::sim::SimHandle {
     sim(50, MARCH_FROM, MARCH_TO, |_| {}).await
 }
+
+#[tokio::test]
+async fn coverage_flags_a_period_beyond_the_login_history_retention() {
+    let sim = sim(120, MARCH_FROM, MARCH_TO, |c| c.login_events = 40).await;
+    let s = spec(
+        &sim,
+        json!({"sources": {"loginHistory": true}, "report": {"formats": ["md"]}}),
+    );
+    // Generated in December: the simulator keeps login history for 180 days, so March is gone.
+    let late = tempfile::tempdir().unwrap();
+    let mut req = request(
+        s.clone(),
+        &sim_key(),
+        APRIL_RUN,
+        Delivery::DryRun,
+        late.path(),
+    );
+    req.generated_at = utc("2025-12-01T00:00:00Z");
+    let outcome = run_once(req, &NoProgress).await.unwrap();
+    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    assert!(md.contains("This report is incomplete because the period starts before the login-history retention horizon"), "{}", &md[..md.len().min(3000)]);
+    // Generated right after the period: complete.
+    let early = tempfile::tempdir().unwrap();
+    let outcome = run_once(
+        request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, early.path()),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    assert!(md.contains("This report is complete"));
+}
+
+#[tokio::test]
+async fn the_summary_compares_with_the_previous_report() {
+    use docspace_compliance_operator::report::PreviousTotals;
+
+    let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let out = tempfile::tempdir().unwrap();
+    let mut req = request(
+        spec(&sim, json!({"report": {"formats": ["md"]}})),
+        &sim_key(),
+        APRIL_RUN,
+        Delivery::DryRun,
+        out.path(),
+    );
+    req.previous = Some(PreviousTotals {
+        events: 100,
+        by_category: [("deletion".to_owned(), 40)].into_iter().collect(),
+    });
+    let outcome = run_once(req, &NoProgress).await.unwrap();
+    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    assert!(
+        md.contains("| Measure | This period | Previous period | Change |"),
+        "{}",
+        &md[..md.len().min(3000)]
+    );
+    assert!(
+        md.contains("| All events | 200 | 100 | +100 (+100%) |"),
+        "{}",
+        &md[..md.len().min(3000)]
+    );
+    let deletions = outcome.by_category.get("deletion").copied().unwrap_or(0);
+    let change = deletions as i64 - 40;
+    assert!(
+        md.contains(&format!("| Deletions | {deletions} | 40 | {change:+}")),
+        "{}",
+        &md[..md.len().min(3000)]
+    );
+}
