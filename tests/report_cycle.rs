@@ -860,15 +860,11 @@ async fn uploads_can_be_locked() {
         "every uploaded file is locked"
     );
     let out = tempfile::tempdir().unwrap();
-    let unlocked = sim_with_default_lock().await;
+    let unlocked = sim(50, MARCH_FROM, MARCH_TO, |_| {}).await;
     run(spec(&unlocked, json!({})), APRIL_RUN, out.path())
         .await
         .unwrap();
     assert!(unlocked.uploads().iter().all(|f| !f.locked));
-}
-
-async fn sim_with_default_lock() -> docspace_compliance_operator::sim::SimHandle {
-    sim(50, MARCH_FROM, MARCH_TO, |_| {}).await
 }
 
 #[tokio::test]

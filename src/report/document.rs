@@ -90,7 +90,7 @@ pub fn sections(ctx: &ReportContext, summary: &Summary) -> Vec<SectionDoc> {
                 SectionName::Cover => cover(ctx),
                 SectionName::Coverage => coverage(ctx, summary),
                 SectionName::Summary => executive(summary),
-                SectionName::Activity => activity(ctx, summary),
+                SectionName::Activity => activity(summary),
                 SectionName::Authentication => authentication(ctx, summary),
                 SectionName::Privileged => listed(
                     ctx,
@@ -385,7 +385,7 @@ fn executive(summary: &Summary) -> Vec<Block> {
     blocks
 }
 
-fn activity(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
+fn activity(summary: &Summary) -> Vec<Block> {
     let a = &summary.analysis;
     let mut by_category: Vec<(String, u64)> = a
         .by_category
@@ -405,7 +405,6 @@ fn activity(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
         .enumerate()
         .map(|(h, n)| (format!("{h:02}:00"), *n))
         .collect();
-    let _ = ctx;
     vec![
         table(&["Category", "Events"], counted(by_category)),
         table(
