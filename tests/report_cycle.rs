@@ -860,7 +860,7 @@ async fn uploads_can_be_locked() {
         "every uploaded file is locked"
     );
     let out = tempfile::tempdir().unwrap();
-    let unlocked = sim(50, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let unlocked = common::sim(50, MARCH_FROM, MARCH_TO, |_| {}).await;
     run(spec(&unlocked, json!({})), APRIL_RUN, out.path())
         .await
         .unwrap();
