@@ -231,6 +231,15 @@ pub async fn reconcile(
             Ok(requeue_until(next, now))
         }
         Decision::Run { scheduled, missed } => {
+            // The cache may trail our own last status write: ask the API server whether this
+            // instant already ran before running it (a run is expensive and must not repeat).
+            let fresh = api.get_status(&report.name_any()).await?;
+            if let Some(done) = fresh.status.as_ref().and_then(|s| s.last_schedule_time)
+                && done >= scheduled
+            {
+                let next = validated.schedule.next_after(now.max(done));
+                return Ok(requeue_until(next, now));
+            }
             if missed > 0 {
                 publish(
                     &ctx,
