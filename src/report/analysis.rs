@@ -1,8 +1,8 @@
 //! What the analysis sections need, gathered while events stream past. Memory grows with the
 //! number of users, IPs, targets and hours, never with the number of events: lists of notable
-//! events keep only the earliest [`AnalysisOptions::list_limit`] and count the rest.
+//! events keep only the latest [`AnalysisOptions::list_limit`] and count the rest.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, DurationRound, NaiveTime, TimeDelta, Timelike, Utc};
@@ -121,26 +121,38 @@ impl PartialOrd for Noted {
     }
 }
 
-/// The earliest `limit` events of a kind, and how many there were in all.
+/// The latest `limit` events of a kind, and how many there were in all.
+///
+/// Events mostly arrive newest first, so once the list is full an older event is dismissed
+/// after one comparison, without building its entry.
 #[derive(Debug, Clone, Default)]
 pub struct NotedList {
-    heap: BinaryHeap<Noted>,
+    heap: BinaryHeap<Reverse<Noted>>,
     /// Events of this kind in the report.
     pub total: u64,
 }
 
 impl NotedList {
-    fn push(&mut self, noted: Noted, limit: usize) {
+    fn offer(&mut self, event: &Event, limit: usize, build: impl FnOnce() -> Noted) {
         self.total += 1;
-        self.heap.push(noted);
-        if self.heap.len() > limit {
+        if self.heap.len() < limit {
+            self.heap.push(Reverse(build()));
+            return;
+        }
+        let key = (event.date, event.source as u8, event.id);
+        let newer = self
+            .heap
+            .peek()
+            .is_some_and(|Reverse(oldest)| key > (oldest.date, oldest.key.0 as u8, oldest.key.1));
+        if newer {
             self.heap.pop();
+            self.heap.push(Reverse(build()));
         }
     }
 
     /// The kept events, oldest first.
     pub fn sorted(&self) -> Vec<Noted> {
-        let mut items: Vec<Noted> = self.heap.iter().cloned().collect();
+        let mut items: Vec<Noted> = self.heap.iter().map(|Reverse(n)| n.clone()).collect();
         items.sort();
         items
     }
@@ -209,6 +221,16 @@ fn bump<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, key: K) {
     *map.entry(key).or_default() += 1;
 }
 
+/// Counts `key` without allocating when it is already there.
+fn bump_str(map: &mut HashMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_owned(), 1);
+        }
+    }
+}
+
 impl Analysis {
     /// An empty analysis.
     pub fn new(options: AnalysisOptions) -> Self {
@@ -265,14 +287,14 @@ impl Analysis {
         let local = event.date.with_timezone(&self.options.time_zone);
         self.by_hour[local.hour() as usize] += 1;
         for target in view.targets {
-            bump(&mut self.by_target, target.clone());
+            bump_str(&mut self.by_target, target);
         }
-        let user = view.user_label().to_owned();
+        let user = view.user_label();
         match view.category {
             "authentication-failure" => {
                 bump(
                     &mut self.failed_logins,
-                    (user.clone(), view.ip.unwrap_or("-").to_owned()),
+                    (user.to_owned(), view.ip.unwrap_or("-").to_owned()),
                 );
                 match view.action_name.as_ref() {
                     "LoginFailBruteForce" => self.brute_force += 1,
@@ -289,38 +311,38 @@ impl Analysis {
                     self.period_countries
                         .entry((id.clone(), country.clone()))
                         .and_modify(|(d, _)| *d = (*d).min(event.date))
-                        .or_insert((event.date, user.clone()));
+                        .or_insert_with(|| (event.date, user.to_owned()));
                 }
             }
             "security-settings" | "privileged-access" | "portal-lifecycle" => {
-                self.privileged.push(noted(event, view), limit)
+                self.privileged.offer(event, limit, || noted(event, view))
             }
-            "identity-lifecycle" => self.identity.push(noted(event, view), limit),
+            "identity-lifecycle" => self.identity.offer(event, limit, || noted(event, view)),
             "permission-change" | "external-sharing" => {
                 if view.action_name.ends_with("ExternalLinkCreated")
                     || view.action_name == "RoomInvitationLinkCreated"
                 {
                     self.new_external_links += 1;
                 }
-                self.permissions.push(noted(event, view), limit);
+                self.permissions.offer(event, limit, || noted(event, view));
             }
             "download-export" => {
-                bump(&mut self.downloads_by_user, user.clone());
+                bump_str(&mut self.downloads_by_user, user);
                 let hour = event
                     .date
                     .duration_trunc(TimeDelta::hours(1))
                     .unwrap_or(event.date);
-                bump(&mut self.downloads_by_hour, (user.clone(), hour));
+                bump(&mut self.downloads_by_hour, (user.to_owned(), hour));
             }
             "deletion" => {
-                bump(&mut self.deletions_by_user, user.clone());
-                self.deletions.push(noted(event, view), limit);
+                bump_str(&mut self.deletions_by_user, user);
+                self.deletions.offer(event, limit, || noted(event, view));
             }
             _ => {}
         }
         if event.source == Source::Audit && !self.options.business_hours.contains(event.date) {
-            bump(&mut self.after_hours_by_user, user);
-            self.after_hours.push(noted(event, view), limit);
+            bump_str(&mut self.after_hours_by_user, user);
+            self.after_hours.offer(event, limit, || noted(event, view));
         }
     }
 
@@ -429,7 +451,11 @@ mod tests {
         }
         assert_eq!(a.deletions.total, 3);
         let kept: Vec<i64> = a.deletions.sorted().iter().map(|n| n.key.1).collect();
-        assert_eq!(kept, vec![100, 101], "the earliest two are kept");
+        assert_eq!(
+            kept,
+            vec![101, 102],
+            "the latest two are kept, oldest first"
+        );
         assert_eq!(a.by_category["download-export"], 4);
     }
 

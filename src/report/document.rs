@@ -495,7 +495,7 @@ fn listed(ctx: &ReportContext, list: &NotedList, categories: &str) -> Vec<Block>
     }
     if list.total > shown {
         blocks.push(Block::Paragraph(format!(
-            "The first {shown} are shown; all {} are in the appendix and in the csv/ndjson files (column category).",
+            "The latest {shown} are shown; all {} are in the appendix and in the csv/ndjson files (column category).",
             list.total
         )));
     }

@@ -102,7 +102,9 @@ impl ReportWriter {
             .iter()
             .filter(|f| **f != ReportFormat::Xlsx)
             .map(|&format| Some(format))
-            .chain([None])
+            // The canonical event stream is the ndjson rendering; spool it once more only when
+            // ndjson is not among the formats.
+            .chain((!formats.contains(&ReportFormat::Ndjson)).then_some(None))
             .map(|format| {
                 Ok(Spool {
                     format,
@@ -204,6 +206,9 @@ impl ReportWriter {
                 .renderer
                 .epilogue(&self.context, &self.summary, &mut out)?;
             let (sha256, bytes) = out.finish()?;
+            if format == ReportFormat::Ndjson {
+                events.sha256.clone_from(&sha256);
+            }
             artefacts.push(Artefact {
                 kind: ArtefactKind::Report(format),
                 file_name,
@@ -221,7 +226,11 @@ impl ReportWriter {
     fn write_xlsx(&mut self, dir: &Path, stem: &str) -> io::Result<Artefact> {
         let file_name = format!("{stem}.xlsx");
         let path = dir.join(&file_name);
-        let Some(canonical) = self.spools.iter_mut().find(|s| s.format.is_none()) else {
+        let canonical = self
+            .spools
+            .iter_mut()
+            .find(|s| matches!(s.format, None | Some(ReportFormat::Ndjson)));
+        let Some(canonical) = canonical else {
             return Err(io::Error::other("the canonical event stream is missing"));
         };
         canonical.file.flush()?;
