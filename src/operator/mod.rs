@@ -168,6 +168,23 @@ async fn become_leader(
     }
 }
 
+/// Whether a report reads the Secret `name` (API key, privacy key or signing key).
+fn uses_secret(report: &ComplianceReport, name: &str) -> bool {
+    let spec = &report.spec;
+    spec.portal.token_secret_ref.name == name
+        || spec
+            .report
+            .privacy
+            .key_secret_ref
+            .as_ref()
+            .is_some_and(|r| r.name == name)
+        || spec
+            .report
+            .signing_key_secret_ref
+            .as_ref()
+            .is_some_and(|r| r.name == name)
+}
+
 /// Runs the operator until SIGTERM/Ctrl-C (or until it loses the Lease).
 pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
     let client = client(options.kubeconfig.as_ref()).await?;
@@ -271,9 +288,7 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
                 secret_store
                     .state()
                     .into_iter()
-                    .filter(|r| {
-                        r.namespace() == namespace && r.spec.portal.token_secret_ref.name == name
-                    })
+                    .filter(|r| r.namespace() == namespace && uses_secret(r, &name))
                     .map(|r| ObjectRef::from_obj(&*r))
                     .collect::<Vec<_>>()
             },
