@@ -182,40 +182,39 @@ impl ReportWriter {
     /// Writes the final files `{stem}.{ext}` into `dir` and returns them with their hashes,
     /// and the digest of the events in canonical form (their NDJSON lines in report order).
     pub fn finish(mut self, dir: &Path, stem: &str) -> io::Result<(Vec<Artefact>, EventsDigest)> {
-        let mut artefacts = Vec::with_capacity(self.spools.len());
         let mut events = EventsDigest {
             count: self.summary.total_reported(),
             sha256: String::new(),
         };
-        for spool in &mut self.spools {
-            let Some(format) = spool.format else {
-                let mut out = HashingWriter::new(io::sink());
-                copy_chunks(spool, &self.sections, &mut out, false)?;
-                events.sha256 = out.finish()?.0;
-                continue;
-            };
-            let file_name = format!("{stem}.{}", format.extension());
-            let path = dir.join(&file_name);
-            let mut out =
-                HashingWriter::new(BufWriter::with_capacity(256 * 1024, File::create(&path)?));
-            spool
-                .renderer
-                .preamble(&self.context, &self.summary, &mut out)?;
-            copy_chunks(spool, &self.sections, &mut out, true)?;
-            spool
-                .renderer
-                .epilogue(&self.context, &self.summary, &mut out)?;
-            let (sha256, bytes) = out.finish()?;
-            if format == ReportFormat::Ndjson {
-                events.sha256.clone_from(&sha256);
+        // Fetching is over: finish the formats side by side, one thread each.
+        let (context, summary, sections) = (&self.context, &self.summary, &self.sections);
+        let finished: Vec<io::Result<Finished>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .spools
+                .iter_mut()
+                .map(|spool| {
+                    scope.spawn(move || finish_spool(spool, context, summary, sections, dir, stem))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(io::Error::other("a render thread panicked")))
+                })
+                .collect()
+        });
+        let mut artefacts = Vec::with_capacity(finished.len());
+        for result in finished {
+            match result? {
+                Finished::Canonical(sha256) => events.sha256 = sha256,
+                Finished::File(artefact) => {
+                    if artefact.kind == ArtefactKind::Report(ReportFormat::Ndjson) {
+                        events.sha256.clone_from(&artefact.sha256);
+                    }
+                    artefacts.push(artefact);
+                }
             }
-            artefacts.push(Artefact {
-                kind: ArtefactKind::Report(format),
-                file_name,
-                path,
-                sha256,
-                bytes,
-            });
         }
         if self.xlsx {
             artefacts.push(self.write_xlsx(dir, stem)?);
@@ -295,6 +294,44 @@ impl Iterator for ChunkLines<'_> {
                 .into_iter();
         }
     }
+}
+
+/// What finishing one spool produced.
+enum Finished {
+    /// The hash of the canonical event stream.
+    Canonical(String),
+    /// A report file.
+    File(Artefact),
+}
+
+/// Writes one spool's final file (or hashes the canonical stream).
+fn finish_spool(
+    spool: &mut Spool,
+    context: &ReportContext,
+    summary: &Summary,
+    sections: &[Section],
+    dir: &Path,
+    stem: &str,
+) -> io::Result<Finished> {
+    let Some(format) = spool.format else {
+        let mut out = HashingWriter::new(io::sink());
+        copy_chunks(spool, sections, &mut out, false)?;
+        return Ok(Finished::Canonical(out.finish()?.0));
+    };
+    let file_name = format!("{stem}.{}", format.extension());
+    let path = dir.join(&file_name);
+    let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, File::create(&path)?));
+    spool.renderer.preamble(context, summary, &mut out)?;
+    copy_chunks(spool, sections, &mut out, true)?;
+    spool.renderer.epilogue(context, summary, &mut out)?;
+    let (sha256, bytes) = out.finish()?;
+    Ok(Finished::File(Artefact {
+        kind: ArtefactKind::Report(format),
+        file_name,
+        path,
+        sha256,
+        bytes,
+    }))
 }
 
 /// Copies a spool's chunks in report order (sections in order, chunks of each reversed) to
