@@ -83,6 +83,34 @@ async fn publish(
     }
 }
 
+/// A resource that cannot run until someone changes it: a `Ready=False` condition, no next
+/// run, and a Warning event when the condition is new; no requeue (a change re-triggers).
+async fn refuse(
+    api: &Api<ComplianceReport>,
+    report: &ComplianceReport,
+    ctx: &Context,
+    current: &ComplianceReportStatus,
+    mut status: ComplianceReportStatus,
+    reason: &str,
+    message: String,
+) -> Result<Action, ReconcileError> {
+    let changed = status::ready(current).is_none_or(|c| c.reason != reason || c.message != message);
+    set_ready(
+        &mut status,
+        "False",
+        reason,
+        message.clone(),
+        report.metadata.generation,
+        ctx.clock.now(),
+    );
+    status.next_schedule_time = None;
+    status::write(api, report, &status).await?;
+    if changed {
+        publish(ctx, report, EventType::Warning, reason, message).await;
+    }
+    Ok(Action::await_change())
+}
+
 /// Reconciles one `ComplianceReport`.
 pub async fn reconcile(
     report: Arc<ComplianceReport>,
@@ -99,29 +127,16 @@ pub async fn reconcile(
     let validated = match validate(&report.spec) {
         Ok(validated) => validated,
         Err(e) => {
-            let changed = status::ready(&current)
-                .is_none_or(|c| c.reason != "InvalidSpec" || c.message != e.to_string());
-            set_ready(
-                &mut status,
-                "False",
+            return refuse(
+                &api,
+                &report,
+                &ctx,
+                &current,
+                status,
                 "InvalidSpec",
                 e.to_string(),
-                generation,
-                now,
-            );
-            status.next_schedule_time = None;
-            status::write(&api, &report, &status).await?;
-            if changed {
-                publish(
-                    &ctx,
-                    &report,
-                    EventType::Warning,
-                    "InvalidSpec",
-                    e.to_string(),
-                )
-                .await;
-            }
-            return Ok(Action::await_change());
+            )
+            .await;
         }
     };
     if !ctx.allowed_portals.allows(&validated.portal_url) {
@@ -129,28 +144,16 @@ pub async fn reconcile(
             "spec.portal.url: {} is not among the portals this operator may call (allowedPortals)",
             validated.portal_url
         );
-        let changed = status::ready(&current).is_none_or(|c| c.reason != "PortalNotAllowed");
-        set_ready(
-            &mut status,
-            "False",
+        return refuse(
+            &api,
+            &report,
+            &ctx,
+            &current,
+            status,
             "PortalNotAllowed",
-            message.clone(),
-            generation,
-            now,
-        );
-        status.next_schedule_time = None;
-        status::write(&api, &report, &status).await?;
-        if changed {
-            publish(
-                &ctx,
-                &report,
-                EventType::Warning,
-                "PortalNotAllowed",
-                message,
-            )
-            .await;
-        }
-        return Ok(Action::await_change());
+            message,
+        )
+        .await;
     }
     let labels = ReportLabels {
         namespace: namespace.clone(),
@@ -313,40 +316,31 @@ async fn run_due(
         Ok(key) => key.map(Arc::new),
         Err(e) => {
             let message = format!("spec.report.signingKeySecretRef: {e}");
-            set_ready(
-                &mut status,
-                "False",
+            return refuse(
+                api,
+                report,
+                ctx,
+                &status.clone(),
+                status,
                 "InvalidSpec",
-                message.clone(),
-                generation,
-                ctx.clock.now(),
-            );
-            status::write(api, report, &status).await?;
-            publish(ctx, report, EventType::Warning, "InvalidSpec", message).await;
-            return Ok(Action::await_change());
+                message,
+            )
+            .await;
         }
     };
     let privacy = match Privacy::new(&report.spec.report.privacy, privacy_key) {
         Ok(privacy) => privacy,
         Err(e) => {
-            set_ready(
-                &mut status,
-                "False",
-                "InvalidSpec",
-                e.to_string(),
-                generation,
-                ctx.clock.now(),
-            );
-            status::write(api, report, &status).await?;
-            publish(
-                ctx,
+            return refuse(
+                api,
                 report,
-                EventType::Warning,
+                ctx,
+                &status.clone(),
+                status,
                 "InvalidSpec",
                 e.to_string(),
             )
             .await;
-            return Ok(Action::await_change());
         }
     };
     let _permit = ctx
