@@ -150,43 +150,7 @@ impl ApiServer {
             "docspace-compliance-operator",
             "--duration=2h",
         ]);
-        let kubeconfig = self.service_account_kubeconfig();
-        let config = |args: &[&str]| {
-            let out = Command::new(&self.env["KUBECTL"])
-                .args(args)
-                .env("KUBECONFIG", &kubeconfig)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "kubectl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let ca = format!("--certificate-authority={}", self.env["APISERVER_CA"]);
-        let server = format!("--server={}", self.env["APISERVER_URL"]);
-        config(&[
-            "config",
-            "set-cluster",
-            "test",
-            &server,
-            &ca,
-            "--embed-certs=true",
-        ]);
-        config(&[
-            "config",
-            "set-credentials",
-            "operator",
-            &format!("--token={}", token.trim()),
-        ]);
-        config(&[
-            "config",
-            "set-context",
-            "operator",
-            "--cluster=test",
-            "--user=operator",
-        ]);
-        config(&["config", "use-context", "operator"]);
+        self.write_token_kubeconfig(Path::new(&self.service_account_kubeconfig()), &token);
     }
 
     /// The kubeconfig of the operator's ServiceAccount (RBAC-limited to deploy/).
