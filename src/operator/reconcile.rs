@@ -309,13 +309,18 @@ async fn run_due(
             return Err(e.into());
         }
     };
-    let signing_key = match signing_key
+    let keys = signing_key
         .map(|k| SigningKey::from_secret_bytes(k.as_bytes()))
         .transpose()
-    {
-        Ok(key) => key.map(Arc::new),
-        Err(e) => {
-            let message = format!("spec.report.signingKeySecretRef: {e}");
+        .map_err(|e| format!("spec.report.signingKeySecretRef: {e}"))
+        .and_then(|key| {
+            Privacy::new(&report.spec.report.privacy, privacy_key)
+                .map(|privacy| (key.map(Arc::new), privacy))
+                .map_err(|e| e.to_string())
+        });
+    let (signing_key, privacy) = match keys {
+        Ok(keys) => keys,
+        Err(message) => {
             return refuse(
                 api,
                 report,
@@ -324,21 +329,6 @@ async fn run_due(
                 status,
                 "InvalidSpec",
                 message,
-            )
-            .await;
-        }
-    };
-    let privacy = match Privacy::new(&report.spec.report.privacy, privacy_key) {
-        Ok(privacy) => privacy,
-        Err(e) => {
-            return refuse(
-                api,
-                report,
-                ctx,
-                &status.clone(),
-                status,
-                "InvalidSpec",
-                e.to_string(),
             )
             .await;
         }
