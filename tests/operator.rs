@@ -507,3 +507,366 @@ async fn two_replicas_and_a_crash_upload_each_period_once() {
 fn month_label(from: DateTime<Utc>) -> String {
     from.format("%Y-%m").to_string()
 }
+
+/// The condition of `type_` as (status, reason), if present.
+fn condition(value: &serde_json::Value, type_: &str) -> Option<(String, String)> {
+    let conditions = value["status"]["conditions"].as_array()?;
+    let c = conditions.iter().find(|c| c["type"] == type_)?;
+    Some((
+        c["status"].as_str()?.to_owned(),
+        c["reason"].as_str()?.to_owned(),
+    ))
+}
+
+/// Ready has `reason` and describes the current generation.
+fn current_reason_is(reason: &'static str) -> impl Fn(&serde_json::Value) -> bool {
+    move |v| {
+        let generation = &v["metadata"]["generation"];
+        ready(v).is_some_and(|(_, r, _)| r == reason)
+            && v["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().all(|c| &c["observedGeneration"] == generation))
+    }
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+fn eventually(what: &str, timeout: Duration, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_key_backs_off_and_a_fixed_secret_runs_at_once() {
+    let Setup {
+        server,
+        work,
+        clock,
+        s1,
+        sim,
+        ..
+    } = Setup::new(200, "retry").await;
+    let url = sim.base_url();
+    assert!(
+        server
+            .apply(&secret("retry", "docspace", "sk-rejected"))
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .apply(&report("retry", "monthly", &url, "docspace", ""))
+            .status
+            .success()
+    );
+    // The default backoff: 10 s, doubling, up to 15 min.
+    let operator = Operator::start_with(
+        &server,
+        &clock,
+        "op-r",
+        work.path(),
+        &["--allow-any-portal"],
+    );
+    server.wait_for("retry", "creport/monthly", WAIT, reason_is("Scheduled"));
+    set_clock(&clock, s1 + TimeDelta::seconds(30));
+    let failed = server.wait_for("retry", "creport/monthly", WAIT, reason_is("Unauthorized"));
+    let rejected = || sim.requests().iter().filter(|r| r.status == 401).count();
+    let per_run = rejected();
+    assert!(per_run >= 1, "{:?}", sim.requests());
+    assert_eq!(
+        condition(&failed, "Stalled"),
+        Some(("True".to_owned(), "Unauthorized".to_owned())),
+        "{}",
+        failed["status"]
+    );
+
+    // Over the next 60 s: status writes do not re-trigger runs; backoff spaces the retries.
+    let window = std::time::Instant::now();
+    let mut attempts_seen = Vec::new();
+    while window.elapsed() < Duration::from_secs(60) {
+        let status = server.get_json("retry", "creport/monthly")["status"].clone();
+        if let Some(n) = status["failedAttempts"].as_u64()
+            && attempts_seen.last() != Some(&n)
+        {
+            let retry_at =
+                DateTime::parse_from_rfc3339(status["nextRetryTime"].as_str().unwrap()).unwrap();
+            let ran_at =
+                DateTime::parse_from_rfc3339(status["lastRunTime"].as_str().unwrap()).unwrap();
+            let nominal = 10 * 2i64.pow(u32::try_from(n).unwrap() - 1);
+            let delay = (retry_at - ran_at).num_milliseconds();
+            assert!(
+                delay >= nominal * 900 - 1000 && delay <= nominal * 1100 + 1000,
+                "attempt {n}: retry after {delay} ms, expected ~{nominal} s"
+            );
+            attempts_seen.push(n);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let runs = operator.metric(r#"runs_total{result="Unauthorized"}"#);
+    println!(
+        "60 s window: {runs} runs, {} rejected requests, attempts seen {attempts_seen:?}",
+        rejected()
+    );
+    assert!(
+        (2.0..=4.0).contains(&runs),
+        "a rejected key must be retried with backoff, not looped: {runs} runs in 60 s\n{}",
+        operator.log_text()
+    );
+    assert_eq!(
+        rejected(),
+        per_run * runs as usize,
+        "the portal saw exactly the metric's runs"
+    );
+    let retrying = server
+        .event_reasons("retry", "monthly")
+        .iter()
+        .filter(|r| *r == "RunRetrying")
+        .count();
+    assert!(retrying >= 2, "one RunRetrying event per retry: {retrying}");
+    let notes = server.event_notes("retry", "monthly");
+    assert!(
+        notes.iter().any(|n| n.contains("retrying in 1")),
+        "{notes:?}"
+    );
+
+    // Right after an attempt, the next retry is at least ~36 s away: fixing the Secret runs
+    // the report at once instead.
+    let attempts = |v: &serde_json::Value| v["status"]["failedAttempts"].as_u64().unwrap_or(0);
+    let before = attempts(&server.get_json("retry", "creport/monthly"));
+    let pending = server.wait_for("retry", "creport/monthly", Duration::from_secs(90), |v| {
+        attempts(v) > before
+    });
+    let retry_at =
+        DateTime::parse_from_rfc3339(pending["status"]["nextRetryTime"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+    assert!(
+        server
+            .apply(&secret("retry", "docspace", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    let done = server.wait_for(
+        "retry",
+        "creport/monthly",
+        Duration::from_secs(30),
+        reason_is("Succeeded"),
+    );
+    let succeeded_at =
+        DateTime::parse_from_rfc3339(done["status"]["lastRunTime"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+    assert!(
+        succeeded_at < retry_at,
+        "the fix ran at once ({succeeded_at}), not at the retry ({retry_at})"
+    );
+    assert!(
+        done["status"]["failedAttempts"].is_null(),
+        "{}",
+        done["status"]
+    );
+    assert!(done["status"]["nextRetryTime"].is_null());
+    assert_eq!(condition(&done, "Stalled"), None);
+    assert_eq!(operator.metric(r#"runs_total{result="success"}"#), 1.0);
+    let csv = sim
+        .uploads()
+        .iter()
+        .filter(|f| f.title.starts_with("monthly-") && f.title.ends_with(".csv"))
+        .count();
+    assert_eq!(csv, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditions_follow_the_spec_and_the_world_without_a_run() {
+    let Setup {
+        server,
+        work,
+        clock,
+        sim,
+        ..
+    } = Setup::new(10, "cond").await;
+    let url = sim.base_url();
+    let origin = url.trim_end_matches('/').to_owned();
+    let other = url.replace("127.0.0.1", "localhost");
+    assert!(
+        server
+            .apply(&secret("cond", "docspace", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    let allow_sim = format!("--allowed-portals={origin}");
+    let mut operator =
+        Operator::start_with(&server, &clock, "op-c", work.path(), &[allow_sim.as_str()]);
+    let paused = report("cond", "paused", &url, "docspace", "  suspend: true\n");
+    let zone = report("cond", "zone", &url, "docspace", "")
+        .replace("timeZone: UTC", "timeZone: Mars/Base");
+    for yaml in [
+        paused.clone(),
+        zone.clone(),
+        report("cond", "elsewhere", &other, "docspace", ""),
+        report("cond", "nosecret", &url, "later", ""),
+    ] {
+        assert!(server.apply(&yaml).status.success());
+    }
+    server.wait_for(
+        "cond",
+        "creport/paused",
+        WAIT,
+        current_reason_is("Suspended"),
+    );
+    for (name, reason) in [
+        ("zone", "InvalidSpec"),
+        ("elsewhere", "PortalNotAllowed"),
+        ("nosecret", "SecretNotFound"),
+    ] {
+        let value = server.wait_for(
+            "cond",
+            &format!("creport/{name}"),
+            WAIT,
+            current_reason_is(reason),
+        );
+        assert_eq!(
+            condition(&value, "Stalled"),
+            Some(("True".to_owned(), reason.to_owned())),
+            "{name}: {}",
+            value["status"]
+        );
+        assert!(
+            server
+                .event_reasons("cond", name)
+                .contains(&reason.to_owned()),
+            "{name}: a Warning event"
+        );
+    }
+
+    // Each fix shows within seconds, long before any run.
+    let soon = Duration::from_secs(15);
+    assert!(
+        server
+            .apply(&paused.replace("  suspend: true\n", ""))
+            .status
+            .success()
+    );
+    server.wait_for(
+        "cond",
+        "creport/paused",
+        soon,
+        current_reason_is("Scheduled"),
+    );
+    assert!(
+        server
+            .apply(&zone.replace("Mars/Base", "Europe/Berlin"))
+            .status
+            .success()
+    );
+    let fixed = server.wait_for("cond", "creport/zone", soon, current_reason_is("Scheduled"));
+    assert_eq!(condition(&fixed, "Stalled"), None, "{}", fixed["status"]);
+    assert!(
+        server
+            .apply(&secret("cond", "later", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    let found = server.wait_for("cond", "creport/nosecret", soon, reason_is("Scheduled"));
+    assert_eq!(condition(&found, "Stalled"), None);
+    // The allow-list changes with a restart (a chart upgrade).
+    operator.kill();
+    let allow_both = format!("--allowed-portals={origin},{}", other.trim_end_matches('/'));
+    let operator = Operator::start_with(
+        &server,
+        &clock,
+        "op-c2",
+        work.path(),
+        &[allow_both.as_str()],
+    );
+    let allowed = server.wait_for("cond", "creport/elsewhere", WAIT, reason_is("Scheduled"));
+    assert_eq!(condition(&allowed, "Stalled"), None);
+    // Deleting the Secret is seen as well.
+    server.kubectl_ok(&["delete", "secret", "-n", "cond", "later"]);
+    server.wait_for(
+        "cond",
+        "creport/nosecret",
+        soon,
+        reason_is("SecretNotFound"),
+    );
+
+    // None of it ran a report or called the portal.
+    assert!(sim.requests().is_empty(), "{:?}", sim.requests());
+    assert_eq!(operator.metric(r#"runs_total{result="success"}"#), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standbys_are_ready_and_the_next_leader_takes_over() {
+    let Setup {
+        server,
+        work,
+        clock,
+        s1,
+        sim,
+        ..
+    } = Setup::new(100, "standby").await;
+    let url = sim.base_url();
+    assert!(
+        server
+            .apply(&secret("standby", "docspace", DEFAULT_API_KEY))
+            .status
+            .success()
+    );
+    assert!(
+        server
+            .apply(&report("standby", "monthly", &url, "docspace", ""))
+            .status
+            .success()
+    );
+    let a = Operator::start(&server, &clock, "op-a", work.path());
+    let b = Operator::start(&server, &clock, "op-b", work.path());
+    // Both are ready once synced, leader or not; exactly one leads.
+    for operator in [&a, &b] {
+        eventually("/readyz answers 200", WAIT, || {
+            operator.http_get("/readyz").map(|r| r.0) == Some(200)
+        });
+    }
+    eventually("one replica leads", WAIT, || {
+        a.metric("leader") + b.metric("leader") == 1.0
+    });
+    server.wait_for("standby", "creport/monthly", WAIT, reason_is("Scheduled"));
+    let (mut leader, standby) = if a.metric("leader") == 1.0 {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    // Only the leader runs.
+    set_clock(&clock, s1 + TimeDelta::seconds(30));
+    server.wait_for("standby", "creport/monthly", WAIT, reason_is("Succeeded"));
+    assert_eq!(leader.metric(r#"runs_total{result="success"}"#), 1.0);
+    assert_eq!(standby.metric(r#"runs_total{result="success"}"#), 0.0);
+    assert_eq!(standby.http_get("/readyz").map(|r| r.0), Some(200));
+
+    // The leader dies: the standby takes the Lease within the lease duration (3 s) plus its
+    // renewal period, and runs the next instant.
+    leader.kill();
+    let killed = std::time::Instant::now();
+    eventually("the standby takes over", Duration::from_secs(30), || {
+        standby.metric("leader") == 1.0
+    });
+    let handover = killed.elapsed();
+    println!("handover after {handover:?}");
+    assert!(handover < Duration::from_secs(10), "{handover:?}");
+    let s2 = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap())
+        .unwrap()
+        .next_after(s1)
+        .unwrap();
+    set_clock(&clock, s2 + TimeDelta::seconds(30));
+    server.wait_for("standby", "creport/monthly", WAIT, |v| {
+        v["status"]["lastScheduleTime"] == s2.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    assert_eq!(standby.metric(r#"runs_total{result="success"}"#), 1.0);
+    let csv = sim
+        .uploads()
+        .iter()
+        .filter(|f| f.title.starts_with("monthly-") && f.title.ends_with(".csv"))
+        .count();
+    assert_eq!(csv, 2, "one report per month");
+}

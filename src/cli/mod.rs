@@ -97,9 +97,21 @@ pub struct RunArgs {
     /// Longest wait between retries after failures.
     #[arg(long, default_value_t = 900)]
     pub error_backoff_max_seconds: u64,
-    /// Portals resources may name, as host names or base URLs, comma-separated (default: any).
+    /// Portals resources may name, as host names or base URLs, comma-separated. Required
+    /// unless --allow-any-portal is given.
     #[arg(long, env = "DOCSPACE_ALLOWED_PORTALS", value_delimiter = ',')]
     pub allowed_portals: Vec<String>,
+    /// Let resources name any portal (only where every report author may read the Secrets
+    /// of their namespace anyway: a report sends its Secret's key to the portal it names).
+    #[arg(long, env = "DOCSPACE_ALLOW_ANY_PORTAL")]
+    pub allow_any_portal: bool,
+    /// Watch and read Secrets only in these namespaces, comma-separated (default: every
+    /// namespace the operator watches); reports elsewhere get SecretNotFound.
+    #[arg(long, value_delimiter = ',')]
+    pub secret_namespaces: Vec<String>,
+    /// Watch and read only Secrets with these labels, e.g. compliance.docspace.dev/secret=true.
+    #[arg(long)]
+    pub secret_label_selector: Option<String>,
     /// Read "now" from this file (RFC 3339) instead of the system clock; for tests.
     #[arg(long, hide = true)]
     pub clock_file: Option<PathBuf>,

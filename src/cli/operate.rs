@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use docspace_compliance_operator::operator::{OperatorOptions, run as run_operator};
+use docspace_compliance_operator::operator::{OperatorOptions, SecretScope, run as run_operator};
 
 use super::RunArgs;
 
@@ -29,6 +29,15 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         error_backoff: Duration::from_secs(args.error_backoff_seconds),
         error_backoff_max: Duration::from_secs(args.error_backoff_max_seconds),
         allowed_portals: args.allowed_portals,
+        allow_any_portal: args.allow_any_portal,
+        secret_scope: SecretScope {
+            namespaces: args
+                .secret_namespaces
+                .into_iter()
+                .filter(|ns| !ns.trim().is_empty())
+                .collect(),
+            label_selector: args.secret_label_selector.filter(|s| !s.trim().is_empty()),
+        },
     };
     run_operator(options).await.map_err(|e| e.to_string())
 }

@@ -23,8 +23,9 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that reads an RFC 3339 instant from a file on every call; a missing or unreadable
-/// file means the system clock.
+/// A clock set by a file: the file holds an RFC 3339 instant, and time runs on from it at the
+/// system clock's pace since the file was written (so backoff timers and retry times agree).
+/// A missing or unreadable file means the system clock.
 pub struct FileClock {
     path: PathBuf,
 }
@@ -56,10 +57,16 @@ impl FileClock {
 
 impl Clock for FileClock {
     fn now(&self) -> DateTime<Utc> {
+        let set_at = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| SystemTime::now().duration_since(modified).ok())
+            .and_then(|elapsed| chrono::TimeDelta::from_std(elapsed).ok())
+            .unwrap_or_default();
         std::fs::read_to_string(&self.path)
             .ok()
             .and_then(|text| DateTime::parse_from_rfc3339(text.trim()).ok())
-            .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
+            .map_or_else(Utc::now, |t| t.with_timezone(&Utc) + set_at)
     }
 }
 
@@ -74,6 +81,22 @@ mod tests {
         let clock = FileClock::new(path.clone());
         assert!((clock.now() - Utc::now()).num_seconds().abs() < 5);
         std::fs::write(&path, "2025-04-01T03:00:00Z\n").unwrap();
-        assert_eq!(clock.now().to_rfc3339(), "2025-04-01T03:00:00+00:00");
+        let set = DateTime::parse_from_rfc3339("2025-04-01T03:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let first = clock.now();
+        assert!(first >= set && (first - set).num_seconds() < 5, "{first}");
+        let old = SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let later = clock.now();
+        assert!(
+            (later - set).num_seconds() >= 60 && (later - set).num_seconds() < 65,
+            "time runs on from the instant the file was written: {later}"
+        );
     }
 }

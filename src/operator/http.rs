@@ -1,8 +1,8 @@
-//! `/livez`, `/readyz` (ready once the watch has synced) and `/metrics`.
+//! `/livez`, `/readyz` (ready once the watches have synced, whether or not this replica leads)
+//! and `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
@@ -11,11 +11,12 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::metrics::Metrics;
+use super::watch::Synced;
 
 #[derive(Clone)]
 struct Probes {
     metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
+    synced: Synced,
 }
 
 async fn livez() -> &'static str {
@@ -23,12 +24,12 @@ async fn livez() -> &'static str {
 }
 
 async fn readyz(State(probes): State<Probes>) -> impl IntoResponse {
-    if probes.ready.load(Ordering::Relaxed) {
+    if probes.synced.is_synced() {
         (StatusCode::OK, "ok")
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            "the watch has not synced yet",
+            "the watches have not synced yet",
         )
     }
 }
@@ -47,7 +48,7 @@ async fn metrics_text(State(probes): State<Probes>) -> impl IntoResponse {
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
-    ready: Arc<AtomicBool>,
+    synced: Synced,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -55,7 +56,7 @@ pub async fn serve(
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .with_state(Probes { metrics, ready });
+        .with_state(Probes { metrics, synced });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the probe and metrics server stopped");

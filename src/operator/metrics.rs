@@ -47,6 +47,8 @@ pub struct Metrics {
     pub docspace_requests: Family<StatusLabels, Counter>,
     /// Next scheduled run per report, as a Unix timestamp.
     pub next_run: Family<ReportLabels, Gauge<i64, AtomicI64>>,
+    /// 1 while this replica holds the leader Lease (and runs reports), else 0.
+    pub leader: Gauge<i64, AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -78,8 +80,15 @@ impl Default for Metrics {
             "Next scheduled run of each report (Unix time)",
             next_run.clone(),
         );
+        let leader = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease and runs reports",
+            leader.clone(),
+        );
         Self {
             registry,
+            leader,
             runs,
             run_duration,
             events_fetched,

@@ -3,14 +3,17 @@
 
 mod allowed;
 mod clock;
+mod conditions;
 mod context;
 pub mod crd;
 mod decide;
 mod http;
 mod metrics;
 mod reconcile;
+mod retry;
 mod secret;
 mod status;
+mod watch;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,23 +22,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::ListParams;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::runtime::events::Reporter;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, watch as channel};
 
 pub use clock::{Clock, FileClock, SystemClock};
+pub use conditions::{
+    Blocked, LastRun, Observation, PendingRetry, ReadyReason, ReconcilingReason, desired_conditions,
+};
 pub use decide::{Decision, decide};
+pub use watch::SecretScope;
 
 use allowed::AllowedPortals;
-use context::{Context, ErrorBackoff};
+use context::Context;
 use metrics::Metrics;
 use reconcile::{error_policy, reconcile};
+use retry::{Backoff, FailedInputs, ReconcileFailures};
 
 use crate::spec::ComplianceReport;
 
@@ -66,8 +71,14 @@ pub struct OperatorOptions {
     pub error_backoff: Duration,
     /// Longest delay after failed reconciles.
     pub error_backoff_max: Duration,
-    /// Portals resources may name (host names or base URLs); any portal when empty.
+    /// Portals resources may name (host names or base URLs).
     pub allowed_portals: Vec<String>,
+    /// Lets resources name any portal when `allowed_portals` is empty; without it, an empty
+    /// list is refused at start-up (a report author could otherwise send a Secret's `token`
+    /// to a host of their choosing).
+    pub allow_any_portal: bool,
+    /// Which Secrets the operator watches and reads.
+    pub secret_scope: SecretScope,
 }
 
 /// Why the operator stopped.
@@ -92,6 +103,14 @@ pub enum OperatorError {
     /// Leader election failed.
     #[error("leader election failed: {0}")]
     Lease(String),
+    /// Neither allowed portals nor an explicit "any portal".
+    #[error(
+        "no allowed portals: pass --allowed-portals (host names or base URLs of the DocSpace portals reports may call), or --allow-any-portal to let report authors name any host"
+    )]
+    NoAllowedPortals,
+    /// `--secret-namespaces` does not cover the watched namespace.
+    #[error("--secret-namespaces must include the watched namespace {0} (or be left empty)")]
+    SecretScope(String),
     /// Another replica took the Lease.
     #[error("lost the leader Lease; exiting so that only the new leader runs reports")]
     LeadershipLost,
@@ -137,7 +156,7 @@ async fn become_leader(
     options: &OperatorOptions,
 ) -> Result<
     Option<(
-        watch::Receiver<bool>,
+        channel::Receiver<bool>,
         tokio::task::JoinHandle<kube_lease_manager::Result<LeaseManager>>,
     )>,
     OperatorError,
@@ -168,32 +187,37 @@ async fn become_leader(
     }
 }
 
-/// Whether a report reads the Secret `name` (API key, privacy key or signing key).
-fn uses_secret(report: &ComplianceReport, name: &str) -> bool {
-    let spec = &report.spec;
-    spec.portal.token_secret_ref.name == name
-        || spec
-            .report
-            .privacy
-            .key_secret_ref
-            .as_ref()
-            .is_some_and(|r| r.name == name)
-        || spec
-            .report
-            .signing_key_secret_ref
-            .as_ref()
-            .is_some_and(|r| r.name == name)
+/// Resolves when the Lease is lost (setting `lost`), never without a Lease.
+async fn leadership_lost(mut leader: Option<channel::Receiver<bool>>, lost: Arc<AtomicBool>) {
+    match leader.as_mut() {
+        Some(rx) => loop {
+            if rx.changed().await.is_err() || !*rx.borrow() {
+                lost.store(true, Ordering::Relaxed);
+                return;
+            }
+        },
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// Runs the operator until SIGTERM/Ctrl-C (or until it loses the Lease).
+///
+/// The watches start at once, so every replica turns ready when they have synced; only the
+/// replica holding the Lease reconciles.
 pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
+    if options.allowed_portals.iter().all(|p| p.trim().is_empty()) && !options.allow_any_portal {
+        return Err(OperatorError::NoAllowedPortals);
+    }
+    if let Some(ns) = &options.namespace
+        && !options.secret_scope.namespaces.is_empty()
+        && !options.secret_scope.namespaces.contains(ns)
+    {
+        return Err(OperatorError::SecretScope(ns.clone()));
+    }
     let client = client(options.kubeconfig.as_ref()).await?;
-    let (reports, secrets): (Api<ComplianceReport>, Api<Secret>) = match &options.namespace {
-        Some(ns) => (
-            Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
-        ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
+    let reports: Api<ComplianceReport> = match &options.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     };
     reports
         .list(&ListParams::default().limit(1))
@@ -201,8 +225,14 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
         .map_err(OperatorError::CrdMissing)?;
 
     let metrics = Arc::new(Metrics::default());
-    let ready = Arc::new(AtomicBool::new(false));
-    let bound = http::serve(options.listen, metrics.clone(), ready.clone())
+    let leading = Arc::new(AtomicBool::new(false));
+    let watches = watch::start(
+        &client,
+        options.namespace.as_deref(),
+        options.secret_scope.clone(),
+        leading.clone(),
+    );
+    let bound = http::serve(options.listen, metrics.clone(), watches.synced.clone())
         .await
         .map_err(|source| OperatorError::Listen {
             addr: options.listen,
@@ -218,24 +248,22 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
     } else {
         None
     };
+    metrics.leader.set(1);
+    tokio::select! {
+        () = watches.synced.wait() => {},
+        () = shutdown_signal() => return Ok(()),
+    }
+    leading.store(true, Ordering::Relaxed);
+
     let lost_leadership = Arc::new(AtomicBool::new(false));
-    let mut leader_rx = lease.as_ref().map(|(rx, _)| rx.clone());
-    let lost = lost_leadership.clone();
+    let lost = leadership_lost(
+        lease.as_ref().map(|(rx, _)| rx.clone()),
+        lost_leadership.clone(),
+    );
     let stop = async move {
-        let leadership_lost = async {
-            match leader_rx.as_mut() {
-                Some(rx) => loop {
-                    if rx.changed().await.is_err() || !*rx.borrow() {
-                        lost.store(true, Ordering::Relaxed);
-                        return;
-                    }
-                },
-                None => std::future::pending::<()>().await,
-            }
-        };
         tokio::select! {
             () = shutdown_signal() => tracing::info!("shutting down; letting running reports finish"),
-            () = leadership_lost => tracing::warn!("lost the leader Lease; stopping"),
+            () = lost => tracing::warn!("lost the leader Lease; stopping"),
         }
     };
 
@@ -243,56 +271,35 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
         Some(path) => Arc::new(FileClock::new(path.clone())),
         None => Arc::new(SystemClock),
     };
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "docspace-compliance-operator".into(),
-            instance: Some(options.identity.clone()),
-        },
-    );
+    let reporter = Reporter {
+        controller: "docspace-compliance-operator".into(),
+        instance: Some(options.identity.clone()),
+    };
+    let backoff = Backoff::new(options.error_backoff, options.error_backoff_max);
     let context = Arc::new(Context {
         client: client.clone(),
-        recorder,
+        reporter,
         clock,
-        metrics,
+        metrics: metrics.clone(),
         runs: Semaphore::new(options.max_concurrent_runs.max(1)),
-        backoff: ErrorBackoff::new(options.error_backoff, options.error_backoff_max),
+        backoff,
+        reconcile_failures: ReconcileFailures::new(backoff),
+        failed_inputs: FailedInputs::default(),
         allowed_portals: AllowedPortals::new(&options.allowed_portals),
+        secrets: watches.secrets.clone(),
     });
 
-    // The watch of ComplianceReports feeds both the controller's cache and readiness: /readyz
-    // turns ready at the watch's first InitDone (waiting on the store from another task would
-    // take the wake-up away from the controller's own wait).
-    let (store, writer) = reflector::store::<ComplianceReport>();
-    let synced = ready.clone();
-    let report_events = reflector(
-        writer,
-        watcher(reports, watcher::Config::default().any_semantic()),
-    )
-    .inspect(move |event| {
-        if matches!(event, Ok(watcher::Event::InitDone)) && !synced.swap(true, Ordering::Relaxed) {
-            tracing::info!("the watch has synced; ready");
-        }
-    })
-    .applied_objects()
-    .default_backoff();
-    let secret_store = store.clone();
-    let mut controller = Controller::for_stream(report_events, store)
+    let report_changes = futures::stream::unfold(watches.report_changes, |mut rx| async move {
+        rx.recv().await.map(|report| (Ok(report), rx))
+    });
+    let secret_changes = futures::stream::unfold(watches.secret_changes, |mut rx| async move {
+        rx.recv().await.map(|report| (report, rx))
+    });
+    let mut controller = Controller::for_stream(report_changes, watches.reports)
         .with_config(ControllerConfig::default())
-        .watches(
-            secrets,
-            watcher::Config::default(),
-            move |secret: Secret| {
-                let namespace = secret.namespace();
-                let name = secret.name_any();
-                secret_store
-                    .state()
-                    .into_iter()
-                    .filter(|r| r.namespace() == namespace && uses_secret(r, &name))
-                    .map(|r| ObjectRef::from_obj(&*r))
-                    .collect::<Vec<_>>()
-            },
-        )
+        .reconcile_on(secret_changes)
+        // Everything already cached when this replica took the lead.
+        .reconcile_all_on(futures::stream::once(async {}))
         .graceful_shutdown_on(stop);
     if let Some(path) = &options.clock_file {
         controller = controller.reconcile_all_on(FileClock::new(path.clone()).changes());
@@ -305,6 +312,7 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
             }
         })
         .await;
+    metrics.leader.set(0);
 
     if let Some((rx, task)) = lease {
         drop(rx);

@@ -1,20 +1,25 @@
-//! The reconciler: validate, decide with CronJob semantics, run the report cycle when due, and
-//! write the outcome to the status with an Event.
+//! The reconciler. Each pass looks at the report as it is now (spec, allow-list, Secrets,
+//! schedule, pending retry), recomputes its conditions, and runs the report when a scheduled
+//! instant is due. A failed run is retried with per-report backoff; a change to the spec or to
+//! one of its Secrets retries at once.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::{Api, Resource, ResourceExt};
+use kube::{Api, ResourceExt};
 
+use super::conditions::{
+    self, Blocked, LastRun, Observation, PendingRetry, READY, ReadyReason, desired_conditions,
+};
 use super::context::{Context, MetricsObserver};
 use super::decide::{Decision, decide};
 use super::metrics::{ReportLabels, ResultLabels};
 use super::secret::{SecretError, read_api_key, read_value};
-use super::status::{self, set_ready};
-use crate::docspace::RetryPolicy;
+use super::status;
+use crate::docspace::{ApiKey, RetryPolicy};
 use crate::integrity::SigningKey;
 use crate::report::{PreviousTotals, Privacy, PrivacyKey};
 use crate::run::{Delivery, NoProgress, ResourceRef, RunOutcome, RunRequest, run_once};
@@ -22,19 +27,21 @@ use crate::spec::{
     ComplianceReport, ComplianceReportStatus, PeriodStatus, UploadStatus, ValidatedSpec, validate,
 };
 
-/// Why a reconcile failed; the controller retries with backoff.
+/// Why a reconcile failed; the controller retries it with per-report backoff. (A failed
+/// report run is not a failed reconcile: its retry is part of the report's status.)
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
     /// The Kubernetes API failed.
     #[error("Kubernetes API: {0}")]
     Kube(#[from] kube::Error),
-    /// The API key could not be read.
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    /// The report run failed (message already free of the key).
-    #[error("report run failed: {0}")]
-    Run(String),
+    /// The operator is shutting down.
+    #[error("the operator is shutting down")]
+    ShuttingDown,
 }
+
+/// A pending retry wakes this much early at most without running yet: timers and clocks
+/// may disagree by a little.
+const RETRY_SLACK: TimeDelta = TimeDelta::seconds(1);
 
 fn creation_time(report: &ComplianceReport) -> Option<DateTime<Utc>> {
     let t = report.metadata.creation_timestamp.as_ref()?;
@@ -46,14 +53,18 @@ fn creation_time(report: &ComplianceReport) -> Option<DateTime<Utc>> {
 
 fn requeue_until(next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {
     match next {
-        Some(next) => Action::requeue(
-            (next - now)
-                .to_std()
-                .unwrap_or_default()
-                .max(Duration::from_secs(1)),
-        ),
+        Some(next) => requeue_at(next, now),
         None => Action::await_change(),
     }
+}
+
+fn requeue_at(at: DateTime<Utc>, now: DateTime<Utc>) -> Action {
+    Action::requeue(
+        (at - now)
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_secs(1)),
+    )
 }
 
 fn key(report: &ComplianceReport) -> String {
@@ -64,51 +75,20 @@ fn key(report: &ComplianceReport) -> String {
     )
 }
 
-async fn publish(
-    ctx: &Context,
-    report: &ComplianceReport,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
-    let event = Event {
-        type_,
-        reason: reason.to_owned(),
-        note: Some(note.chars().take(1000).collect()),
-        action: "Report".to_owned(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.recorder.publish(&event, &report.object_ref(&())).await {
-        tracing::warn!(report = %key(report), error = %e, "could not publish an event");
+/// How the last run ended, from the status (older statuses only tell of a success).
+fn last_run(status: &ComplianceReportStatus) -> Option<LastRun> {
+    match (&status.last_run_result, &status.last_run_message) {
+        (Some(result), message) => Some(LastRun {
+            reason: ReadyReason::of_failure(result),
+            message: message.clone().unwrap_or_default(),
+        }),
+        (None, _) => status.last_successful_time.map(|_| LastRun {
+            reason: ReadyReason::Succeeded,
+            message: conditions::find(&status.conditions, READY)
+                .map(|c| c.message.clone())
+                .unwrap_or_else(|| "the last run succeeded".to_owned()),
+        }),
     }
-}
-
-/// A resource that cannot run until someone changes it: a `Ready=False` condition, no next
-/// run, and a Warning event when the condition is new; no requeue (a change re-triggers).
-async fn refuse(
-    api: &Api<ComplianceReport>,
-    report: &ComplianceReport,
-    ctx: &Context,
-    current: &ComplianceReportStatus,
-    mut status: ComplianceReportStatus,
-    reason: &str,
-    message: String,
-) -> Result<Action, ReconcileError> {
-    let changed = status::ready(current).is_none_or(|c| c.reason != reason || c.message != message);
-    set_ready(
-        &mut status,
-        "False",
-        reason,
-        message.clone(),
-        report.metadata.generation,
-        ctx.clock.now(),
-    );
-    status.next_schedule_time = None;
-    status::write(api, report, &status).await?;
-    if changed {
-        publish(ctx, report, EventType::Warning, reason, message).await;
-    }
-    Ok(Action::await_change())
 }
 
 /// Reconciles one `ComplianceReport`.
@@ -116,332 +96,462 @@ pub async fn reconcile(
     report: Arc<ComplianceReport>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
-    let namespace = report.namespace().unwrap_or_default();
-    let api: Api<ComplianceReport> = Api::namespaced(ctx.client.clone(), &namespace);
-    let now = ctx.clock.now();
-    let generation = report.metadata.generation;
-    let current = report.status.clone().unwrap_or_default();
-    let mut status = current.clone();
-    status.observed_generation = generation;
+    let mut pass = Pass::new(&report, &ctx);
+    let action = pass.reconcile().await?;
+    ctx.reconcile_failures.succeeded(&pass.key);
+    Ok(action)
+}
 
-    let validated = match validate(&report.spec) {
-        Ok(validated) => validated,
-        Err(e) => {
-            return refuse(
-                &api,
-                &report,
-                &ctx,
-                &current,
-                status,
-                "InvalidSpec",
-                e.to_string(),
-            )
-            .await;
-        }
-    };
-    if !ctx.allowed_portals.allows(&validated.portal_url) {
-        let message = format!(
-            "spec.portal.url: {} is not among the portals this operator may call (allowedPortals)",
-            validated.portal_url
-        );
-        return refuse(
-            &api,
-            &report,
-            &ctx,
-            &current,
+/// After a failed reconcile (the Kubernetes API failed): back off per report.
+pub fn error_policy(
+    report: Arc<ComplianceReport>,
+    error: &ReconcileError,
+    ctx: Arc<Context>,
+) -> Action {
+    let delay = ctx.reconcile_failures.failed(&key(&report));
+    tracing::warn!(report = %key(&report), error = %error, retry_in_s = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// One reconcile of one report.
+struct Pass<'a> {
+    report: &'a ComplianceReport,
+    ctx: &'a Context,
+    api: Api<ComplianceReport>,
+    key: String,
+    labels: ReportLabels,
+    now: DateTime<Utc>,
+    /// The status being built; written by `settle`.
+    status: ComplianceReportStatus,
+}
+
+impl<'a> Pass<'a> {
+    fn new(report: &'a ComplianceReport, ctx: &'a Context) -> Self {
+        let namespace = report.namespace().unwrap_or_default();
+        let mut status = report.status.clone().unwrap_or_default();
+        status.observed_generation = report.metadata.generation;
+        Self {
+            report,
+            ctx,
+            api: Api::namespaced(ctx.client.clone(), &namespace),
+            key: key(report),
+            labels: ReportLabels {
+                namespace,
+                name: report.name_any(),
+            },
+            now: ctx.clock.now(),
             status,
-            "PortalNotAllowed",
-            message,
+        }
+    }
+
+    async fn reconcile(&mut self) -> Result<Action, ReconcileError> {
+        let validated = match self.check() {
+            Ok(validated) => validated,
+            Err(blocked) => return self.block(blocked).await,
+        };
+        if self.report.spec.suspend {
+            self.status.next_schedule_time = None;
+            self.ctx.metrics.next_run.remove(&self.labels);
+            self.settle(None, None).await?;
+            return Ok(Action::await_change());
+        }
+        let since = self
+            .status
+            .last_schedule_time
+            .or_else(|| creation_time(self.report))
+            .unwrap_or(self.now);
+        match decide(
+            &validated.schedule,
+            since,
+            self.now,
+            self.report.spec.starting_deadline_seconds,
+        ) {
+            Decision::Wait { next } => {
+                self.set_next(next);
+                self.settle(None, None).await?;
+                Ok(requeue_until(next, self.now))
+            }
+            Decision::DeadlinePassed { scheduled, next } => self.skip(scheduled, next).await,
+            Decision::Run { scheduled, missed } => self.due(validated, scheduled, missed).await,
+        }
+    }
+
+    /// What stops any run before trying: the spec, the allow-list, a missing Secret.
+    fn check(&self) -> Result<ValidatedSpec, Blocked> {
+        let validated = validate(&self.report.spec).map_err(|e| Blocked {
+            reason: ReadyReason::InvalidSpec,
+            message: e.to_string(),
+        })?;
+        if !self.ctx.allowed_portals.allows(&validated.portal_url) {
+            return Err(Blocked {
+                reason: ReadyReason::PortalNotAllowed,
+                message: format!(
+                    "spec.portal.url: {} is not among the portals this operator may call (allowedPortals)",
+                    validated.portal_url
+                ),
+            });
+        }
+        if let Some(message) = self.ctx.secrets.missing(self.report) {
+            return Err(Blocked {
+                reason: ReadyReason::SecretNotFound,
+                message,
+            });
+        }
+        Ok(validated)
+    }
+
+    /// A report that cannot run until someone changes something: the conditions say what,
+    /// a Warning event says it once, and no requeue (the change re-triggers).
+    async fn block(&mut self, blocked: Blocked) -> Result<Action, ReconcileError> {
+        self.status.next_schedule_time = None;
+        self.ctx.metrics.next_run.remove(&self.labels);
+        let before = self.ready().map(|c| (c.reason.clone(), c.message.clone()));
+        let (reason, message) = (blocked.reason, blocked.message.clone());
+        self.settle(Some(blocked), None).await?;
+        if before != Some((reason.as_str().to_owned(), message.clone())) {
+            self.publish(EventType::Warning, reason.as_str(), message)
+                .await;
+        }
+        Ok(Action::await_change())
+    }
+
+    /// The most recent instant is past its starting deadline: skip it.
+    async fn skip(
+        &mut self,
+        scheduled: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Result<Action, ReconcileError> {
+        self.publish(
+            EventType::Warning,
+            "MissedSchedule",
+            format!(
+                "the run scheduled at {} could not start within startingDeadlineSeconds; it is skipped",
+                scheduled.to_rfc3339()
+            ),
         )
         .await;
-    }
-    let labels = ReportLabels {
-        namespace: namespace.clone(),
-        name: report.name_any(),
-    };
-    if report.spec.suspend {
-        set_ready(
-            &mut status,
-            "False",
-            "Suspended",
-            "runs are suspended (spec.suspend)",
-            generation,
-            now,
-        );
-        status.next_schedule_time = None;
-        ctx.metrics.next_run.remove(&labels);
-        status::write(&api, &report, &status).await?;
-        return Ok(Action::await_change());
+        self.status.last_schedule_time = Some(scheduled);
+        self.status.active_schedule_time = None;
+        self.status.failed_attempts = None;
+        self.status.next_retry_time = None;
+        self.ctx.failed_inputs.forget(&self.key);
+        self.set_next(next);
+        self.settle(None, None).await?;
+        Ok(requeue_until(next, self.now))
     }
 
-    let since = current
-        .last_schedule_time
-        .or_else(|| creation_time(&report))
-        .unwrap_or(now);
-    match decide(
-        &validated.schedule,
-        since,
-        now,
-        report.spec.starting_deadline_seconds,
-    ) {
-        Decision::Wait { next } => {
-            status.next_schedule_time = next;
-            if let Some(next) = next {
-                ctx.metrics
-                    .next_run
-                    .get_or_create(&labels)
-                    .set(next.timestamp());
-            }
-            let never_ran = current.last_successful_time.is_none();
-            let ready_is_stale = status::ready(&status)
-                .is_none_or(|c| c.reason == "Suspended" || c.reason == "InvalidSpec");
-            if never_ran && ready_is_stale {
-                let when = next.map_or_else(|| "never".to_owned(), |n| n.to_rfc3339());
-                set_ready(
-                    &mut status,
-                    "False",
-                    "Scheduled",
-                    format!("waiting for the first run at {when}"),
-                    generation,
-                    now,
-                );
-            } else if let Some(ready) = status
-                .conditions
-                .iter_mut()
-                .find(|c| c.type_ == status::READY)
-            {
-                ready.observed_generation = generation;
-            }
-            status::write(&api, &report, &status).await?;
-            Ok(requeue_until(next, now))
+    /// A scheduled instant is due: run it, unless its failed run waits for a retry and
+    /// nothing it depends on changed.
+    async fn due(
+        &mut self,
+        validated: ValidatedSpec,
+        scheduled: DateTime<Utc>,
+        missed: usize,
+    ) -> Result<Action, ReconcileError> {
+        if self.status.active_schedule_time == Some(scheduled)
+            && let Some(retry_at) = self.status.next_retry_time
+            && self.now + RETRY_SLACK < retry_at
+            && !self
+                .ctx
+                .failed_inputs
+                .changed(&self.key, &self.ctx.secrets.fingerprint(self.report))
+        {
+            self.settle(None, None).await?;
+            return Ok(requeue_at(retry_at, self.now));
         }
-        Decision::DeadlinePassed { scheduled, next } => {
-            publish(
-                &ctx,
-                &report,
+        // The cache may trail our own last status write: ask the API server whether this
+        // instant already ran before running it (a run is expensive and must not repeat).
+        let fresh = self.api.get_status(&self.report.name_any()).await?;
+        if let Some(done) = fresh.status.as_ref().and_then(|s| s.last_schedule_time)
+            && done >= scheduled
+        {
+            let next = validated.schedule.next_after(self.now.max(done));
+            return Ok(requeue_until(next, self.now));
+        }
+        if missed > 0 {
+            self.publish(
                 EventType::Warning,
-                "MissedSchedule",
+                "MissedSchedules",
                 format!(
-                    "the run scheduled at {} could not start within startingDeadlineSeconds; it is skipped",
+                    "{missed} earlier scheduled run(s) were missed; running only the one of {}",
                     scheduled.to_rfc3339()
                 ),
             )
             .await;
-            status.last_schedule_time = Some(scheduled);
-            status.active_schedule_time = None;
-            status.next_schedule_time = next;
-            status::write(&api, &report, &status).await?;
-            Ok(requeue_until(next, now))
         }
-        Decision::Run { scheduled, missed } => {
-            // The cache may trail our own last status write: ask the API server whether this
-            // instant already ran before running it (a run is expensive and must not repeat).
-            let fresh = api.get_status(&report.name_any()).await?;
-            if let Some(done) = fresh.status.as_ref().and_then(|s| s.last_schedule_time)
-                && done >= scheduled
-            {
-                let next = validated.schedule.next_after(now.max(done));
-                return Ok(requeue_until(next, now));
+        self.run(validated, scheduled).await
+    }
+
+    /// Runs the report of `scheduled` and records the outcome.
+    async fn run(
+        &mut self,
+        validated: ValidatedSpec,
+        scheduled: DateTime<Utc>,
+    ) -> Result<Action, ReconcileError> {
+        let _permit = self
+            .ctx
+            .runs
+            .acquire()
+            .await
+            .map_err(|_| ReconcileError::ShuttingDown)?;
+        let resume = self.status.active_schedule_time == Some(scheduled);
+        if !resume {
+            self.status.failed_attempts = None;
+            self.status.next_retry_time = None;
+        }
+        self.status.active_schedule_time = Some(scheduled);
+        self.settle(None, Some(scheduled)).await?;
+        self.publish(
+            EventType::Normal,
+            "RunStarted",
+            format!("running the report scheduled at {}", scheduled.to_rfc3339()),
+        )
+        .await;
+        let inputs = self.ctx.secrets.fingerprint(self.report);
+        let (request, api_key) = match self.prepare(&validated, scheduled, resume).await {
+            Ok(prepared) => prepared,
+            Err((reason, message)) => {
+                return self
+                    .failed(&validated, scheduled, reason, message, inputs)
+                    .await;
             }
-            if missed > 0 {
-                publish(
-                    &ctx,
-                    &report,
-                    EventType::Warning,
-                    "MissedSchedules",
-                    format!(
-                        "{missed} earlier scheduled run(s) were missed; running only the one of {}",
-                        scheduled.to_rfc3339()
-                    ),
-                )
-                .await;
+        };
+        let started = Instant::now();
+        let result = run_once(request, &NoProgress).await;
+        self.ctx
+            .metrics
+            .run_duration
+            .observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(outcome) => self.succeeded(&validated, scheduled, &outcome).await,
+            Err(e) => {
+                let reason = ReadyReason::of_failure(e.reason());
+                let message = api_key.scrub(&e.to_string());
+                self.failed(&validated, scheduled, reason, message, inputs)
+                    .await
             }
-            run_due(&api, &report, &ctx, validated, status, scheduled).await
         }
     }
-}
 
-/// Runs the report of `scheduled` and records the outcome.
-async fn run_due(
-    api: &Api<ComplianceReport>,
-    report: &ComplianceReport,
-    ctx: &Context,
-    validated: ValidatedSpec,
-    mut status: ComplianceReportStatus,
-    scheduled: DateTime<Utc>,
-) -> Result<Action, ReconcileError> {
-    let namespace = report.namespace().unwrap_or_default();
-    let generation = report.metadata.generation;
-    let secrets = async {
-        let api_key = read_api_key(
-            &ctx.client,
-            &namespace,
-            &report.spec.portal.token_secret_ref,
-        )
-        .await?;
-        let privacy_key = match &report.spec.report.privacy.key_secret_ref {
-            Some(reference) => Some(read_value(&ctx.client, &namespace, reference).await?),
-            None => None,
-        };
-        let signing_key = match &report.spec.report.signing_key_secret_ref {
-            Some(reference) => Some(read_value(&ctx.client, &namespace, reference).await?),
-            None => None,
-        };
-        Ok::<_, SecretError>((api_key, privacy_key.and_then(PrivacyKey::new), signing_key))
-    };
-    let (api_key, privacy_key, signing_key) = match secrets.await {
-        Ok(keys) => keys,
-        Err(e) => {
+    /// Reads the keys and builds the run's request.
+    async fn prepare(
+        &self,
+        validated: &ValidatedSpec,
+        scheduled: DateTime<Utc>,
+        resume: bool,
+    ) -> Result<(RunRequest, ApiKey), (ReadyReason, String)> {
+        let (client, namespace) = (&self.ctx.client, &self.labels.namespace);
+        let spec = &self.report.spec;
+        let secret_failure = |e: SecretError| {
             let reason = match e {
-                SecretError::Api { .. } => "SecretUnreadable",
-                _ => "SecretNotFound",
+                SecretError::NotFound { .. } => ReadyReason::SecretNotFound,
+                SecretError::MissingKey { .. } => ReadyReason::SecretKeyMissing,
+                SecretError::Api { .. } => ReadyReason::SecretUnreadable,
             };
-            set_ready(
-                &mut status,
-                "False",
-                reason,
-                e.to_string(),
-                generation,
-                ctx.clock.now(),
-            );
-            status::write(api, report, &status).await?;
-            publish(ctx, report, EventType::Warning, reason, e.to_string()).await;
-            return Err(e.into());
-        }
-    };
-    let keys = signing_key
-        .map(|k| SigningKey::from_secret_bytes(k.as_bytes()))
-        .transpose()
-        .map_err(|e| format!("spec.report.signingKeySecretRef: {e}"))
-        .and_then(|key| {
-            Privacy::new(&report.spec.report.privacy, privacy_key)
-                .map(|privacy| (key.map(Arc::new), privacy))
-                .map_err(|e| e.to_string())
-        });
-    let (signing_key, privacy) = match keys {
-        Ok(keys) => keys,
-        Err(message) => {
-            return refuse(
-                api,
-                report,
-                ctx,
-                &status.clone(),
-                status,
-                "InvalidSpec",
-                message,
-            )
-            .await;
-        }
-    };
-    let _permit = ctx
-        .runs
-        .acquire()
-        .await
-        .map_err(|_| ReconcileError::Run("the operator is shutting down".to_owned()))?;
-    let resume = status.active_schedule_time == Some(scheduled);
-    status.active_schedule_time = Some(scheduled);
-    status::write(api, report, &status).await?;
-    publish(
-        ctx,
-        report,
-        EventType::Normal,
-        "RunStarted",
-        format!("running the report scheduled at {}", scheduled.to_rfc3339()),
-    )
-    .await;
+            (reason, e.to_string())
+        };
+        let api_key = read_api_key(client, namespace, &spec.portal.token_secret_ref)
+            .await
+            .map_err(secret_failure)?;
+        let privacy_key = match &spec.report.privacy.key_secret_ref {
+            Some(reference) => Some(
+                read_value(client, namespace, reference)
+                    .await
+                    .map_err(secret_failure)?,
+            ),
+            None => None,
+        };
+        let signing_key = match &spec.report.signing_key_secret_ref {
+            Some(reference) => Some(
+                read_value(client, namespace, reference)
+                    .await
+                    .map_err(secret_failure)?,
+            ),
+            None => None,
+        };
+        let unusable = |message: String| (ReadyReason::KeyUnusable, message);
+        let signing_key = signing_key
+            .map(|k| SigningKey::from_secret_bytes(k.as_bytes()))
+            .transpose()
+            .map_err(|e| unusable(format!("spec.report.signingKeySecretRef: {e}")))?
+            .map(Arc::new);
+        let privacy = Privacy::new(&spec.report.privacy, privacy_key.and_then(PrivacyKey::new))
+            .map_err(|e| unusable(e.to_string()))?;
+        let status = &self.status;
+        let request = RunRequest {
+            resource: ResourceRef {
+                namespace: namespace.clone(),
+                name: self.labels.name.clone(),
+            },
+            spec: spec.clone(),
+            validated: validated.clone(),
+            api_key: api_key.clone(),
+            scheduled_at: scheduled,
+            last_scheduled: status.last_schedule_time,
+            generated_at: self.ctx.clock.now(),
+            delivery: Delivery::Upload,
+            out_dir: None,
+            retry: RetryPolicy::default(),
+            resume,
+            observer: Some(Arc::new(MetricsObserver(self.ctx.metrics.clone()))),
+            privacy,
+            previous_manifest_sha256: status.last_manifest_sha256.clone(),
+            signing_key,
+            previous: status.last_event_count.map(|events| PreviousTotals {
+                events,
+                by_category: status.last_category_counts.clone(),
+            }),
+        };
+        Ok((request, api_key))
+    }
 
-    let started = Instant::now();
-    let request = RunRequest {
-        resource: ResourceRef {
-            namespace,
-            name: report.name_any(),
-        },
-        spec: report.spec.clone(),
-        validated: validated.clone(),
-        api_key: api_key.clone(),
-        scheduled_at: scheduled,
-        last_scheduled: status.last_schedule_time,
-        generated_at: ctx.clock.now(),
-        delivery: Delivery::Upload,
-        out_dir: None,
-        retry: RetryPolicy::default(),
-        resume,
-        observer: Some(Arc::new(MetricsObserver(ctx.metrics.clone()))),
-        privacy,
-        previous_manifest_sha256: status.last_manifest_sha256.clone(),
-        signing_key,
-        previous: status.last_event_count.map(|events| PreviousTotals {
-            events,
-            by_category: status.last_category_counts.clone(),
-        }),
-    };
-    let result = run_once(request, &NoProgress).await;
-    ctx.metrics
-        .run_duration
-        .observe(started.elapsed().as_secs_f64());
-    let now = ctx.clock.now();
-    status.last_run_time = Some(now);
-    match result {
-        Ok(outcome) => {
-            ctx.metrics.events_fetched.inc_by(outcome.fetched_count);
-            ctx.metrics
-                .runs
-                .get_or_create(&ResultLabels {
-                    result: "success".into(),
-                })
-                .inc();
-            let next = validated.schedule.next_after(now.max(scheduled));
-            record_success(&mut status, &outcome, scheduled, now, next);
-            let summary = success_message(&outcome);
-            set_ready(
-                &mut status,
-                "True",
-                "Succeeded",
-                summary.clone(),
-                generation,
-                now,
-            );
-            status::write(api, report, &status).await?;
-            publish(ctx, report, EventType::Normal, "RunSucceeded", summary).await;
-            ctx.backoff.succeeded(&key(report));
-            if let Some(next) = next {
-                ctx.metrics
+    async fn succeeded(
+        &mut self,
+        validated: &ValidatedSpec,
+        scheduled: DateTime<Utc>,
+        outcome: &RunOutcome,
+    ) -> Result<Action, ReconcileError> {
+        self.now = self.ctx.clock.now();
+        let metrics = &self.ctx.metrics;
+        metrics.events_fetched.inc_by(outcome.fetched_count);
+        metrics
+            .runs
+            .get_or_create(&ResultLabels {
+                result: "success".into(),
+            })
+            .inc();
+        let next = validated.schedule.next_after(self.now.max(scheduled));
+        let summary = success_message(outcome);
+        record_success(&mut self.status, outcome, scheduled, self.now);
+        self.status.last_run_result = Some(ReadyReason::Succeeded.as_str().to_owned());
+        self.status.last_run_message = Some(summary.clone());
+        self.set_next(next);
+        self.settle(None, None).await?;
+        self.publish(EventType::Normal, "RunSucceeded", summary)
+            .await;
+        self.ctx.failed_inputs.forget(&self.key);
+        Ok(requeue_until(next, self.now))
+    }
+
+    /// Records a failed attempt and schedules the next one after the report's backoff (or
+    /// lets the starting deadline skip the instant when the retry would come too late).
+    async fn failed(
+        &mut self,
+        validated: &ValidatedSpec,
+        scheduled: DateTime<Utc>,
+        reason: ReadyReason,
+        message: String,
+        inputs: String,
+    ) -> Result<Action, ReconcileError> {
+        self.now = self.ctx.clock.now();
+        self.ctx
+            .metrics
+            .runs
+            .get_or_create(&ResultLabels {
+                result: reason.as_str().to_owned(),
+            })
+            .inc();
+        let attempts = self.status.failed_attempts.unwrap_or(0).saturating_add(1);
+        let delay = self.ctx.backoff.delay(attempts);
+        let retry_at = self.now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+        let deadline = self
+            .report
+            .spec
+            .starting_deadline_seconds
+            .map(|seconds| scheduled + TimeDelta::seconds(seconds));
+        self.status.last_run_time = Some(self.now);
+        self.status.last_run_result = Some(reason.as_str().to_owned());
+        self.status.last_run_message = Some(message.clone());
+        self.status.failed_attempts = Some(attempts);
+        let (action, retrying) = match deadline {
+            Some(deadline) if retry_at > deadline => {
+                self.status.next_retry_time = None;
+                (requeue_at(deadline + RETRY_SLACK, self.now), None)
+            }
+            _ => {
+                self.status.next_retry_time = Some(retry_at);
+                (
+                    Action::requeue(delay),
+                    Some(format!(
+                        "attempt {attempts} failed ({}); retrying in {}s, at {}",
+                        reason.as_str(),
+                        delay.as_secs(),
+                        retry_at.to_rfc3339()
+                    )),
+                )
+            }
+        };
+        let next = validated.schedule.next_after(self.now.max(scheduled));
+        self.set_next(next);
+        self.settle(None, None).await?;
+        self.publish(
+            EventType::Warning,
+            "RunFailed",
+            format!("{}: {message}", reason.as_str()),
+        )
+        .await;
+        if let Some(note) = retrying {
+            self.publish(EventType::Normal, "RunRetrying", note).await;
+        }
+        self.ctx.failed_inputs.remember(&self.key, inputs);
+        Ok(action)
+    }
+
+    fn set_next(&mut self, next: Option<DateTime<Utc>>) {
+        self.status.next_schedule_time = next;
+        match next {
+            Some(next) => {
+                self.ctx
+                    .metrics
                     .next_run
-                    .get_or_create(&ReportLabels {
-                        namespace: report.namespace().unwrap_or_default(),
-                        name: report.name_any(),
-                    })
+                    .get_or_create(&self.labels)
                     .set(next.timestamp());
             }
-            Ok(requeue_until(next, now))
+            None => {
+                self.ctx.metrics.next_run.remove(&self.labels);
+            }
         }
-        Err(e) => {
-            let reason = e.reason();
-            let message = api_key.scrub(&e.to_string());
-            ctx.metrics
-                .runs
-                .get_or_create(&ResultLabels {
-                    result: reason.to_owned(),
-                })
-                .inc();
-            set_ready(
-                &mut status,
-                "False",
-                reason,
-                message.clone(),
-                generation,
-                now,
-            );
-            status::write(api, report, &status).await?;
-            publish(
-                ctx,
-                report,
-                EventType::Warning,
-                "RunFailed",
-                format!("{reason}: {message}"),
-            )
-            .await;
-            Err(ReconcileError::Run(message))
+    }
+
+    fn ready(&self) -> Option<&crate::spec::Condition> {
+        conditions::find(&self.status.conditions, READY)
+    }
+
+    /// Recomputes the conditions from what this pass saw and writes the status if it changed.
+    async fn settle(
+        &mut self,
+        blocked: Option<Blocked>,
+        running: Option<DateTime<Utc>>,
+    ) -> Result<(), kube::Error> {
+        let status = &self.status;
+        let retry = match (status.failed_attempts, status.next_retry_time) {
+            (Some(attempts), Some(at)) => Some(PendingRetry { attempts, at }),
+            _ => None,
+        };
+        let observation = Observation {
+            generation: self.report.metadata.generation,
+            blocked,
+            suspended: self.report.spec.suspend,
+            running,
+            last_run: last_run(status),
+            retry,
+            next_run: status.next_schedule_time,
+        };
+        let conditions = desired_conditions(&observation, &status.conditions, self.now);
+        self.status.conditions = conditions;
+        status::write(&self.api, self.report, &self.status).await
+    }
+
+    async fn publish(&self, type_: EventType, reason: &str, note: String) {
+        let event = Event {
+            type_,
+            reason: reason.to_owned(),
+            note: Some(note.chars().take(1000).collect()),
+            action: "Report".to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.ctx.publish(&event, self.report).await {
+            tracing::warn!(report = %self.key, error = %e, "could not publish an event");
         }
     }
 }
@@ -451,12 +561,13 @@ fn record_success(
     outcome: &RunOutcome,
     scheduled: DateTime<Utc>,
     now: DateTime<Utc>,
-    next: Option<DateTime<Utc>>,
 ) {
     status.last_schedule_time = Some(scheduled);
+    status.last_run_time = Some(now);
     status.last_successful_time = Some(now);
     status.active_schedule_time = None;
-    status.next_schedule_time = next;
+    status.failed_attempts = None;
+    status.next_retry_time = None;
     status.last_period = Some(PeriodStatus {
         from: outcome.period.from_local(),
         to: outcome.period.to_local(),
@@ -500,15 +611,4 @@ fn success_message(outcome: &RunOutcome) -> String {
         outcome.period.to_local(),
         files.join(", ")
     )
-}
-
-/// After a failed reconcile: back off per resource.
-pub fn error_policy(
-    report: Arc<ComplianceReport>,
-    error: &ReconcileError,
-    ctx: Arc<Context>,
-) -> Action {
-    let delay = ctx.backoff.failed(&key(&report));
-    tracing::warn!(report = %key(&report), error = %error, retry_in_s = delay.as_secs(), "reconcile failed");
-    Action::requeue(delay)
 }

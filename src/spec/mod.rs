@@ -530,6 +530,21 @@ pub struct ComplianceReportStatus {
     /// or failure, the next attempt treats that period's files found in the folder as uploaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_schedule_time: Option<DateTime<Utc>>,
+    /// How the last run ended: `Succeeded` or the reason it failed (e.g. `Unauthorized`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run_result: Option<String>,
+    /// What the last run reported: its summary, or what went wrong and how to fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32768))]
+    pub last_run_message: Option<String>,
+    /// Failed attempts at the run of `activeScheduleTime`; reset by a success or a skip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub failed_attempts: Option<u32>,
+    /// When the failed run of `activeScheduleTime` is tried again (unless a change to the
+    /// resource or its Secrets retries it sooner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry_time: Option<DateTime<Utc>>,
 }
 
 /// A reporting period as shown in the status.
@@ -556,23 +571,46 @@ pub struct UploadStatus {
     pub sha256: String,
 }
 
-/// A status condition, shaped like Kubernetes' `metav1.Condition`.
+/// A status condition, shaped like Kubernetes' `metav1.Condition` (same field rules).
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
-    /// Condition type, e.g. `Ready`.
+    /// Condition type: `Ready`, `Reconciling` or `Stalled`.
     #[serde(rename = "type")]
+    #[schemars(
+        regex(
+            pattern = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+        ),
+        length(max = 316)
+    )]
     pub type_: String,
     /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// A CamelCase reason.
+    pub status: ConditionStatus,
+    /// A CamelCase reason, e.g. `Succeeded` or `Unauthorized`.
+    #[schemars(
+        regex(pattern = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"),
+        length(min = 1, max = 1024)
+    )]
     pub reason: String,
     /// A human-readable message.
     #[serde(default)]
+    #[schemars(length(max = 32768))]
     pub message: String,
     /// When the status last changed.
     pub last_transition_time: DateTime<Utc>,
     /// The generation the condition was computed for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub observed_generation: Option<i64>,
+}
+
+/// The status of a condition.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ConditionStatus {
+    /// The condition holds.
+    True,
+    /// The condition does not hold.
+    False,
+    /// Not known yet.
+    Unknown,
 }

@@ -282,8 +282,33 @@ pub fn free_port() -> u16 {
 }
 
 impl Operator {
-    /// Starts `docspace-compliance-operator run` with the operator kubeconfig and a clock file.
+    /// Starts `docspace-compliance-operator run` with the operator kubeconfig and a clock file,
+    /// short backoff (1 s doubling to 2 s) and any portal allowed.
     pub fn start(server: &ApiServer, clock: &Path, identity: &str, log_dir: &Path) -> Self {
+        Self::start_with(
+            server,
+            clock,
+            identity,
+            log_dir,
+            &[
+                "--error-backoff-seconds",
+                "1",
+                "--error-backoff-max-seconds",
+                "2",
+                "--allow-any-portal",
+            ],
+        )
+    }
+
+    /// Starts `docspace-compliance-operator run` with the operator kubeconfig, a clock file, a
+    /// 3 s Lease, and `options` (backoff and portal flags are left to them).
+    pub fn start_with(
+        server: &ApiServer,
+        clock: &Path,
+        identity: &str,
+        log_dir: &Path,
+        options: &[&str],
+    ) -> Self {
         let metrics_port = free_port();
         let log = log_dir.join(format!("operator-{identity}.log"));
         let file = std::fs::File::create(&log).unwrap();
@@ -302,15 +327,10 @@ impl Operator {
                 "3",
                 "--identity",
                 identity,
-            ])
-            .args([
-                "--error-backoff-seconds",
-                "1",
-                "--error-backoff-max-seconds",
-                "2",
                 "--clock-file",
             ])
             .arg(clock)
+            .args(options)
             .env("RUST_LOG", "info,docspace_compliance_operator=debug")
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -321,6 +341,18 @@ impl Operator {
             log,
             metrics_port,
         }
+    }
+
+    /// The value of an unlabelled metric (or one series given with its labels, e.g.
+    /// `runs_total{result="success"}`), without the `docspace_compliance_` prefix; 0 when
+    /// absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        let (_, text) = self.http_get("/metrics").unwrap_or_default();
+        let name = format!("docspace_compliance_{series} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     /// Starts `docspace-compliance-operator` with `args` (the first one the subcommand, e.g.

@@ -101,6 +101,12 @@ compliance.docspace.dev/watch-namespace: {{ .shard }}
 {{- if and .Values.podDisruptionBudget.enabled (kindIs "invalid" .Values.podDisruptionBudget.minAvailable) (kindIs "invalid" .Values.podDisruptionBudget.maxUnavailable) -}}
 {{- fail "podDisruptionBudget: set one of minAvailable and maxUnavailable" -}}
 {{- end -}}
+{{- if and (not .Values.allowedPortals) (not .Values.allowAnyPortal) -}}
+{{- fail "allowedPortals is empty: list the DocSpace portals reports may call (host names or base URLs), or set allowAnyPortal: true to let report authors name any host" -}}
+{{- end -}}
+{{- if and .Values.secretAccess.namespaces .Values.watchNamespaces -}}
+{{- fail "secretAccess.namespaces does not combine with watchNamespaces: the Roles of watchNamespaces already limit Secret access to those namespaces" -}}
+{{- end -}}
 {{- if and (not .Values.rbac.create) (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) -}}
 {{- fail "serviceAccount.name is required when serviceAccount.create is false" -}}
 {{- end -}}
