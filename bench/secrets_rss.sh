@@ -317,7 +317,7 @@ while :; do
     fi
     sleep 0.1
 done
-ready_after="$(elapsed "$t_op")"
+ready_after="$(awk -v a="$t_op" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')"
 rss_at_ready="$(status_kib VmRSS)"
 log "/readyz answered 200 after ${ready_after}s (RSS $(mib "$rss_at_ready") MiB); settling ${SETTLE_SECONDS}s"
 
@@ -328,7 +328,8 @@ done
 rss="$(status_kib VmRSS)"
 hwm="$(status_kib VmHWM)"
 
-errors="$(grep -c -E '\b(ERROR|WARN)\b' "$OP_LOG" || true)"
+# tracing writes ANSI colours even to a file: strip them before matching the level.
+errors="$(sed 's/\x1b\[[0-9;]*m//g' "$OP_LOG" | grep -c -E ' (ERROR|WARN) ' || true)"
 ((errors == 0)) || log "note: $OP_LOG has $errors WARN/ERROR lines"
 
 printf 'bin=%s secrets=%s secret_kib=%s rss_mib=%s peak_rss_mib=%s rss_at_ready_mib=%s ready_after_s=%s\n' \
