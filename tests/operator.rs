@@ -870,3 +870,83 @@ async fn standbys_are_ready_and_the_next_leader_takes_over() {
         .count();
     assert_eq!(csv, 2, "one report per month");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_narrowed_secret_scope_says_why_a_secret_is_not_found() {
+    let Setup {
+        server,
+        work,
+        clock,
+        sim,
+        ..
+    } = Setup::new(10, "scoped").await;
+    server.kubectl_ok(&["create", "namespace", "outside"]);
+    let url = sim.base_url();
+    for ns in ["scoped", "outside"] {
+        assert!(
+            server
+                .apply(&secret(ns, "docspace", DEFAULT_API_KEY))
+                .status
+                .success()
+        );
+        assert!(
+            server
+                .apply(&report(ns, "monthly", &url, "docspace", ""))
+                .status
+                .success()
+        );
+    }
+    let _operator = Operator::start_with(
+        &server,
+        &clock,
+        "op-s",
+        work.path(),
+        &[
+            "--allow-any-portal",
+            "--secret-namespaces=scoped",
+            "--secret-label-selector=compliance.docspace.dev/secret=true",
+        ],
+    );
+    let unlabelled = server.wait_for(
+        "scoped",
+        "creport/monthly",
+        WAIT,
+        reason_is("SecretNotFound"),
+    );
+    let message = ready(&unlabelled).unwrap().2;
+    assert!(
+        message.contains("scoped/docspace")
+            && message.contains("compliance.docspace.dev/secret=true"),
+        "{message}"
+    );
+    let elsewhere = server.wait_for(
+        "outside",
+        "creport/monthly",
+        WAIT,
+        reason_is("SecretNotFound"),
+    );
+    assert!(
+        ready(&elsewhere)
+            .unwrap()
+            .2
+            .contains("only in the namespaces scoped"),
+        "{}",
+        elsewhere["status"]
+    );
+    // Labelling the Secret brings it into view: the report is scheduled, without a run.
+    server.kubectl_ok(&[
+        "label",
+        "secret",
+        "-n",
+        "scoped",
+        "docspace",
+        "compliance.docspace.dev/secret=true",
+    ]);
+    server.wait_for(
+        "scoped",
+        "creport/monthly",
+        Duration::from_secs(15),
+        reason_is("Scheduled"),
+    );
+    assert!(sim.requests().is_empty());
+}

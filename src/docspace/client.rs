@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -65,7 +65,16 @@ pub struct ClientConfig {
     pub page_concurrency: usize,
     /// Told about every answer.
     pub observer: Option<std::sync::Arc<dyn ResponseObserver>>,
+    /// The largest successful answer read, in bytes (a page of 100 events is well under
+    /// 2 MiB); a larger one fails the request instead of filling memory.
+    pub max_response_bytes: usize,
 }
+
+/// The default cap of a successful answer: 16 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 << 20;
+
+/// How much of an error answer is read: enough for its message.
+const MAX_ERROR_BODY_BYTES: usize = 64 << 10;
 
 impl ClientConfig {
     /// A configuration with default timeouts and retries.
@@ -78,6 +87,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             page_concurrency: 4,
             observer: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -179,6 +189,10 @@ impl DocSpaceClient {
             ))
             .connect_timeout(Duration::from_secs(15))
             .timeout(config.request_timeout)
+            // A redirect would carry the key along (reqwest keeps it on the same host and
+            // port, even from https to http) or lead to a host the allow-list never saw: a
+            // 3xx is an error that names the target.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| DocSpaceError::InvalidUrl {
                 url: config.base_url.to_string(),
@@ -193,11 +207,38 @@ impl DocSpaceClient {
         })
     }
 
-    /// A request to `{base}{path}` with the API key attached.
+    /// A request to `{base}{path}` with the API key attached (`path` is a constant).
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http
             .request(method, format!("{}{}", self.base, path))
             .header(AUTHORIZATION, self.key.bearer())
+    }
+
+    /// The portal URL with `segments` appended, each percent-encoded: an id from an answer
+    /// (`9000/../../people/x`) stays one segment and cannot climb to another endpoint.
+    pub(crate) fn url(&self, segments: &[&str]) -> Result<Url, DocSpaceError> {
+        let invalid = |reason: String| DocSpaceError::InvalidUrl {
+            url: self.base.clone(),
+            reason,
+        };
+        let mut url = Url::parse(&self.base).map_err(|e| invalid(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|()| invalid("the portal URL cannot have a path".to_owned()))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// A request to the portal URL plus `segments` (see [`Self::url`]), with the API key.
+    pub(crate) fn request_to(
+        &self,
+        method: Method,
+        segments: &[&str],
+    ) -> Result<RequestBuilder, DocSpaceError> {
+        Ok(self
+            .http
+            .request(method, self.url(segments)?)
+            .header(AUTHORIZATION, self.key.bearer()))
     }
 
     /// Runs `attempt` under the retry policy.
@@ -263,14 +304,23 @@ impl DocSpaceClient {
         })?;
         let status = response.status();
         observe(status.as_u16());
-        let wait = retry_after(response.headers());
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(endpoint, &e))?;
-        if status.is_success() {
-            return Ok(body);
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned())
+                .unwrap_or_else(|| "nowhere (no Location header)".to_owned());
+            return Err(AttemptError::Fatal(DocSpaceError::Redirected {
+                endpoint,
+                status: status.as_u16(),
+                location,
+            }));
         }
+        let wait = retry_after(response.headers());
+        if status.is_success() {
+            return read_capped(endpoint, response, self.config.max_response_bytes, true).await;
+        }
+        let body = read_capped(endpoint, response, MAX_ERROR_BODY_BYTES, false).await?;
         let probe = ErrorProbe::parse(&body);
         Err(status_error(
             endpoint,
@@ -297,6 +347,38 @@ impl DocSpaceClient {
         })
         .await
     }
+}
+
+/// Reads a body of at most `limit` bytes, chunk by chunk. Past the limit: an error when
+/// `strict`, else the first `limit` bytes (an error answer needs only its message).
+async fn read_capped(
+    endpoint: &'static str,
+    mut response: reqwest::Response,
+    limit: usize,
+    strict: bool,
+) -> Result<bytes::Bytes, AttemptError> {
+    let too_large = || AttemptError::Fatal(DocSpaceError::TooLarge { endpoint, limit });
+    let announced = response.content_length().unwrap_or(0);
+    if strict && announced > limit as u64 {
+        return Err(too_large());
+    }
+    let mut body =
+        bytes::BytesMut::with_capacity(usize::try_from(announced).unwrap_or(limit).min(limit));
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| transport_error(endpoint, &e))?
+    {
+        if body.len() + chunk.len() > limit {
+            if strict {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk[..limit - body.len()]);
+            break;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 fn e_text(e: &AttemptError) -> String {

@@ -62,6 +62,31 @@ pub enum DocSpaceError {
         /// The server's message, if any.
         detail: String,
     },
+    /// A 3xx answer: redirects are never followed.
+    #[error(
+        "DocSpace answered HTTP {status} on {endpoint}, redirecting to {location:?}; redirects are not followed \
+         (the API key would go along, possibly over plain HTTP or to another host): set spec.portal.url to the \
+         portal's final https address"
+    )]
+    Redirected {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+        /// HTTP status.
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
+    /// A successful answer larger than the client reads.
+    #[error(
+        "DocSpace's answer on {endpoint} is larger than {limit} bytes; the client stopped reading (a page of \
+         events is well under 2 MiB): check what answers at spec.portal.url"
+    )]
+    TooLarge {
+        /// The endpoint that answered.
+        endpoint: &'static str,
+        /// The cap in bytes.
+        limit: usize,
+    },
     /// HTTP 429 until the retry budget ran out.
     #[error(
         "DocSpace kept rate-limiting {endpoint} (HTTP 429) after {attempts} attempts; try again later"
@@ -129,6 +154,8 @@ impl DocSpaceError {
             Self::NotFound { .. } => "NotFound",
             Self::RateLimited { .. } => "RateLimited",
             Self::Unreachable { .. } | Self::Server { .. } => "PortalUnreachable",
+            Self::Redirected { .. } => "PortalRedirected",
+            Self::TooLarge { .. } => "PortalError",
             Self::Rejected { .. } | Self::Malformed { .. } | Self::LocalFile { .. } => {
                 "PortalError"
             }

@@ -40,6 +40,27 @@ fn id_text(id: &serde_json::Value) -> String {
     }
 }
 
+/// Checks an id from an answer before it goes into a request path: DocSpace ids are numbers,
+/// or strings on third-party storage (which may hold `/` or `|`, percent-encoded on the way
+/// back), but never empty, `.` or `..`, control characters, or longer than 1,024 characters.
+pub(crate) fn checked_id(endpoint: &'static str, id: &str) -> Result<(), DocSpaceError> {
+    let bad = id.is_empty()
+        || id == "."
+        || id == ".."
+        || id.len() > 1024
+        || id.chars().any(char::is_control);
+    if bad {
+        return Err(DocSpaceError::Malformed {
+            endpoint,
+            detail: format!(
+                "the answer names an unusable file id {:?}",
+                id.chars().take(80).collect::<String>()
+            ),
+        });
+    }
+    Ok(())
+}
+
 impl DocSpaceClient {
     /// Which of `titles` already exist in the folder (`POST files/{folderId}/upload/check`).
     pub async fn existing_titles(
@@ -48,10 +69,13 @@ impl DocSpaceClient {
         titles: &[String],
     ) -> Result<Vec<String>, DocSpaceError> {
         let endpoint = "upload check";
-        let path = format!("/api/2.0/files/{folder_id}/upload/check");
+        let url = ["api", "2.0", "files", folder_id, "upload", "check"];
         let body = serde_json::json!({ "filesTitle": titles });
         self.with_retries(endpoint, || async {
-            let request = self.request(Method::POST, &path).json(&body);
+            let request = self
+                .request_to(Method::POST, &url)
+                .map_err(AttemptError::Fatal)?
+                .json(&body);
             let bytes = self
                 .send_once(endpoint, request, || folder_not_found(folder_id))
                 .await?;
@@ -75,14 +99,15 @@ impl DocSpaceClient {
         create_new_if_exist: bool,
     ) -> Result<UploadedFile, DocSpaceError> {
         let endpoint = "upload";
-        let url_path = format!("/api/2.0/files/{folder_id}/upload");
+        let url = ["api", "2.0", "files", folder_id, "upload"];
         let files: Vec<FileDto> = self
             .with_retries(endpoint, || async {
                 let form = multipart_form(path, title, content_type)
                     .await
                     .map_err(AttemptError::Fatal)?;
                 let request = self
-                    .request(Method::POST, &url_path)
+                    .request_to(Method::POST, &url)
+                    .map_err(AttemptError::Fatal)?
                     .query(&[("createNewIfExist", create_new_if_exist.to_string())])
                     .timeout(self.config.upload_timeout)
                     .multipart(form);
@@ -97,8 +122,10 @@ impl DocSpaceClient {
             endpoint,
             detail: "the upload answer lists no file".to_owned(),
         })?;
+        let id = id_text(&file.id);
+        checked_id(endpoint, &id)?;
         Ok(UploadedFile {
-            id: id_text(&file.id),
+            id,
             title: file.title.unwrap_or_else(|| title.to_owned()),
             version: file.version,
         })
@@ -107,10 +134,14 @@ impl DocSpaceClient {
     /// Locks a file so that nobody edits it (`PUT files/file/{fileId}/lock`).
     pub async fn lock_file(&self, file_id: &str) -> Result<(), DocSpaceError> {
         let endpoint = "lock file";
-        let path = format!("/api/2.0/files/file/{file_id}/lock");
+        checked_id(endpoint, file_id)?;
+        let url = ["api", "2.0", "files", "file", file_id, "lock"];
         let body = serde_json::json!({ "lockFile": true });
         self.with_retries(endpoint, || async {
-            let request = self.request(Method::PUT, &path).json(&body);
+            let request = self
+                .request_to(Method::PUT, &url)
+                .map_err(AttemptError::Fatal)?
+                .json(&body);
             let bytes = self
                 .send_once(endpoint, request, || format!("file {file_id}"))
                 .await?;
@@ -124,10 +155,14 @@ impl DocSpaceClient {
     /// Deletes a file immediately, bypassing the trash (used to undo a partial upload).
     pub async fn delete_file(&self, file_id: &str) -> Result<(), DocSpaceError> {
         let endpoint = "delete file";
-        let path = format!("/api/2.0/files/file/{file_id}");
+        checked_id(endpoint, file_id)?;
+        let url = ["api", "2.0", "files", "file", file_id];
         let body = serde_json::json!({ "deleteAfter": false, "immediately": true });
         self.with_retries(endpoint, || async {
-            let request = self.request(Method::DELETE, &path).json(&body);
+            let request = self
+                .request_to(Method::DELETE, &url)
+                .map_err(AttemptError::Fatal)?
+                .json(&body);
             self.send_once(endpoint, request, || format!("file {file_id}"))
                 .await
                 .map(|_| ())
@@ -173,4 +208,37 @@ async fn multipart_form(
             source: std::io::Error::other(e.to_string()),
         })?;
     Ok(Form::new().part("file", part))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docspace::{ApiKey, ClientConfig};
+
+    #[test]
+    fn ids_stay_one_path_segment_and_unusable_ids_are_refused() {
+        let config = ClientConfig::new(
+            url::Url::parse("https://portal.example/").unwrap(),
+            ApiKey::new("sk-x").unwrap(),
+        );
+        let client = DocSpaceClient::new(config).unwrap();
+        let url = client
+            .url(&["api", "2.0", "files", "file", "9000/../../../people/u1"])
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://portal.example/api/2.0/files/file/9000%2F..%2F..%2F..%2Fpeople%2Fu1"
+        );
+        let third_party = client
+            .url(&["api", "2.0", "files", "file", "sbox-1-|/a b?"])
+            .unwrap();
+        assert_eq!(
+            third_party.path(),
+            "/api/2.0/files/file/sbox-1-|%2Fa%20b%3F"
+        );
+        for bad in ["", ".", "..", "12\n34", &"9".repeat(1025)] {
+            assert!(checked_id("delete file", bad).is_err(), "{bad:?}");
+        }
+        assert!(checked_id("delete file", "9000").is_ok());
+    }
 }

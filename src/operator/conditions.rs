@@ -79,6 +79,8 @@ reasons! {
     PortalUnreachable,
     /// The portal answered something the client cannot use.
     PortalError,
+    /// The portal redirected; the client does not follow (fix `spec.portal.url`).
+    PortalRedirected,
     /// Rendering the report failed.
     RenderFailed,
     /// Uploading the report failed.
@@ -106,6 +108,7 @@ impl ReadyReason {
                 | Self::Unauthorized
                 | Self::Forbidden
                 | Self::PaymentRequired
+                | Self::PortalRedirected
         )
     }
 }
