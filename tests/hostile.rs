@@ -18,6 +18,9 @@ use docspace_compliance_operator::spec::ComplianceReportSpec;
 
 const KEY: &str = "sk-hostile-test-key";
 
+/// A scripted portal: `(path, query)` to the envelope's `response` (`None`: 404).
+type Script = Arc<dyn Fn(&str, &str) -> Option<serde_json::Value> + Send + Sync>;
+
 /// What a hostile server does with every request.
 #[derive(Clone)]
 enum Behaviour {
@@ -25,6 +28,9 @@ enum Behaviour {
     Redirect(StatusCode, String),
     /// Answers 200 with a body that never ends.
     Endless,
+    /// A portal whose answers a script decides: `(path, query)` to the envelope's `response`
+    /// (`None`: 404).
+    Portal(Script),
 }
 
 /// One request as the server saw it.
@@ -49,7 +55,15 @@ async fn answer(State(server): State<Hostile>, request: Request) -> Response {
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().unwrap_or_default().to_owned()),
     });
+    let query = request.uri().query().unwrap_or_default().to_owned();
     match server.behaviour {
+        Behaviour::Portal(script) => match script(request.uri().path(), &query) {
+            Some(response) => axum::Json(serde_json::json!({
+                "response": response, "status": 0, "statusCode": 200
+            }))
+            .into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
         Behaviour::Redirect(status, location) => {
             let mut headers = HeaderMap::new();
             headers.insert(header::LOCATION, location.parse().unwrap());
@@ -88,8 +102,13 @@ async fn start(behaviour: Behaviour) -> (SocketAddr, Hostile) {
 }
 
 fn spec(url: &str) -> ComplianceReportSpec {
+    spec_with_sources(url, true, true)
+}
+
+fn spec_with_sources(url: &str, audit: bool, login: bool) -> ComplianceReportSpec {
     serde_json::from_value(serde_json::json!({
         "portal": {"url": url, "tokenSecretRef": {"name": "docspace"}},
+        "sources": {"auditTrail": audit, "loginHistory": login},
         "schedule": "0 3 1 * *",
         "period": "PreviousMonth",
         "report": {"formats": ["csv"]},
@@ -99,9 +118,13 @@ fn spec(url: &str) -> ComplianceReportSpec {
 }
 
 async fn run_against(url: &str) -> Result<(), String> {
+    run_spec(spec(url)).await
+}
+
+async fn run_spec(spec: ComplianceReportSpec) -> Result<(), String> {
     let out = tempfile::tempdir().unwrap();
     let request = common::request(
-        spec(url),
+        spec,
         KEY,
         "2025-04-01T03:00:00Z",
         Delivery::Upload,
@@ -177,4 +200,116 @@ async fn an_endless_answer_fails_at_the_cap_instead_of_filling_memory() {
         sent < requests * (24 << 20),
         "{sent} bytes for {requests} requests"
     );
+}
+
+fn event(id: i64, date: &str) -> serde_json::Value {
+    serde_json::json!({"id": id, "date": date, "action": "Login", "actionId": 1000, "user": "u"})
+}
+
+fn query_value(query: &str, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Runs `spec` against a scripted portal with a minute's bound; returns the error and how
+/// many requests `path_part` got.
+async fn bounded_run(
+    script: impl Fn(&str, &str) -> Option<serde_json::Value> + Send + Sync + 'static,
+    audit: bool,
+    login: bool,
+    path_part: &str,
+) -> (String, usize) {
+    let (portal, hostile) = start(Behaviour::Portal(Arc::new(move |path, query| {
+        if path.ends_with("/portal/quota") {
+            return Some(serde_json::json!({"audit": true}));
+        }
+        script(path, query)
+    })))
+    .await;
+    let spec = spec_with_sources(&format!("http://{portal}"), audit, login);
+    let error = tokio::time::timeout(std::time::Duration::from_secs(60), run_spec(spec))
+        .await
+        .expect("the run must stop by itself")
+        .unwrap_err();
+    let requests = hostile
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path.contains(path_part))
+        .count();
+    (error, requests)
+}
+
+#[tokio::test]
+async fn a_second_whose_pages_never_end_hits_a_bound() {
+    // The same 100 events of one second at every offset.
+    let (error, pages) = bounded_run(
+        |path, _| {
+            path.ends_with("/audit/events/filter").then(|| {
+                (1..=100)
+                    .rev()
+                    .map(|id| event(id, "2025-03-31T12:00:00Z"))
+                    .collect()
+            })
+        },
+        true,
+        false,
+        "/audit/events/filter",
+    )
+    .await;
+    assert!(error.starts_with("PortalError | "), "{error}");
+    assert!(
+        error.contains("bound:") && error.contains("2025-03-01T00:00:00Z.."),
+        "names the window and the bound: {error}"
+    );
+    assert!(pages <= 130, "{pages} pages");
+}
+
+#[tokio::test]
+async fn pages_that_never_line_up_stop_after_bounded_rereads() {
+    // Every page brings 100 new events and never the previous page's last one.
+    let next_id = Arc::new(AtomicUsize::new(1_000_000));
+    let (error, pages) = bounded_run(
+        move |path, _| {
+            path.ends_with("/audit/events/filter").then(|| {
+                let first = next_id.fetch_add(100, Ordering::Relaxed) as i64;
+                (0..100)
+                    .map(|i| event(first - i, &format!("2025-03-20T10:{:02}:00Z", 59 - i % 60)))
+                    .collect()
+            })
+        },
+        true,
+        false,
+        "/audit/events/filter",
+    )
+    .await;
+    assert!(error.contains("re-reads per window"), "{error}");
+    assert!(pages <= 40, "{pages} pages");
+}
+
+#[tokio::test]
+async fn a_login_history_that_repeats_itself_hits_the_page_budget() {
+    let (error, pages) = bounded_run(
+        |path, query| {
+            // Whatever the offset: the same 100 sign-ins in the middle of the period.
+            assert!(query_value(query, "startIndex").is_some());
+            path.ends_with("/audit/login/filter").then(|| {
+                (1..=100)
+                    .rev()
+                    .map(|id| event(id, "2025-03-15T08:00:00Z"))
+                    .collect()
+            })
+        },
+        false,
+        true,
+        "/audit/login/filter",
+    )
+    .await;
+    assert!(
+        error.contains("login history") && error.contains("pages for what was found"),
+        "{error}"
+    );
+    assert!(pages <= 110, "{pages} pages");
 }

@@ -133,6 +133,19 @@ pub enum DocSpaceError {
         /// What was wrong.
         detail: String,
     },
+    /// Paging hit one of its bounds: the server's pages never line up or never end.
+    #[error(
+        "stopped reading {endpoint} for {window}: {detail}; the portal's answers do not converge, nothing \
+         was uploaded; try again later or report it to the portal's administrator"
+    )]
+    PagingBound {
+        /// The endpoint.
+        endpoint: &'static str,
+        /// The window being read, `from..to`.
+        window: String,
+        /// What happened, ending with the bound that was hit (`bound: ...`).
+        detail: String,
+    },
     /// A local file for upload could not be read.
     #[error("cannot read {path} for upload: {source}")]
     LocalFile {
@@ -155,7 +168,7 @@ impl DocSpaceError {
             Self::RateLimited { .. } => "RateLimited",
             Self::Unreachable { .. } | Self::Server { .. } => "PortalUnreachable",
             Self::Redirected { .. } => "PortalRedirected",
-            Self::TooLarge { .. } => "PortalError",
+            Self::TooLarge { .. } | Self::PagingBound { .. } => "PortalError",
             Self::Rejected { .. } | Self::Malformed { .. } | Self::LocalFile { .. } => {
                 "PortalError"
             }

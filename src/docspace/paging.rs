@@ -24,6 +24,63 @@ pub const PAGE_SIZE: usize = 100;
 const FALLBACK_SIZE: usize = 20;
 /// Pages read at growing offsets before the window is narrowed to restart at offset 0.
 const WINDOW_PAGES: usize = 20;
+/// Out-of-order pages tolerated in one window before the run gives up on it (each makes the
+/// window be read again from its start, one page at a time).
+pub const MAX_REREADS_PER_WINDOW: u64 = 3;
+/// Pages of one second that cannot be narrowed further (10,000 events stamped with the same
+/// second). DocSpace stamps events when they happen; no real portal comes near it.
+pub const MAX_PAGES_PER_SECOND: usize = 100;
+/// Pages a pager may request beyond what the events it found justify: a healthy read needs
+/// about one page per 99 new events plus one per window.
+const PAGE_BUDGET_SLACK: u64 = 100;
+
+/// The page budget of a pager that found `found` distinct events in `stats.windows` windows:
+/// three times what a healthy read needs, plus slack. A server that repeats events or never
+/// lines up its pages exhausts it; one that keeps serving new events does not.
+fn page_budget(stats: &PagingStats, found: u64) -> u64 {
+    PAGE_BUDGET_SLACK + 3 * (found / PAGE_STRIDE as u64 + stats.windows + stats.rereads)
+}
+
+fn bound_error(
+    source: Source,
+    window: &FetchWindow,
+    detail: String,
+    bound: String,
+) -> DocSpaceError {
+    DocSpaceError::PagingBound {
+        endpoint: match source {
+            Source::Audit => "audit events",
+            Source::Login => "login history",
+        },
+        window: format!(
+            "{}..{}",
+            dates::to_query(window.from),
+            dates::to_query(window.to_inclusive)
+        ),
+        detail: format!("{detail} (bound: {bound})"),
+    }
+}
+
+fn check_budget(
+    source: Source,
+    window: &FetchWindow,
+    stats: &PagingStats,
+    found: u64,
+) -> Result<(), DocSpaceError> {
+    let budget = page_budget(stats, found);
+    if stats.pages > budget {
+        return Err(bound_error(
+            source,
+            window,
+            format!(
+                "{} pages brought only {found} distinct events ({} repeated)",
+                stats.pages, stats.duplicates
+            ),
+            format!("{budget} pages for what was found"),
+        ));
+    }
+    Ok(())
+}
 
 const AUDIT_PATH: &str = "/api/2.0/security/audit/events/filter";
 const LOGIN_PATH: &str = "/api/2.0/security/audit/login/filter";
@@ -156,8 +213,10 @@ pub struct AuditPager {
     sequential: bool,
     /// The last event of the previous full page, which the next page must contain.
     anchor: Option<i64>,
-    /// Pages this window may request before it is narrowed; unbounded for a busy second.
+    /// Pages this window may request before it is narrowed (more for a busy second).
     request_limit: usize,
+    /// Re-reads of the current window after out-of-order pages.
+    rereads_in_window: u64,
     in_flight: FuturesOrdered<PageFuture>,
     pages_in_window: usize,
     seen_in_window: HashSet<i64>,
@@ -188,6 +247,7 @@ impl AuditPager {
             sequential: false,
             anchor: None,
             request_limit: WINDOW_PAGES,
+            rereads_in_window: 0,
             in_flight: FuturesOrdered::new(),
             pages_in_window: 0,
             seen_in_window: HashSet::new(),
@@ -243,11 +303,12 @@ impl AuditPager {
             None => return Ok(None),
         };
         self.stats.pages += 1;
+        check_budget(Source::Audit, &self.window, &self.stats, self.stats.events)?;
         self.check_not_fallback(&page).await?;
         if let Some(anchor) = self.anchor
             && !page.iter().any(|e| e.id == anchor)
         {
-            self.reread_window_sequentially();
+            self.reread_window_sequentially()?;
             return Ok(Some(Vec::new()));
         }
         let full = page.len() == PAGE_SIZE;
@@ -262,7 +323,7 @@ impl AuditPager {
         if full {
             self.pages_in_window += 1;
             if self.pages_in_window == self.request_limit {
-                self.narrow_window();
+                self.narrow_window()?;
             }
         } else {
             self.done = true;
@@ -330,8 +391,21 @@ impl AuditPager {
     }
 
     /// Two pages were served out of order while events were being added: start the window
-    /// over, one page at a time; what was already handed out is dropped by id.
-    fn reread_window_sequentially(&mut self) {
+    /// over, one page at a time; what was already handed out is dropped by id. At most
+    /// [`MAX_REREADS_PER_WINDOW`] times per window.
+    fn reread_window_sequentially(&mut self) -> Result<(), DocSpaceError> {
+        if self.rereads_in_window >= MAX_REREADS_PER_WINDOW {
+            return Err(bound_error(
+                Source::Audit,
+                &self.window,
+                format!(
+                    "pages still came out of order after {} re-reads, one page at a time",
+                    self.rereads_in_window
+                ),
+                format!("{MAX_REREADS_PER_WINDOW} re-reads per window"),
+            ));
+        }
+        self.rereads_in_window += 1;
         self.in_flight.clear();
         self.sequential = true;
         self.anchor = None;
@@ -339,25 +413,40 @@ impl AuditPager {
         self.pages_in_window = 0;
         self.request_limit = WINDOW_PAGES;
         self.stats.rereads += 1;
+        Ok(())
     }
 
     /// After a window's last allowed page: restart at offset 0 up to the oldest second seen.
-    fn narrow_window(&mut self) {
+    fn narrow_window(&mut self) -> Result<(), DocSpaceError> {
         let Some(oldest) = self.oldest_second else {
-            return;
+            return Ok(());
         };
         let new_end = ceil_second(oldest);
         if new_end >= self.window.to_inclusive || oldest <= self.window.from {
-            // One busy second cannot be narrowed: keep paging it by offset.
-            self.request_limit = usize::MAX;
-            return;
+            // One busy second cannot be narrowed: keep paging it by offset, up to a bound.
+            if self.request_limit >= MAX_PAGES_PER_SECOND {
+                return Err(bound_error(
+                    Source::Audit,
+                    &self.window,
+                    format!(
+                        "the second {} alone still fills pages after {} of them",
+                        dates::to_query(oldest),
+                        self.request_limit
+                    ),
+                    format!("{MAX_PAGES_PER_SECOND} pages for one second"),
+                ));
+            }
+            self.request_limit = MAX_PAGES_PER_SECOND;
+            return Ok(());
         }
         self.window.to_inclusive = new_end;
         self.requested_in_window = 0;
         self.anchor = None;
         self.pages_in_window = 0;
         self.seen_in_window = self.ids_at_oldest_second.iter().copied().collect();
+        self.rereads_in_window = 0;
         self.stats.windows += 1;
+        Ok(())
     }
 }
 
@@ -371,7 +460,9 @@ pub struct LoginPager<'a> {
     client: &'a DocSpaceClient,
     window: FetchWindow,
     start_index: usize,
-    previous_page: HashSet<i64>,
+    /// Every id handed out or passed over: events that share a second straddle pages, and a
+    /// server that repeats itself must not look like new events.
+    seen: HashSet<i64>,
     done: bool,
     stats: PagingStats,
 }
@@ -383,7 +474,7 @@ impl<'a> LoginPager<'a> {
             client,
             window,
             start_index: 0,
-            previous_page: HashSet::new(),
+            seen: HashSet::new(),
             done: false,
             stats: PagingStats {
                 windows: 1,
@@ -408,6 +499,12 @@ impl<'a> LoginPager<'a> {
         ];
         let page = self.client.fetch_page(Source::Login, &query).await?;
         self.stats.pages += 1;
+        check_budget(
+            Source::Login,
+            &self.window,
+            &self.stats,
+            self.seen.len() as u64,
+        )?;
         if page.len() > PAGE_SIZE
             || (self.stats.pages == 1
                 && page.len() == FALLBACK_SIZE
@@ -421,16 +518,14 @@ impl<'a> LoginPager<'a> {
         let passed_start = page.iter().any(|e| e.date < self.window.from);
         self.done = page.len() < PAGE_SIZE || passed_start;
         self.start_index += PAGE_SIZE;
-        let ids: HashSet<i64> = page.iter().map(|e| e.id).collect();
         let mut batch = Vec::with_capacity(page.len());
         for event in page {
-            if self.previous_page.contains(&event.id) {
+            if !self.seen.insert(event.id) {
                 self.stats.duplicates += 1;
             } else if self.window.contains(event.date) {
                 batch.push(event);
             }
         }
-        self.previous_page = ids;
         self.stats.events += batch.len() as u64;
         Ok(Some(batch))
     }

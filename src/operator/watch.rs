@@ -26,6 +26,9 @@ use crate::spec::{ComplianceReport, SecretKeyRef};
 /// (status-only) update of such an object passes once, which a reconcile tolerates.
 const PREDICATE_TTL: Duration = Duration::from_secs(31 * 24 * 3600);
 
+/// Secrets per page of the initial list.
+const SECRET_LIST_PAGE: u32 = 50;
+
 /// Which Secrets the operator may read and watches.
 #[derive(Debug, Clone, Default)]
 pub struct SecretScope {
@@ -209,7 +212,10 @@ pub fn start(
         None if scope.namespaces.is_empty() => vec![None],
         None => scope.namespaces.iter().cloned().map(Some).collect(),
     };
-    let mut config = watcher::Config::default().any_semantic();
+    // Metadata still carries annotations, and kubectl's last-applied-configuration holds a
+    // Secret's whole data: list in small pages (from etcd, where limits hold) so that a
+    // cluster of large Secrets is never parsed 500 at a time.
+    let mut config = watcher::Config::default().page_size(SECRET_LIST_PAGE);
     if let Some(selector) = &scope.label_selector {
         config = config.labels(selector);
     }
