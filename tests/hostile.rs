@@ -43,6 +43,8 @@ struct Seen {
 #[derive(Clone)]
 struct Hostile {
     behaviour: Behaviour,
+    /// Audit pages are answered this late.
+    page_delay: std::time::Duration,
     seen: Arc<Mutex<Vec<Seen>>>,
     bytes_sent: Arc<AtomicUsize>,
 }
@@ -56,6 +58,9 @@ async fn answer(State(server): State<Hostile>, request: Request) -> Response {
             .map(|v| v.to_str().unwrap_or_default().to_owned()),
     });
     let query = request.uri().query().unwrap_or_default().to_owned();
+    if request.uri().path().ends_with("/audit/events/filter") {
+        tokio::time::sleep(server.page_delay).await;
+    }
     match server.behaviour {
         Behaviour::Portal(script) => match script(request.uri().path(), &query) {
             Some(response) => axum::Json(serde_json::json!({
@@ -89,8 +94,17 @@ use futures::StreamExt;
 
 /// Starts a hostile server on loopback.
 async fn start(behaviour: Behaviour) -> (SocketAddr, Hostile) {
+    start_slow(behaviour, std::time::Duration::ZERO).await
+}
+
+/// Starts a hostile server whose audit pages take `page_delay`.
+async fn start_slow(
+    behaviour: Behaviour,
+    page_delay: std::time::Duration,
+) -> (SocketAddr, Hostile) {
     let server = Hostile {
         behaviour,
+        page_delay,
         seen: Arc::default(),
         bytes_sent: Arc::default(),
     };
@@ -312,4 +326,42 @@ async fn a_login_history_that_repeats_itself_hits_the_page_budget() {
         "{error}"
     );
     assert!(pages <= 110, "{pages} pages");
+}
+
+#[tokio::test]
+async fn a_run_past_its_time_limit_fails_uploads_nothing_and_leaves_no_spool() {
+    let quota = |path: &str, _: &str| {
+        if path.ends_with("/portal/quota") {
+            Some(serde_json::json!({"audit": true}))
+        } else if path.ends_with("/audit/events/filter") {
+            Some(serde_json::json!([]))
+        } else {
+            None
+        }
+    };
+    let (portal, hostile) = start_slow(
+        Behaviour::Portal(Arc::new(quota)),
+        std::time::Duration::from_secs(30),
+    )
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let mut request = common::request(
+        spec_with_sources(&format!("http://{portal}"), true, false),
+        KEY,
+        "2025-04-01T03:00:00Z",
+        Delivery::Upload,
+        out.path(),
+    );
+    request.timeout = Some(std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let error = run_once(request, &NoProgress).await.unwrap_err();
+    assert_eq!(error.reason(), "DeadlineExceeded", "{error}");
+    assert!(
+        error.to_string().contains("1 s") && error.to_string().contains("nothing was uploaded")
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let seen = hostile.seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|s| !s.path.contains("upload")), "{seen:?}");
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert!(left.is_empty(), "the spool is gone: {left:?}");
 }

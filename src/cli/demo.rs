@@ -63,6 +63,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         previous: None,
         previous_manifest_sha256: None,
         signing_key: None,
+        timeout: Some(std::time::Duration::from_secs(3600)),
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

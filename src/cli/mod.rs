@@ -97,6 +97,10 @@ pub struct RunArgs {
     /// Longest wait between retries after failures.
     #[arg(long, default_value_t = 900)]
     pub error_backoff_max_seconds: u64,
+    /// The longest a run may fetch and render; past it the run fails, uploads nothing, and is
+    /// retried with backoff.
+    #[arg(long, default_value_t = 3600)]
+    pub run_timeout_seconds: u64,
     /// Portals resources may name, as host names or base URLs, comma-separated. Required
     /// unless --allow-any-portal is given.
     #[arg(long, env = "DOCSPACE_ALLOWED_PORTALS", value_delimiter = ',')]
@@ -145,6 +149,10 @@ pub struct ReportArgs {
     /// Environment variable that holds the key of `privacy: {ip: hash}` and `{users: pseudonym}`.
     #[arg(long, default_value = "DOCSPACE_PRIVACY_KEY")]
     pub privacy_key_env: String,
+    /// The longest fetching and rendering may take, in seconds; past it the run fails and
+    /// uploads nothing.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 /// Arguments of `demo`.

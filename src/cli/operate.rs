@@ -28,6 +28,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         clock_file: args.clock_file,
         error_backoff: Duration::from_secs(args.error_backoff_seconds),
         error_backoff_max: Duration::from_secs(args.error_backoff_max_seconds),
+        run_timeout: Duration::from_secs(args.run_timeout_seconds.max(1)),
         allowed_portals: args.allowed_portals,
         allow_any_portal: args.allow_any_portal,
         secret_scope: SecretScope {

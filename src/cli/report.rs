@@ -89,6 +89,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         previous: None,
         previous_manifest_sha256,
         signing_key,
+        timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())

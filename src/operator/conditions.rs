@@ -83,6 +83,8 @@ reasons! {
     PortalRedirected,
     /// Rendering the report failed.
     RenderFailed,
+    /// Fetching and rendering took longer than the run's time limit.
+    DeadlineExceeded,
     /// Uploading the report failed.
     UploadFailed,
 }

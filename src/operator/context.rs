@@ -26,6 +26,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Bounds simultaneous report runs.
     pub runs: Semaphore,
+    /// The longest a run may fetch and render.
+    pub run_timeout: std::time::Duration,
     /// Delays between attempts at a failed run.
     pub backoff: Backoff,
     /// Consecutive failed reconciles (Kubernetes API errors) per report.

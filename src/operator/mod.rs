@@ -71,6 +71,8 @@ pub struct OperatorOptions {
     pub error_backoff: Duration,
     /// Longest delay after failed reconciles.
     pub error_backoff_max: Duration,
+    /// The longest a run may fetch and render before it fails (and uploads nothing).
+    pub run_timeout: Duration,
     /// Portals resources may name (host names or base URLs).
     pub allowed_portals: Vec<String>,
     /// Lets resources name any portal when `allowed_portals` is empty; without it, an empty
@@ -282,6 +284,7 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
         clock,
         metrics: metrics.clone(),
         runs: Semaphore::new(options.max_concurrent_runs.max(1)),
+        run_timeout: options.run_timeout,
         backoff,
         reconcile_failures: ReconcileFailures::new(backoff),
         failed_inputs: FailedInputs::default(),

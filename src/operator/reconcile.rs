@@ -397,6 +397,7 @@ impl<'a> Pass<'a> {
             privacy,
             previous_manifest_sha256: status.last_manifest_sha256.clone(),
             signing_key,
+            timeout: Some(self.ctx.run_timeout),
             previous: status.last_event_count.map(|events| PreviousTotals {
                 events,
                 by_category: status.last_category_counts.clone(),

@@ -38,6 +38,16 @@ pub enum RunError {
     /// Rendering failed; nothing was uploaded.
     #[error("render failed at {0}, nothing was uploaded: {1}")]
     Render(String, #[source] std::io::Error),
+    /// Fetching and rendering took longer than the run may; nothing was uploaded.
+    #[error(
+        "the run exceeded its time limit of {seconds} s while fetching and rendering, nothing was uploaded; \
+         the portal is slow or the period very busy: raise the limit (report --timeout, operator \
+         --run-timeout-seconds) or shorten the period"
+    )]
+    DeadlineExceeded {
+        /// The limit in seconds.
+        seconds: u64,
+    },
     /// An upload failed.
     #[error("upload of {file_name} failed: {source}{rollback}")]
     Upload {
@@ -57,6 +67,7 @@ impl RunError {
             Self::Plan(_) => "InvalidSpec",
             Self::Fetch(_, e) => e.reason(),
             Self::Render(..) => "RenderFailed",
+            Self::DeadlineExceeded { .. } => "DeadlineExceeded",
             Self::Upload { source, .. } => match source.reason() {
                 r @ ("Unauthorized" | "Forbidden" | "PaymentRequired") => r,
                 _ => "UploadFailed",

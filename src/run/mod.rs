@@ -86,6 +86,9 @@ pub struct RunRequest {
     pub previous_manifest_sha256: Option<String>,
     /// Signs the manifest when present.
     pub signing_key: Option<Arc<SigningKey>>,
+    /// The longest fetching and rendering may take; past it the run fails and uploads nothing.
+    /// (Uploads have their own per-request timeouts and are never cut off half-way.)
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.
@@ -152,12 +155,43 @@ pub fn plan(request: &RunRequest) -> Result<ReportPeriod, RunError> {
     .map_err(RunError::Plan)
 }
 
-/// Runs one cycle.
+/// What fetching and rendering produced, ready to upload.
+struct Rendered {
+    client: DocSpaceClient,
+    period: ReportPeriod,
+    /// Holds the artefacts until they are uploaded or moved; removed when dropped.
+    _work_dir: tempfile::TempDir,
+    artefacts: Vec<Artefact>,
+    fetched_count: u64,
+    event_count: u64,
+    paging: Vec<(Source, PagingStats)>,
+    by_category: std::collections::BTreeMap<String, u64>,
+    manifest_sha256: String,
+}
+
+/// Runs one cycle: fetch and render within the request's timeout, then upload.
 pub async fn run_once(
     request: RunRequest,
     progress: &dyn Progress,
 ) -> Result<RunOutcome, RunError> {
-    let period = plan(&request)?;
+    let rendered = match request.timeout {
+        Some(limit) => tokio::time::timeout(limit, fetch_and_render(&request, progress))
+            .await
+            .map_err(|_| RunError::DeadlineExceeded {
+                seconds: limit.as_secs(),
+            })??,
+        None => fetch_and_render(&request, progress).await?,
+    };
+    deliver(&request, rendered).await
+}
+
+/// Fetches every event of the period and renders the artefacts and the manifest into a
+/// temporary directory. Dropping the future (a timeout) removes that directory.
+async fn fetch_and_render(
+    request: &RunRequest,
+    progress: &dyn Progress,
+) -> Result<Rendered, RunError> {
+    let period = plan(request)?;
     let mut config = ClientConfig::new(
         request.validated.portal_url.clone(),
         request.api_key.clone(),
@@ -239,7 +273,7 @@ pub async fn run_once(
             .await
             .map_err(|e| RunError::Fetch(Step::Fetch, e))?
         {
-            keep_matching(&mut writer, &request, period.from, batch).map_err(render_error)?;
+            keep_matching(&mut writer, request, period.from, batch).map_err(render_error)?;
             progress.fetched(Source::Audit, pager.stats().events, pager.stats().pages);
         }
         paging.push((Source::Audit, pager.stats()));
@@ -252,7 +286,7 @@ pub async fn run_once(
             .await
             .map_err(|e| RunError::Fetch(Step::Fetch, e))?
         {
-            keep_matching(&mut writer, &request, period.from, batch).map_err(render_error)?;
+            keep_matching(&mut writer, request, period.from, batch).map_err(render_error)?;
             progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
         }
         paging.push((Source::Login, pager.stats()));
@@ -284,7 +318,7 @@ pub async fn run_once(
             .await
             .map_err(|e| RunError::Render("render task".to_owned(), std::io::Error::other(e)))?
             .map_err(render_error)?;
-    let manifest = manifest::build(&request, &period, &artefacts, events);
+    let manifest = manifest::build(request, &period, &artefacts, events);
     let manifest_sha256 = manifest.sha256();
     artefacts.extend(
         manifest::write(
@@ -296,6 +330,32 @@ pub async fn run_once(
         .map_err(render_error)?,
     );
 
+    Ok(Rendered {
+        client,
+        period,
+        _work_dir: work_dir,
+        artefacts,
+        fetched_count,
+        event_count,
+        paging,
+        by_category,
+        manifest_sha256,
+    })
+}
+
+/// Uploads the rendered artefacts (all or nothing) and keeps local copies if asked.
+async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome, RunError> {
+    let Rendered {
+        client,
+        period,
+        _work_dir,
+        artefacts,
+        fetched_count,
+        event_count,
+        paging,
+        by_category,
+        manifest_sha256,
+    } = rendered;
     let mut uploads = match request.delivery {
         Delivery::DryRun => artefacts.iter().map(|a| not_uploaded(a, false)).collect(),
         Delivery::Upload => {

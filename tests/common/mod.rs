@@ -105,6 +105,7 @@ pub fn request(
         previous: None,
         previous_manifest_sha256: None,
         signing_key: None,
+        timeout: None,
     }
 }
 
