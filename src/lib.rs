@@ -7,9 +7,11 @@
 
 pub mod docspace;
 pub mod integrity;
+pub mod logging;
 pub mod operator;
 pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod sim;
 pub mod spec;
+pub mod text;

@@ -6,22 +6,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cli::{Cli, LogFormat};
-use tracing_subscriber::EnvFilter;
-
-fn init_logging(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
+use docspace_compliance_operator::{logging, text};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, &cli.log);
+    logging::init(
+        match cli.log_format {
+            LogFormat::Text => logging::Format::Text,
+            LogFormat::Json => logging::Format::Json,
+        },
+        &cli.log,
+    );
     let mut builder = if cli.command.multi_threaded() {
         tokio::runtime::Builder::new_multi_thread()
     } else {
@@ -37,7 +32,8 @@ fn main() -> ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("error: {message}");
+            // One line, without secrets, whatever a server put into the message.
+            eprintln!("error: {}", text::safe_message(&message));
             ExitCode::FAILURE
         }
     }

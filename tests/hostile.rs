@@ -31,6 +31,9 @@ enum Behaviour {
     /// A portal whose answers a script decides: `(path, query)` to the envelope's `response`
     /// (`None`: 404).
     Portal(Script),
+    /// Answers each request with the next `(status, error message)`, the last one repeated;
+    /// `{KEY}` in a message becomes the request's bearer key in upper case, `{key}` as sent.
+    Errors(Vec<(StatusCode, String)>),
 }
 
 /// One request as the server saw it.
@@ -61,7 +64,28 @@ async fn answer(State(server): State<Hostile>, request: Request) -> Response {
     if request.uri().path().ends_with("/audit/events/filter") {
         tokio::time::sleep(server.page_delay).await;
     }
+    let nth = server.seen.lock().unwrap().len() - 1;
+    let sent_key = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
     match server.behaviour {
+        Behaviour::Errors(answers) => {
+            let (status, message) = answers[nth.min(answers.len() - 1)].clone();
+            let message = message
+                .replace("{KEY}", &sent_key.to_uppercase())
+                .replace("{key}", &sent_key);
+            (
+                status,
+                axum::Json(serde_json::json!({
+                    "error": {"message": message}, "status": 1, "statusCode": status.as_u16()
+                })),
+            )
+                .into_response()
+        }
         Behaviour::Portal(script) => match script(request.uri().path(), &query) {
             Some(response) => axum::Json(serde_json::json!({
                 "response": response, "status": 0, "statusCode": 200
@@ -209,9 +233,10 @@ async fn an_endless_answer_fails_at_the_cap_instead_of_filling_memory() {
         "{requests} requests, {} MiB sent before the client stopped",
         sent >> 20
     );
-    // What the server managed to push: the cap per request in flight, plus socket buffers.
+    // What the server managed to produce: the cap per request, plus what sits in socket and
+    // HTTP buffers when the client stops reading. Without the cap it streams until timeout.
     assert!(
-        sent < requests * (24 << 20),
+        sent < requests * (64 << 20),
         "{sent} bytes for {requests} requests"
     );
 }
@@ -364,4 +389,69 @@ async fn a_run_past_its_time_limit_fails_uploads_nothing_and_leaves_no_spool() {
     assert!(seen.iter().all(|s| !s.path.contains("upload")), "{seen:?}");
     let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
     assert!(left.is_empty(), "the spool is gone: {left:?}");
+}
+
+#[tokio::test]
+async fn echoed_keys_and_forged_lines_never_reach_stderr() {
+    let (portal, hostile) = start(Behaviour::Errors(vec![
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "upstream said AUTHORIZATION: BEARER {KEY} and authorization: bearer {key}".to_owned(),
+        ),
+        (
+            StatusCode::FORBIDDEN,
+            "denied\n{\"events\": 999, \"forged\": true}\r\n\u{1b}[2J key {key} tail".to_owned(),
+        ),
+    ]))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("report.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: compliance.docspace.dev/v1alpha1\nkind: ComplianceReport\n\
+             metadata: {{name: echo, namespace: team}}\n\
+             spec:\n  portal: {{url: \"http://{portal}\", tokenSecretRef: {{name: docspace}}}}\n  \
+             schedule: \"0 3 1 * *\"\n  report: {{formats: [csv]}}\n  upload: {{folderId: \"1045\"}}\n"
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_docspace-compliance-operator"))
+        .args(["report", "--file"])
+        .arg(&file)
+        .args(["--at", "2025-04-01T03:00:00Z", "--dry-run"])
+        .env("DOCSPACE_TOKEN", KEY)
+        .env("RUST_LOG", "info")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        hostile.seen.lock().unwrap().len() >= 2,
+        "the 500 was retried (and its warning logged)"
+    );
+    let lower = stderr.to_ascii_lowercase();
+    assert!(
+        !lower.contains(&KEY.to_ascii_lowercase())
+            && !lower.contains(&KEY["sk-".len()..].to_ascii_lowercase()),
+        "the key reached stderr:\n{stderr}"
+    );
+    assert!(stderr.contains("[redacted]"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no escape sequence reaches the terminal: {stderr:?}"
+    );
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error_lines.len(), 1, "{stderr}");
+    assert!(
+        error_lines[0].contains("\\n{\"events\": 999"),
+        "{}",
+        error_lines[0]
+    );
+    assert!(
+        !stderr.lines().any(|l| l.starts_with('{')),
+        "no forged JSON line: {stderr}"
+    );
+    assert!(output.stdout.is_empty());
 }

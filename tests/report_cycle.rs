@@ -744,6 +744,7 @@ async fn manifests_are_uploaded_chained_signed_and_verifiable() {
     let options = VerifyOptions {
         trusted_public_key: Some(key.public_key_pem()),
         require_signature: true,
+        follow_symlinks: false,
     };
     let report = verify(&[out.path().to_owned()], &options).unwrap();
     assert_eq!(

@@ -483,3 +483,43 @@ fn manifests_on_disk_are_the_canonical_bytes() {
     );
     assert!(bytes.ends_with(b"}\n"));
 }
+
+#[test]
+fn refuses_symbolic_links_unless_asked_and_never_reads_fifos_or_devices() {
+    let set = ReportSet::write(None);
+    let outside = tempfile::tempdir().unwrap();
+    let csv = set.path("compliance-report-x-2025-02.csv");
+    let copy = outside.path().join("elsewhere.csv");
+    std::fs::copy(&csv, &copy).unwrap();
+    std::fs::remove_file(&csv).unwrap();
+    std::os::unix::fs::symlink(&copy, &csv).unwrap();
+    let message = rejected(&[&set.dir_arg()]);
+    assert!(
+        message.contains("compliance-report-x-2025-02.csv: refused: a symbolic link"),
+        "{message}"
+    );
+    assert!(accepted(&[&set.dir_arg(), "--follow-symlinks"]).starts_with("verified 3 manifests"));
+
+    // A link to a device, even when links are followed, and a FIFO: refused at once.
+    std::fs::remove_file(&csv).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &csv).unwrap();
+    let message = rejected(&[&set.dir_arg(), "--follow-symlinks"]);
+    assert!(message.contains("not a regular file"), "{message}");
+    std::fs::remove_file(&csv).unwrap();
+    let made = Command::new("mkfifo").arg(&csv).status().unwrap();
+    assert!(made.success());
+    let message = rejected(&[&set.dir_arg()]);
+    assert!(message.contains("not a regular file"), "{message}");
+}
+
+#[test]
+fn reports_the_real_size_of_a_grown_artefact() {
+    let set = ReportSet::write(None);
+    let txt = set.path("compliance-report-x-2025-01.txt");
+    std::fs::write(&txt, vec![b'x'; 1 << 20]).unwrap();
+    let message = rejected(&[&set.dir_arg()]);
+    assert_names(
+        &message,
+        "compliance-report-x-2025-01.txt: size is 1048576 bytes, the manifest compliance-report-x-2025-01.manifest.json says 21",
+    );
+}

@@ -178,6 +178,10 @@ pub struct VerifyArgs {
     /// Fail when a manifest has no signature (`<report>.manifest.sig` beside it).
     #[arg(long)]
     pub require_signature: bool,
+    /// Accept files of the set that are symbolic links (by default only regular files are
+    /// read; links, FIFOs and devices are refused).
+    #[arg(long)]
+    pub follow_symlinks: bool,
 }
 
 /// Runs the chosen command; the error is printed as one line by `main`.

@@ -94,7 +94,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())
         .await
-        .map_err(|e| api_key.scrub(&e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     drop(progress);
     println!("{}", outcome_json(&outcome));
     Ok(())

@@ -16,6 +16,7 @@ pub fn run(args: VerifyArgs) -> Result<(), String> {
     let options = VerifyOptions {
         trusted_public_key,
         require_signature: args.require_signature,
+        follow_symlinks: args.follow_symlinks,
     };
     let report = verify(&args.paths, &options).map_err(|e| match (&e, &args.public_key) {
         (IntegrityError::TrustedKey(_), Some(path)) => {

@@ -7,27 +7,22 @@ use std::fmt;
 pub struct ApiKey(String);
 
 impl ApiKey {
-    /// Wraps a key, trimming surrounding white space (Secrets often end in a newline).
-    /// Returns `None` for an empty key.
+    /// Wraps a key, trimming surrounding white space (Secrets often end in a newline), and
+    /// registers it so that every log line, status and error text is redacted of it
+    /// ([`crate::text::redact`]). Returns `None` for an empty key.
     pub fn new(key: impl Into<String>) -> Option<Self> {
         let key = key.into();
         let trimmed = key.trim();
-        (!trimmed.is_empty()).then(|| Self(trimmed.to_owned()))
+        if trimmed.is_empty() {
+            return None;
+        }
+        crate::text::register_secret(trimmed);
+        Some(Self(trimmed.to_owned()))
     }
 
     /// The `Authorization` header value.
     pub(crate) fn bearer(&self) -> String {
         format!("Bearer {}", self.0)
-    }
-
-    /// Whether a text contains the key; used to scrub anything that echoes it.
-    pub fn appears_in(&self, text: &str) -> bool {
-        text.contains(&self.0)
-    }
-
-    /// Replaces every occurrence of the key in a text.
-    pub fn scrub(&self, text: &str) -> String {
-        text.replace(&self.0, "[redacted]")
     }
 }
 
@@ -52,7 +47,10 @@ mod tests {
         let key = ApiKey::new(" sk-abc123\n").unwrap();
         assert_eq!(format!("{key:?} {key}"), "ApiKey([redacted]) [redacted]");
         assert_eq!(key.bearer(), "Bearer sk-abc123");
-        assert_eq!(key.scrub("x sk-abc123 y"), "x [redacted] y");
+        assert_eq!(
+            crate::text::redact("x SK-ABC123 y sk-abc123"),
+            "x [redacted] y [redacted]"
+        );
         assert!(ApiKey::new("  \n").is_none());
     }
 }

@@ -1,6 +1,5 @@
 //! SHA-256 helpers: lowercase hex digests of bytes and of files.
 
-use std::fs::File;
 use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
@@ -18,8 +17,8 @@ pub(crate) fn is_sha256_hex(text: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Lowercase hex SHA-256 and size of an open file, read in chunks.
-pub(crate) fn file_sha256(file: &mut File) -> io::Result<(String, u64)> {
+/// Lowercase hex SHA-256 and size of what `file` reads, in chunks.
+pub(crate) fn file_sha256(file: &mut impl Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 16];
     let mut bytes = 0u64;
@@ -63,7 +62,7 @@ mod tests {
         let content: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         std::fs::write(&path, &content).unwrap();
         assert_eq!(
-            file_sha256(&mut File::open(&path).unwrap()).unwrap(),
+            file_sha256(&mut std::fs::File::open(&path).unwrap()).unwrap(),
             (sha256_hex(&content), content.len() as u64)
         );
     }

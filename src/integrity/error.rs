@@ -38,6 +38,14 @@ pub enum IntegrityError {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the set is not something `verify` reads.
+    #[error("{}: refused: {what}", path.display())]
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is instead.
+        what: String,
+    },
     /// A file given as a manifest is not named like one.
     #[error("{}: not a manifest; manifest files are named <report>.manifest.json", .0.display())]
     NotAManifest(PathBuf),

@@ -49,8 +49,15 @@ impl Context {
         event: &Event,
         report: &crate::spec::ComplianceReport,
     ) -> Result<(), kube::Error> {
+        let event = Event {
+            type_: event.type_,
+            reason: event.reason.clone(),
+            note: event.note.as_deref().map(crate::text::safe_message),
+            action: event.action.clone(),
+            secondary: event.secondary.clone(),
+        };
         Recorder::new(self.client.clone(), self.reporter.clone())
-            .publish(event, &report.object_ref(&()))
+            .publish(&event, &report.object_ref(&()))
             .await
     }
 }

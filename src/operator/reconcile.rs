@@ -19,7 +19,7 @@ use super::decide::{Decision, decide};
 use super::metrics::{ReportLabels, ResultLabels};
 use super::secret::{SecretError, read_api_key, read_value};
 use super::status;
-use crate::docspace::{ApiKey, RetryPolicy};
+use crate::docspace::RetryPolicy;
 use crate::integrity::SigningKey;
 use crate::report::{PreviousTotals, Privacy, PrivacyKey};
 use crate::run::{Delivery, NoProgress, ResourceRef, RunOutcome, RunRequest, run_once};
@@ -308,7 +308,7 @@ impl<'a> Pass<'a> {
         )
         .await;
         let inputs = self.ctx.secrets.fingerprint(self.report);
-        let (request, api_key) = match self.prepare(&validated, scheduled, resume).await {
+        let request = match self.prepare(&validated, scheduled, resume).await {
             Ok(prepared) => prepared,
             Err((reason, message)) => {
                 return self
@@ -326,7 +326,7 @@ impl<'a> Pass<'a> {
             Ok(outcome) => self.succeeded(&validated, scheduled, &outcome).await,
             Err(e) => {
                 let reason = ReadyReason::of_failure(e.reason());
-                let message = api_key.scrub(&e.to_string());
+                let message = e.to_string();
                 self.failed(&validated, scheduled, reason, message, inputs)
                     .await
             }
@@ -339,7 +339,7 @@ impl<'a> Pass<'a> {
         validated: &ValidatedSpec,
         scheduled: DateTime<Utc>,
         resume: bool,
-    ) -> Result<(RunRequest, ApiKey), (ReadyReason, String)> {
+    ) -> Result<RunRequest, (ReadyReason, String)> {
         let (client, namespace) = (&self.ctx.client, &self.labels.namespace);
         let spec = &self.report.spec;
         let secret_failure = |e: SecretError| {
@@ -385,7 +385,7 @@ impl<'a> Pass<'a> {
             },
             spec: spec.clone(),
             validated: validated.clone(),
-            api_key: api_key.clone(),
+            api_key,
             scheduled_at: scheduled,
             last_scheduled: status.last_schedule_time,
             generated_at: self.ctx.clock.now(),
@@ -403,7 +403,7 @@ impl<'a> Pass<'a> {
                 by_category: status.last_category_counts.clone(),
             }),
         };
-        Ok((request, api_key))
+        Ok(request)
     }
 
     async fn succeeded(
@@ -540,7 +540,7 @@ impl<'a> Pass<'a> {
         };
         let conditions = desired_conditions(&observation, &status.conditions, self.now);
         self.status.conditions = conditions;
-        status::write(&self.api, self.report, &self.status).await
+        status::write(&self.api, self.report, &mut self.status).await
     }
 
     async fn publish(&self, type_: EventType, reason: &str, note: String) {

@@ -5,17 +5,29 @@ use kube::{Api, Resource};
 use serde_json::json;
 
 use crate::spec::{ComplianceReport, ComplianceReportStatus};
+use crate::text::safe_message;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "docspace-compliance-operator";
 
-/// Writes `status` unless it equals what the object already has.
+/// Makes every text of `status` safe to show: secrets redacted, one line each.
+fn sanitize(status: &mut ComplianceReportStatus) {
+    for condition in &mut status.conditions {
+        condition.message = safe_message(&condition.message);
+    }
+    if let Some(message) = &mut status.last_run_message {
+        *message = safe_message(message);
+    }
+}
+
+/// Writes `status` (its texts made safe) unless it equals what the object already has.
 pub async fn write(
     api: &Api<ComplianceReport>,
     report: &ComplianceReport,
-    status: &ComplianceReportStatus,
+    status: &mut ComplianceReportStatus,
 ) -> Result<(), kube::Error> {
-    if report.status.as_ref() == Some(status) {
+    sanitize(status);
+    if report.status.as_ref() == Some(&*status) {
         return Ok(());
     }
     let name = report.meta().name.clone().unwrap_or_default();

@@ -488,11 +488,12 @@ mod tests {
                 .to_owned()
         };
         assert_eq!(get("user"), "'=cmd|' /C calc'!A0");
-        assert_eq!(get("description"), "File \"Q1, final\".pdf\nuploaded");
+        // Quotes and commas are quoted; a line break is shown, not kept (one event, one line).
+        assert_eq!(get("description"), "File \"Q1, final\".pdf\\nuploaded");
         assert!(
             out[0]
                 .1
-                .contains("\"File \"\"Q1, final\"\".pdf\nuploaded\"")
+                .contains("\"File \"\"Q1, final\"\".pdf\\nuploaded\"")
         );
         assert!(out[0].1.contains("\r\n"));
     }

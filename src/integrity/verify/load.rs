@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
+use super::open::{MAX_MANIFEST_BYTES, open_regular, read_at_most};
 use crate::integrity::digest::sha256_hex;
 use crate::integrity::error::IntegrityError;
 use crate::integrity::manifest::{Manifest, signature_file_name, stem_of_manifest_name};
@@ -39,7 +40,7 @@ impl Loaded {
 }
 
 /// Reads and checks the manifest at `path`.
-pub(super) fn load(path: &Path) -> Result<Loaded, IntegrityError> {
+pub(super) fn load(path: &Path, follow_symlinks: bool) -> Result<Loaded, IntegrityError> {
     let name = path
         .file_name()
         .and_then(|name| name.to_str())
@@ -48,10 +49,11 @@ pub(super) fn load(path: &Path) -> Result<Loaded, IntegrityError> {
     let stem = stem_of_manifest_name(&name)
         .ok_or_else(|| IntegrityError::NotAManifest(path.to_path_buf()))?;
     let signature_name = signature_file_name(stem);
-    let bytes = std::fs::read(path).map_err(|source| IntegrityError::Read {
+    let file = open_regular(path, follow_symlinks)?.ok_or_else(|| IntegrityError::Read {
         path: path.to_path_buf(),
-        source,
+        source: std::io::ErrorKind::NotFound.into(),
     })?;
+    let bytes = read_at_most(path, file, MAX_MANIFEST_BYTES)?;
     let manifest = Manifest::from_json(&bytes).map_err(|e| e.in_file(name.clone()))?;
     let (from, to) = manifest
         .period()

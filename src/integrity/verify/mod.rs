@@ -5,6 +5,7 @@ mod artefacts;
 mod chain;
 mod collect;
 mod load;
+mod open;
 mod signed;
 
 use std::fmt;
@@ -21,6 +22,8 @@ pub struct VerifyOptions {
     pub trusted_public_key: Option<String>,
     /// Every manifest must be signed (by the key it names, or the trusted key).
     pub require_signature: bool,
+    /// Accept artefacts, manifests and signatures that are symbolic links (to regular files).
+    pub follow_symlinks: bool,
 }
 
 /// What was verified.
@@ -73,7 +76,7 @@ pub fn verify(
     let paths = collect::manifest_paths(manifests)?;
     let mut loaded = paths
         .iter()
-        .map(|path| load::load(path))
+        .map(|path| load::load(path, options.follow_symlinks))
         .collect::<Result<Vec<_>, _>>()?;
     loaded.sort_by_key(|manifest| manifest.from);
     let require = options.require_signature || trusted.is_some();
@@ -83,10 +86,10 @@ pub fn verify(
     };
     for manifest in &loaded {
         // The signature first: artefact digests are only evidence if the manifest is authentic.
-        if signed::check(manifest, trusted.as_ref(), require)? {
+        if signed::check(manifest, trusted.as_ref(), require, options.follow_symlinks)? {
             report.signatures += 1;
         }
-        report.artefacts += artefacts::check(manifest)?;
+        report.artefacts += artefacts::check(manifest, options.follow_symlinks)?;
     }
     report.chain_links = chain::check(&loaded)?;
     Ok(report)

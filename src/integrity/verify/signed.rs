@@ -1,11 +1,10 @@
 //! Checking a manifest's detached signature: present when required, made by the trusted key
 //! when one is given, and valid over the manifest file's exact bytes.
 
-use std::io;
-
 use ed25519_dalek::VerifyingKey;
 
 use super::load::Loaded;
+use super::open::{MAX_SIGNATURE_BYTES, open_regular, read_at_most};
 use crate::integrity::error::IntegrityError;
 use crate::integrity::keys::key_id;
 use crate::integrity::signature::DetachedSignature;
@@ -15,18 +14,18 @@ pub(super) fn check(
     manifest: &Loaded,
     trusted: Option<&VerifyingKey>,
     required: bool,
+    follow_symlinks: bool,
 ) -> Result<bool, IntegrityError> {
     let path = manifest.beside(&manifest.signature_name);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound && !required => return Ok(false),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+    let bytes = match open_regular(&path, follow_symlinks)? {
+        Some(file) => read_at_most(&path, file, MAX_SIGNATURE_BYTES)?,
+        None if !required => return Ok(false),
+        None => {
             return Err(IntegrityError::SignatureMissing {
                 manifest: manifest.name.clone(),
                 signature: manifest.signature_name.clone(),
             });
         }
-        Err(source) => return Err(IntegrityError::Read { path, source }),
     };
     let in_file = |e: IntegrityError| e.in_file(manifest.signature_name.clone());
     let signature = DetachedSignature::from_json(&bytes).map_err(in_file)?;

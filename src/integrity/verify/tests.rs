@@ -72,6 +72,7 @@ fn accepts_an_untouched_signed_chain_in_any_order() {
     let options = VerifyOptions {
         trusted_public_key: Some(key(1).public_key_pem()),
         require_signature: true,
+        follow_symlinks: false,
     };
     let report = verify(&paths, &options).unwrap();
     let expected = VerifyReport {
@@ -137,6 +138,7 @@ fn signatures_must_be_valid_and_by_the_trusted_key() {
     let trusted = |k: &SigningKey| VerifyOptions {
         trusted_public_key: Some(k.public_key_pem()),
         require_signature: false,
+        follow_symlinks: false,
     };
     let message = error(&paths, &trusted(&key(2)));
     assert!(
@@ -171,6 +173,7 @@ fn signatures_are_required_with_a_trusted_key_or_on_request() {
     let required = VerifyOptions {
         trusted_public_key: None,
         require_signature: true,
+        follow_symlinks: false,
     };
     let message = error(&paths, &required);
     assert!(
@@ -182,11 +185,13 @@ fn signatures_are_required_with_a_trusted_key_or_on_request() {
     let trusted = VerifyOptions {
         trusted_public_key: Some(key(1).public_key_pem()),
         require_signature: false,
+        follow_symlinks: false,
     };
     assert!(error(&paths, &trusted).contains("is not signed"));
     let bad_key = VerifyOptions {
         trusted_public_key: Some("nonsense".into()),
         require_signature: false,
+        follow_symlinks: false,
     };
     assert!(error(&paths, &bad_key).starts_with("the trusted public key is "));
 }

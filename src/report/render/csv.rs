@@ -9,6 +9,7 @@ use crate::docspace::Source;
 use crate::report::context::ReportContext;
 use crate::report::summary::Summary;
 use crate::report::view::EventView;
+use crate::text::one_line;
 
 /// The column names, in order.
 pub const COLUMNS: [&str; 22] = [
@@ -45,11 +46,13 @@ fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
         .from_writer(out)
 }
 
-/// Prefixes text that a spreadsheet would evaluate (`= + - @`, tab, carriage return).
+/// Escapes control and bidi characters visibly (see [`one_line`]; a tab or a carriage return
+/// becomes `\t`, `\r`), then prefixes text that a spreadsheet would evaluate (`= + - @`).
 pub fn neutralise(cell: &str) -> Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
+    let line = one_line(cell);
+    match line.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@') => Cow::Owned(format!("'{line}")),
+        _ => line,
     }
 }
 
@@ -123,7 +126,8 @@ mod tests {
         assert_eq!(neutralise("+1"), "'+1");
         assert_eq!(neutralise("-2+3"), "'-2+3");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(neutralise("\tx"), "'\tx");
+        assert_eq!(neutralise("\tx"), "\\tx");
+        assert_eq!(neutralise("a\nb\u{202e}"), "a\\nb\\u{202e}");
         assert_eq!(neutralise("Jane Smith"), "Jane Smith");
         assert_eq!(neutralise(""), "");
     }

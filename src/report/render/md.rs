@@ -10,6 +10,7 @@ use crate::report::document::{self, Block, SectionDoc};
 use crate::report::summary::Summary;
 use crate::report::view::EventView;
 use crate::spec::SectionName;
+use crate::text::one_line;
 
 /// The `md` format.
 pub struct MdRenderer {
@@ -19,15 +20,16 @@ pub struct MdRenderer {
     pub review: bool,
 }
 
-/// Escapes text for a table cell: pipes, backslashes, markup characters and line breaks.
+/// Escapes text for a table cell: control and bidi characters (visibly, see
+/// [`one_line`]), pipes, backslashes and markup characters.
 fn cell(text: &str) -> Cow<'_, str> {
-    if !text.contains(['|', '\\', '\n', '\r', '<', '>', '*', '_', '`', '[', ']']) {
-        return Cow::Borrowed(text);
+    let text = one_line(text);
+    if !text.contains(['|', '\\', '<', '>', '*', '_', '`', '[', ']']) {
+        return text;
     }
     let mut escaped = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
-            '\n' | '\r' => escaped.push(' '),
             '<' => escaped.push_str("&lt;"),
             '>' => escaped.push_str("&gt;"),
             '|' | '\\' | '*' | '_' | '`' | '[' | ']' => {
@@ -136,7 +138,8 @@ mod tests {
 
     #[test]
     fn cells_cannot_break_the_table() {
-        assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(cell("a|b\nc"), "a\\|b\\\\nc");
+        assert_eq!(cell("x\u{1b}[31m\u{202e}"), "x\\\\u{1b}\\[31m\\\\u{202e}");
         assert_eq!(cell("<script>"), "&lt;script&gt;");
         assert_eq!(cell("plain"), "plain");
     }

@@ -1,7 +1,6 @@
 //! Plain text: the analysis sections as aligned tables, then every event in the vendor
 //! tutorial's layout (fixed: true period, both time zones, categories), then the review block.
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::{Renderer, source_title};
@@ -11,6 +10,7 @@ use crate::report::document::{self, Block, SectionDoc};
 use crate::report::summary::Summary;
 use crate::report::view::EventView;
 use crate::spec::SectionName;
+use crate::text::one_line;
 
 const RULE: &str =
     "--------------------------------------------------------------------------------";
@@ -23,15 +23,6 @@ pub struct TxtRenderer {
     pub appendix: bool,
     /// Whether the review block ends the report.
     pub review: bool,
-}
-
-/// Keeps a field on one line so a value cannot forge report lines.
-fn one_line(text: &str) -> Cow<'_, str> {
-    if text.contains(['\n', '\r']) {
-        text.replace(['\n', '\r'], " ").into()
-    } else {
-        text.into()
-    }
 }
 
 fn clip(text: &str) -> String {
@@ -175,7 +166,7 @@ impl TxtRenderer {
         writeln!(out, "ID: {}", e.id)?;
         writeln!(out, "Date: {} ({})", e.time_local, e.time_utc)?;
         match e.user_id {
-            Some(id) => writeln!(out, "User: {} ({id})", one_line(e.user_label()))?,
+            Some(id) => writeln!(out, "User: {} ({})", one_line(e.user_label()), one_line(id))?,
             None => writeln!(out, "User: {}", one_line(e.user_label()))?,
         }
         if let Some(login) = e.login {
@@ -206,7 +197,7 @@ impl TxtRenderer {
             writeln!(
                 out,
                 "Location/IP: {} | {}, {}",
-                e.ip.unwrap_or("-"),
+                one_line(e.ip.unwrap_or("-")),
                 one_line(e.country.unwrap_or("-")),
                 one_line(e.city.unwrap_or("-"))
             )?;
