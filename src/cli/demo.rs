@@ -41,8 +41,6 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     let mut report = parse_report(EXAMPLE, "examples/monthly-report.yaml")?;
     report.spec.portal.url = sim.base_url();
     let validated = validate(&report.spec).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&args.out_dir)
-        .map_err(|e| format!("cannot create {}: {e}", args.out_dir.display()))?;
     let request = RunRequest {
         resource: ResourceRef {
             namespace: report.metadata.namespace.clone().unwrap_or_default(),

@@ -497,4 +497,51 @@ mod tests {
         );
         assert!(out[0].1.contains("\r\n"));
     }
+
+    #[test]
+    fn one_long_field_is_cut_in_xlsx_only_and_number_like_names_stay_text() {
+        use calamine::{Data, Reader, Xlsx, open_workbook};
+        let mut e = at(1, 1);
+        e.action = Some("x".repeat(40_000));
+        e.user = Some("1e5".into());
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ReportWriter::new(
+            context(),
+            &[ReportFormat::Xlsx, ReportFormat::Csv],
+            dir.path(),
+        )
+        .unwrap();
+        writer.begin_source(Source::Audit);
+        writer.write_batch(&[e]).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let (artefacts, _) = writer.finish(out.path(), "report").unwrap();
+        let path = |ext: &str| {
+            artefacts
+                .iter()
+                .find(|a| a.file_name.ends_with(ext))
+                .unwrap()
+                .path
+                .clone()
+        };
+        let mut workbook: Xlsx<_> = open_workbook(path(".xlsx")).unwrap();
+        let events = workbook.worksheet_range("Events").unwrap();
+        let header: Vec<String> = events
+            .rows()
+            .next()
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let row: Vec<&Data> = events.rows().nth(1).unwrap().iter().collect();
+        let column = |name: &str| row[header.iter().position(|h| h == name).unwrap()];
+        let description = column("description").to_string();
+        assert_eq!(description.chars().count(), 32_767);
+        assert!(description.ends_with("the full value is in the csv and ndjson]"));
+        assert_eq!(column("user"), &Data::String("1e5".into()));
+        let csv = std::fs::read_to_string(path(".csv")).unwrap();
+        assert!(
+            csv.contains(&"x".repeat(40_000)),
+            "the csv keeps the full value"
+        );
+    }
 }

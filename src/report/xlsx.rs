@@ -2,6 +2,7 @@
 //! table with a bold frozen header and an autofilter. Events are written in constant memory,
 //! read back from the canonical event stream the writer keeps anyway.
 
+use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 
@@ -17,6 +18,43 @@ const MAX_ROWS: u32 = 1_048_576;
 
 fn xlsx_error(e: XlsxError) -> io::Error {
     io::Error::other(format!("xlsx: {e}"))
+}
+
+/// The most characters an Excel cell holds.
+const MAX_CELL_CHARS: usize = 32_767;
+
+/// A cell's text within Excel's limit: a longer value is cut with a visible marker (the full
+/// value is in the csv and ndjson), so that one long field never fails the workbook.
+fn cell_text(text: &str) -> Cow<'_, str> {
+    let length = text.chars().count();
+    if length <= MAX_CELL_CHARS {
+        return Cow::Borrowed(text);
+    }
+    let marker =
+        format!(" [... cut: {length} characters in all; the full value is in the csv and ndjson]");
+    let kept: String = text
+        .chars()
+        .take(MAX_CELL_CHARS - marker.chars().count())
+        .collect();
+    Cow::Owned(kept + &marker)
+}
+
+/// A plain decimal number as the report's own tables write counts and shares (`42`, `-3`,
+/// `12.5`): no exponent, no leading zero, no sign other than `-`. Anything else (`1e5`, `007`,
+/// `+1`) is text.
+fn plain_number(text: &str) -> Option<f64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) if !fraction.is_empty() => (whole, fraction),
+        Some(_) => return None,
+        None => (digits, ""),
+    };
+    let plain = !whole.is_empty()
+        && whole.len() < 16
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && (whole == "0" || !whole.starts_with('0'))
+        && fraction.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| text.parse().ok()).flatten()
 }
 
 /// Sheet names are at most 31 characters without `[]:*?/\`.
@@ -39,14 +77,23 @@ fn write_table(
     first: bool,
 ) -> Result<u32, XlsxError> {
     sheet.write_row_with_format(row, 0, columns.iter().map(String::as_str), bold)?;
+    // A column is numeric only when every value in it is a plain number: a user named `1e5`
+    // or `42` among names stays text.
+    let numeric: Vec<bool> = (0..columns.len())
+        .map(|c| {
+            rows.iter()
+                .filter_map(|cells| cells.get(c))
+                .all(|cell| plain_number(cell).is_some())
+        })
+        .collect();
     for (i, cells) in rows.iter().enumerate() {
         let r = row + 1 + i as u32;
         for (c, cell) in cells.iter().enumerate() {
-            match cell.parse::<f64>() {
-                Ok(number) if !cell.is_empty() && cell.len() < 16 && !cell.starts_with('0') => {
+            match plain_number(cell) {
+                Some(number) if numeric.get(c).copied().unwrap_or(false) => {
                     sheet.write_number(r, c as u16, number)?
                 }
-                _ => sheet.write_string(r, c as u16, cell)?,
+                _ => sheet.write_string(r, c as u16, cell_text(cell))?,
             };
         }
     }
@@ -80,13 +127,15 @@ pub fn write(
         for block in &section.blocks {
             match block {
                 Block::Paragraph(text) => {
-                    sheet.write_string(row, 0, text).map_err(xlsx_error)?;
+                    sheet
+                        .write_string(row, 0, cell_text(text))
+                        .map_err(xlsx_error)?;
                     row += 2;
                 }
                 Block::Bullets(items) => {
                     for item in items {
                         sheet
-                            .write_string(row, 0, format!("- {item}"))
+                            .write_string(row, 0, cell_text(&format!("- {item}")))
                             .map_err(xlsx_error)?;
                         row += 1;
                     }
@@ -127,13 +176,13 @@ fn write_events(
                 serde_json::Value::Number(n) => {
                     sheet.write_number(row, c, n.as_f64().unwrap_or_default())
                 }
-                serde_json::Value::String(s) => sheet.write_string(row, c, s),
+                serde_json::Value::String(s) => sheet.write_string(row, c, cell_text(s)),
                 serde_json::Value::Array(items) => {
                     let joined: Vec<String> = items
                         .iter()
                         .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
                         .collect();
-                    sheet.write_string(row, c, joined.join(";"))
+                    sheet.write_string(row, c, cell_text(&joined.join(";")))
                 }
                 _ => Ok(&mut *sheet),
             }
@@ -175,4 +224,45 @@ fn finish_sheet(sheet: &mut Worksheet, rows: u32) -> io::Result<()> {
         )
         .map_err(xlsx_error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_plain_decimals_only() {
+        for (text, number) in [
+            ("42", Some(42.0)),
+            ("-3", Some(-3.0)),
+            ("12.5", Some(12.5)),
+            ("0", Some(0.0)),
+        ] {
+            assert_eq!(plain_number(text), number, "{text}");
+        }
+        for text in [
+            "1e5",
+            "007",
+            "+1",
+            "1.",
+            ".5",
+            "",
+            "-",
+            "NaN",
+            "inf",
+            "1 000",
+            "12345678901234567",
+        ] {
+            assert_eq!(plain_number(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn long_cells_are_cut_at_excels_limit_with_a_marker() {
+        let long = "é".repeat(40_000);
+        let cut = cell_text(&long);
+        assert_eq!(cut.chars().count(), MAX_CELL_CHARS);
+        assert!(cut.ends_with("40000 characters in all; the full value is in the csv and ndjson]"));
+        assert_eq!(cell_text("short"), Cow::Borrowed("short"));
+    }
 }

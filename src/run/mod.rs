@@ -6,6 +6,7 @@
 
 mod error;
 mod manifest;
+mod spool;
 mod upload;
 
 use std::path::PathBuf;
@@ -160,7 +161,7 @@ struct Rendered {
     client: DocSpaceClient,
     period: ReportPeriod,
     /// Holds the artefacts until they are uploaded or moved; removed when dropped.
-    _work_dir: tempfile::TempDir,
+    _work_dir: spool::Spool,
     artefacts: Vec<Artefact>,
     fetched_count: u64,
     event_count: u64,
@@ -192,6 +193,14 @@ async fn fetch_and_render(
     progress: &dyn Progress,
 ) -> Result<Rendered, RunError> {
     let period = plan(request)?;
+    // The file names first: a bad name fails before any request.
+    let stem = file_stem(
+        &request.spec.report.file_name,
+        &request.resource.name,
+        &request.resource.namespace,
+        &period,
+    )
+    .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
     let mut config = ClientConfig::new(
         request.validated.portal_url.clone(),
         request.api_key.clone(),
@@ -218,11 +227,7 @@ async fn fetch_and_render(
         .await
         .map_err(|e| RunError::Fetch(Step::Fetch, e))?;
     let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&work_parent)
-        .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
-    let work_dir = tempfile::Builder::new()
-        .prefix(".docspace-report-")
-        .tempdir_in(&work_parent)
+    let work_dir = spool::Spool::create(&work_parent)
         .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
     let context = ReportContext {
         resource: format!("{}/{}", request.resource.namespace, request.resource.name),
@@ -304,13 +309,6 @@ async fn fetch_and_render(
         .map(|(k, v)| ((*k).to_owned(), *v))
         .collect();
 
-    let stem = file_stem(
-        &request.spec.report.file_name,
-        &request.resource.name,
-        &request.resource.namespace,
-        &period,
-    )
-    .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
     let dir = work_dir.path().to_owned();
     let finish_stem = stem.clone();
     let (mut artefacts, events) =
@@ -366,6 +364,7 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
         for (artefact, outcome) in artefacts.iter().zip(&mut uploads) {
             let target = out_dir.join(&artefact.file_name);
             std::fs::rename(&artefact.path, &target)
+                .and_then(|()| spool::make_private(&target))
                 .map_err(|e| RunError::Render(target.display().to_string(), e))?;
             outcome.local_path = Some(target);
         }
