@@ -455,3 +455,56 @@ async fn echoed_keys_and_forged_lines_never_reach_stderr() {
     );
     assert!(output.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn an_id_that_comes_back_with_other_content_is_reported_not_dropped() {
+    // Page 1: ids 200..=101; page 2 (offset 99) repeats id 101, its overlap, with another user.
+    let script = |path: &str, query: &str| {
+        if path.ends_with("/portal/quota") {
+            return Some(serde_json::json!({"audit": true}));
+        }
+        if !path.ends_with("/audit/events/filter") {
+            return None;
+        }
+        let start: i64 = query_value(query, "startIndex")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let dated = |id: i64| {
+            let mut e = event(
+                id,
+                &format!("2025-03-10T10:{:02}:{:02}Z", id / 60 % 60, id % 60),
+            );
+            e["user"] = "Jane".into();
+            e
+        };
+        Some(match start {
+            0 => (101..=200).rev().map(dated).collect::<Vec<_>>().into(),
+            99 => {
+                let mut changed = dated(101);
+                changed["user"] = "Mallory".into();
+                let mut page = vec![changed];
+                page.extend((50..=100).rev().map(dated));
+                page.into()
+            }
+            _ => serde_json::json!([]),
+        })
+    };
+    let (portal, _hostile) = start(Behaviour::Portal(Arc::new(script))).await;
+    let mut spec = spec_with_sources(&format!("http://{portal}"), true, false);
+    spec.report.formats = vec![docspace_compliance_operator::spec::ReportFormat::Md];
+    let out = tempfile::tempdir().unwrap();
+    let request = common::request(
+        spec,
+        KEY,
+        "2025-04-01T03:00:00Z",
+        Delivery::DryRun,
+        out.path(),
+    );
+    let outcome = run_once(request, &NoProgress).await.unwrap();
+    assert_eq!(outcome.event_count, 151, "every distinct id once");
+    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    assert!(
+        md.contains("This report is incomplete because the portal returned 1 event(s) under an id it had already returned but with different content"),
+        "{md}"
+    );
+}

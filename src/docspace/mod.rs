@@ -15,6 +15,6 @@ pub use api_key::ApiKey;
 pub use client::{ClientConfig, DocSpaceClient, ResponseObserver, RetryPolicy};
 pub use error::DocSpaceError;
 pub use model::{Event, Source};
-pub use paging::{AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats};
+pub use paging::{AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats, parse_page};
 pub use settings::AuditLifetime;
 pub use upload::UploadedFile;

@@ -27,7 +27,7 @@ impl Source {
 }
 
 /// One audit or login event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// Which source the event came from.
@@ -70,6 +70,17 @@ pub struct Event {
     pub entries: Vec<i32>,
     /// Where it happened, e.g. `Rooms: Legal`.
     pub context: Option<String>,
+}
+
+impl Event {
+    /// A digest of the whole event, to tell a repeated event from a different one that
+    /// reuses its id (valid within one process).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.hash(&mut hasher);
+        hasher.finish()
+    }
 }
 
 /// The wire shape of `AuditEventDto` and `LoginEventDto`. Unknown fields are ignored and every

@@ -5,7 +5,7 @@
 //! and every batch is no newer than the one before, so a consumer can restore chronological
 //! order by reversing batches without holding the whole period in memory.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -113,6 +113,40 @@ pub struct PagingStats {
     pub windows: u64,
     /// Windows read again one page at a time after out-of-order drift.
     pub rereads: u64,
+    /// Events that came back under an id already seen but with different content (the first
+    /// version is kept; the report says so).
+    pub conflicts: u64,
+}
+
+/// Ids seen so far, each with the fingerprint of the content first seen under it.
+#[derive(Debug, Default)]
+struct SeenIds(HashMap<i64, u64>);
+
+impl SeenIds {
+    /// Records `event`; false when its id was seen before. A repeat with other content counts
+    /// in `stats.conflicts` and is logged.
+    fn insert(&mut self, event: &Event, stats: &mut PagingStats) -> bool {
+        let fingerprint = event.fingerprint();
+        match self.0.insert(event.id, fingerprint) {
+            None => true,
+            Some(first) => {
+                self.0.insert(event.id, first);
+                if first != fingerprint {
+                    stats.conflicts += 1;
+                    tracing::warn!(
+                        source = event.source.as_str(),
+                        id = event.id,
+                        "the portal returned a different event under an id already seen; keeping the first"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 fn whole_second(instant: DateTime<Utc>) -> DateTime<Utc> {
@@ -130,21 +164,42 @@ fn ceil_second(instant: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
+fn endpoint_of(source: Source) -> &'static str {
+    match source {
+        Source::Audit => "audit events",
+        Source::Login => "login history",
+    }
+}
+
+fn into_events(source: Source, wire: Vec<WireEvent>) -> Result<Vec<Event>, DocSpaceError> {
+    wire.into_iter()
+        .map(|w| w.into_event(source))
+        .collect::<Result<_, _>>()
+        .map_err(|detail| DocSpaceError::Malformed {
+            endpoint: endpoint_of(source),
+            detail,
+        })
+}
+
+/// Parses one page body of `source` exactly as the pagers do: the envelope, its error if it
+/// carries one, and every event. Any bytes give events or an error, never a panic.
+pub fn parse_page(source: Source, body: &[u8]) -> Result<Vec<Event>, DocSpaceError> {
+    let wire = super::client::parse_envelope::<Vec<WireEvent>>(endpoint_of(source), body)?;
+    into_events(source, wire)
+}
+
 impl DocSpaceClient {
     async fn fetch_page(
         &self,
         source: Source,
         query: &[(&str, String)],
     ) -> Result<Vec<Event>, DocSpaceError> {
-        let (endpoint, path) = match source {
-            Source::Audit => ("audit events", AUDIT_PATH),
-            Source::Login => ("login history", LOGIN_PATH),
+        let path = match source {
+            Source::Audit => AUDIT_PATH,
+            Source::Login => LOGIN_PATH,
         };
-        let wire: Vec<WireEvent> = self.get_json(endpoint, path, query).await?;
-        wire.into_iter()
-            .map(|w| w.into_event(source))
-            .collect::<Result<_, _>>()
-            .map_err(|detail| DocSpaceError::Malformed { endpoint, detail })
+        let wire: Vec<WireEvent> = self.get_json(endpoint_of(source), path, query).await?;
+        into_events(source, wire)
     }
 
     /// Asks the portal whether its plan includes the audit trail. `Ok(None)` when the server
@@ -219,9 +274,10 @@ pub struct AuditPager {
     rereads_in_window: u64,
     in_flight: FuturesOrdered<PageFuture>,
     pages_in_window: usize,
-    seen_in_window: HashSet<i64>,
+    seen_in_window: SeenIds,
     oldest_second: Option<DateTime<Utc>>,
-    ids_at_oldest_second: Vec<i64>,
+    /// Ids and fingerprints of the events of the oldest second seen.
+    ids_at_oldest_second: Vec<(i64, u64)>,
     done: bool,
     stats: PagingStats,
 }
@@ -250,7 +306,7 @@ impl AuditPager {
             rereads_in_window: 0,
             in_flight: FuturesOrdered::new(),
             pages_in_window: 0,
-            seen_in_window: HashSet::new(),
+            seen_in_window: SeenIds::default(),
             oldest_second: None,
             ids_at_oldest_second: Vec::new(),
             done: false,
@@ -369,7 +425,7 @@ impl AuditPager {
     fn keep_unseen(&mut self, page: Vec<Event>, anchor: Option<i64>) -> Vec<Event> {
         let mut batch = Vec::with_capacity(page.len());
         for event in page {
-            if !self.seen_in_window.insert(event.id) {
+            if !self.seen_in_window.insert(&event, &mut self.stats) {
                 if Some(event.id) != anchor {
                     self.stats.duplicates += 1;
                 }
@@ -378,11 +434,14 @@ impl AuditPager {
             let second = whole_second(event.date);
             match self.oldest_second {
                 Some(oldest) if second > oldest => {}
-                Some(oldest) if second == oldest => self.ids_at_oldest_second.push(event.id),
+                Some(oldest) if second == oldest => self
+                    .ids_at_oldest_second
+                    .push((event.id, event.fingerprint())),
                 _ => {
                     self.oldest_second = Some(second);
                     self.ids_at_oldest_second.clear();
-                    self.ids_at_oldest_second.push(event.id);
+                    self.ids_at_oldest_second
+                        .push((event.id, event.fingerprint()));
                 }
             }
             batch.push(event);
@@ -443,7 +502,7 @@ impl AuditPager {
         self.requested_in_window = 0;
         self.anchor = None;
         self.pages_in_window = 0;
-        self.seen_in_window = self.ids_at_oldest_second.iter().copied().collect();
+        self.seen_in_window = SeenIds(self.ids_at_oldest_second.iter().copied().collect());
         self.rereads_in_window = 0;
         self.stats.windows += 1;
         Ok(())
@@ -462,7 +521,7 @@ pub struct LoginPager<'a> {
     start_index: usize,
     /// Every id handed out or passed over: events that share a second straddle pages, and a
     /// server that repeats itself must not look like new events.
-    seen: HashSet<i64>,
+    seen: SeenIds,
     done: bool,
     stats: PagingStats,
 }
@@ -474,7 +533,7 @@ impl<'a> LoginPager<'a> {
             client,
             window,
             start_index: 0,
-            seen: HashSet::new(),
+            seen: SeenIds::default(),
             done: false,
             stats: PagingStats {
                 windows: 1,
@@ -520,7 +579,7 @@ impl<'a> LoginPager<'a> {
         self.start_index += PAGE_SIZE;
         let mut batch = Vec::with_capacity(page.len());
         for event in page {
-            if !self.seen.insert(event.id) {
+            if !self.seen.insert(&event, &mut self.stats) {
                 self.stats.duplicates += 1;
             } else if self.window.contains(event.date) {
                 batch.push(event);

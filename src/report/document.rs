@@ -254,6 +254,12 @@ fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
             quiet.join(", ")
         )));
     }
+    let conflicts: u64 = summary.paging.values().map(|p| p.conflicts).sum();
+    if conflicts > 0 {
+        problems.push(format!(
+            "the portal returned {conflicts} event(s) under an id it had already returned but with different content; the first version of each is reported and the operator's log names the ids"
+        ));
+    }
     let duplicates: u64 = summary.paging.values().map(|p| p.duplicates).sum();
     blocks.push(Block::Paragraph(if problems.is_empty() {
         format!(

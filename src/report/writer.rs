@@ -544,4 +544,64 @@ mod tests {
             "the csv keeps the full value"
         );
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn with_text(text: &str) -> Event {
+            let mut e = at(1, 1);
+            e.user = Some(text.to_owned());
+            e.user_id = Some(text.to_owned());
+            e.login = Some(text.to_owned());
+            e.action = Some(text.to_owned());
+            e.ip = Some(text.to_owned());
+            e.country = Some(text.to_owned());
+            e.city = Some(text.to_owned());
+            e.browser = Some(text.to_owned());
+            e.platform = Some(text.to_owned());
+            e.page = Some(text.to_owned());
+            e.context = Some(text.to_owned());
+            e.target = vec![text.to_owned(), text.to_owned()];
+            e
+        }
+
+        fn nasty() -> impl Strategy<Value = String> {
+            let pieces = prop_oneof![
+                Just("\n".to_owned()),
+                Just("\r".to_owned()),
+                Just("\u{1b}[2J".to_owned()),
+                Just("\u{85}\u{2028}\u{2029}\u{0b}\u{0c}\0".to_owned()),
+                Just("\u{202a}\u{202e}\u{2066}\u{2069}".to_owned()),
+                Just("|*_`[]<>\\\",;=".to_owned()),
+                any::<String>(),
+            ];
+            prop::collection::vec(pieces, 1..6).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// A field's text never adds or breaks a line, and no raw control or bidi
+            /// character reaches txt, md or csv.
+            #[test]
+            fn rendered_fields_stay_one_line_without_raw_controls(text in nasty()) {
+                let formats = [ReportFormat::Txt, ReportFormat::Md, ReportFormat::Csv];
+                let plain = render(&formats, &[vec![with_text("x")]]);
+                let nasty = render(&formats, &[vec![with_text(&text)]]);
+                for ((artefact, baseline), (_, out)) in plain.iter().zip(&nasty) {
+                    let lines = |s: &str| s.split('\n').count();
+                    prop_assert_eq!(lines(out), lines(baseline), "{}", artefact.file_name);
+                    let raw = out
+                        .chars()
+                        .find(|&c| c != '\n' && c != '\r' && crate::text::is_unsafe(c));
+                    prop_assert!(raw.is_none(), "{}: {:?}", artefact.file_name, raw);
+                }
+                let csv = &nasty[2].1;
+                let mut reader = csv::Reader::from_reader(csv.as_bytes());
+                let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+                prop_assert_eq!(records.len(), 1);
+            }
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! same resource. Time values in the status use chrono; conversion to Kubernetes' own time type
 //! happens only where the operator writes the status.
 
+mod load;
 mod validate;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use load::parse_report;
 pub use validate::{SpecError, ValidatedSpec, validate};
 
 /// What a `ComplianceReport` asks for: when to run, which period to cover, which events to
