@@ -480,12 +480,115 @@ async fn a_failed_upload_removes_the_files_this_run_uploaded() {
     let out = tempfile::tempdir().unwrap();
     let err = run(s, APRIL_RUN, out.path()).await.unwrap_err();
     assert_eq!(err.reason(), "UploadFailed");
-    assert!(err.to_string().contains("were deleted again"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "the folder holds the previous set again: undone compliance-report-monthly-2025-03.txt"
+        ),
+        "{err}"
+    );
     assert!(
         sim.uploads().is_empty(),
         "nothing partial is left: {:?}",
         sim.uploads()
     );
+}
+
+/// The files of `sim` as (title, version, SHA-256), sorted.
+fn folder_state(sim: &docspace_compliance_operator::sim::SimHandle) -> Vec<(String, u32, String)> {
+    let mut files: Vec<_> = sim
+        .uploads()
+        .into_iter()
+        .map(|f| (f.title, f.version, sha256_hex(&f.content)))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn a_failed_new_version_set_leaves_the_previous_versions_in_place() {
+    let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let s = spec(
+        &sim,
+        json!({"report": {"formats": ["txt", "csv"]}, "upload": {"onExisting": "newVersion"}}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    run(s.clone(), APRIL_RUN, out.path()).await.unwrap();
+    let before = folder_state(&sim);
+    assert_eq!(before.len(), 3, "txt, csv and the manifest: {before:?}");
+    // The second run: the txt becomes version 2, then the csv upload fails.
+    sim.add_fault(
+        FaultRule::new(
+            "/files/1045/upload",
+            Fault::Status {
+                code: 500,
+                retry_after_secs: None,
+            },
+        )
+        .skip(2)
+        .times(1),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let err = run(s, APRIL_RUN, out.path()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("the folder holds the previous set again")
+            && message
+                .contains("compliance-report-monthly-2025-03.txt (file 30001, version 2 added)"),
+        "{message}"
+    );
+    assert_eq!(
+        folder_state(&sim),
+        before,
+        "every file is back at its previous version and content"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_stored_behind_a_lost_answer_is_found_and_removed() {
+    let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
+    // The csv upload is stored, but its answer is lost behind a 502.
+    sim.add_fault(
+        FaultRule::new("/files/1045/upload", Fault::AfterServe { code: 502 })
+            .skip(2)
+            .times(1),
+    );
+    let s = spec(&sim, json!({"report": {"formats": ["txt", "csv"]}}));
+    let out = tempfile::tempdir().unwrap();
+    let err = run(s, APRIL_RUN, out.path()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("compliance-report-monthly-2025-03.csv (new file")
+            && message.contains("compliance-report-monthly-2025-03.txt (new file"),
+        "both the stored csv and the txt are undone: {message}"
+    );
+    assert!(sim.uploads().is_empty(), "{:?}", folder_state(&sim));
+}
+
+#[tokio::test]
+async fn a_locked_file_gets_a_second_copy_and_the_outcome_says_so() {
+    let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let s = spec(
+        &sim,
+        json!({"report": {"formats": ["txt"]}, "upload": {"onExisting": "newVersion"}}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let first = run(s.clone(), APRIL_RUN, out.path()).await.unwrap();
+    let txt_id: i64 = first.uploads[0].file_id.as_ref().unwrap().parse().unwrap();
+    assert!(
+        sim.set_locked(txt_id, true),
+        "someone is editing the report"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let second = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let note = second.uploads[0].note.as_deref().unwrap_or_default();
+    assert!(note.contains("second file"), "{:?}", second.uploads[0]);
+    assert_ne!(second.uploads[0].file_id, first.uploads[0].file_id);
+    let same_title = sim
+        .uploads()
+        .iter()
+        .filter(|f| f.title == "compliance-report-monthly-2025-03.txt")
+        .count();
+    assert_eq!(same_title, 2);
 }
 
 #[tokio::test]

@@ -30,6 +30,8 @@ struct Upload<'a> {
     skipped_existing: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     local_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
 }
 
 /// The outcome as one JSON object.
@@ -52,6 +54,7 @@ pub fn outcome_json(outcome: &RunOutcome) -> String {
                 bytes: u.bytes,
                 skipped_existing: u.skipped_existing.then_some(true),
                 local_path: u.local_path.as_ref().map(|p| p.display().to_string()),
+                note: u.note.as_deref(),
             })
             .collect(),
     };

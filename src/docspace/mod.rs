@@ -17,4 +17,4 @@ pub use error::DocSpaceError;
 pub use model::{Event, Source};
 pub use paging::{AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats, parse_page};
 pub use settings::AuditLifetime;
-pub use upload::UploadedFile;
+pub use upload::{FolderFile, UploadedFile};

@@ -61,7 +61,143 @@ pub(crate) fn checked_id(endpoint: &'static str, id: &str) -> Result<(), DocSpac
     Ok(())
 }
 
+/// A file as the folder listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderFile {
+    /// The file id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Its current version.
+    pub version: u32,
+}
+
+#[derive(Deserialize)]
+struct FolderContent {
+    #[serde(default)]
+    files: Vec<FileDto>,
+}
+
+#[derive(Deserialize)]
+struct FileOperation {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    finished: bool,
+}
+
+/// Pages of a folder listing read at most (100 files each).
+const MAX_LISTING_PAGES: usize = 50;
+/// Polls of a file operation that has not finished, one a second.
+const MAX_OPERATION_POLLS: usize = 30;
+
 impl DocSpaceClient {
+    /// The files of a folder whose title contains `needle` (`GET files/{folderId}` with
+    /// `filterValue`, paged), with their ids and current versions.
+    pub async fn files_like(
+        &self,
+        folder_id: &str,
+        needle: &str,
+    ) -> Result<Vec<FolderFile>, DocSpaceError> {
+        let endpoint = "folder listing";
+        let url = ["api", "2.0", "files", folder_id];
+        let mut files = Vec::new();
+        for page in 0..MAX_LISTING_PAGES {
+            let query = [
+                ("filterValue", needle.to_owned()),
+                ("count", "100".to_owned()),
+                ("startIndex", (page * 100).to_string()),
+            ];
+            let content: FolderContent = self
+                .with_retries(endpoint, || async {
+                    let request = self
+                        .request_to(Method::GET, &url)
+                        .map_err(AttemptError::Fatal)?
+                        .query(&query);
+                    let bytes = self
+                        .send_once(endpoint, request, || folder_not_found(folder_id))
+                        .await?;
+                    parse_envelope::<FolderContent>(endpoint, &bytes).map_err(AttemptError::Fatal)
+                })
+                .await?;
+            let last = content.files.len() < 100;
+            for file in content.files {
+                let id = id_text(&file.id);
+                checked_id(endpoint, &id)?;
+                files.push(FolderFile {
+                    id,
+                    title: file.title.unwrap_or_default(),
+                    version: file.version.unwrap_or(1),
+                });
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(files)
+    }
+
+    /// Deletes one version of a file (`PUT files/fileops/deleteversion`), waiting for the file
+    /// operation to finish; deleting the current version makes the previous one current.
+    pub async fn delete_version(&self, file_id: &str, version: u32) -> Result<(), DocSpaceError> {
+        let endpoint = "delete version";
+        checked_id(endpoint, file_id)?;
+        let id: serde_json::Value = file_id
+            .parse::<i64>()
+            .map_or_else(|_| file_id.into(), Into::into);
+        let body = serde_json::json!({ "fileId": id, "versions": [version] });
+        let operations: Vec<FileOperation> = self
+            .with_retries(endpoint, || async {
+                let request = self
+                    .request(Method::PUT, "/api/2.0/files/fileops/deleteversion")
+                    .json(&body);
+                let bytes = self
+                    .send_once(endpoint, request, || format!("file {file_id}"))
+                    .await?;
+                parse_envelope::<Vec<FileOperation>>(endpoint, &bytes).map_err(AttemptError::Fatal)
+            })
+            .await?;
+        let mut pending = operations;
+        for _ in 0..=MAX_OPERATION_POLLS {
+            if let Some(error) = pending
+                .iter()
+                .filter_map(|o| o.error.as_deref())
+                .find(|e| !e.is_empty())
+            {
+                return Err(DocSpaceError::Rejected {
+                    endpoint,
+                    status: 200,
+                    message: error.to_owned(),
+                });
+            }
+            let waiting: Vec<String> = pending
+                .iter()
+                .filter(|o| !o.finished)
+                .filter_map(|o| o.id.clone())
+                .collect();
+            if waiting.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let all: Vec<FileOperation> = self
+                .get_json("file operations", "/api/2.0/files/fileops", &[])
+                .await?;
+            pending = all
+                .into_iter()
+                .filter(|o| o.id.as_ref().is_some_and(|id| waiting.contains(id)))
+                .collect();
+        }
+        Err(DocSpaceError::Rejected {
+            endpoint,
+            status: 200,
+            message: format!(
+                "the operation deleting version {version} of file {file_id} did not finish in {MAX_OPERATION_POLLS} s"
+            ),
+        })
+    }
+
     /// Which of `titles` already exist in the folder (`POST files/{folderId}/upload/check`).
     pub async fn existing_titles(
         &self,

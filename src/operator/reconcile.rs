@@ -598,10 +598,16 @@ fn success_message(outcome: &RunOutcome) -> String {
     let files: Vec<String> = outcome
         .uploads
         .iter()
-        .map(|u| match (&u.file_id, u.skipped_existing) {
-            (Some(id), _) => format!("{} (file {id})", u.file_name),
-            (None, true) => format!("{} (already in the folder)", u.file_name),
-            (None, false) => u.file_name.clone(),
+        .map(|u| {
+            let file = match (&u.file_id, u.skipped_existing) {
+                (Some(id), _) => format!("{} (file {id})", u.file_name),
+                (None, true) => format!("{} (already in the folder)", u.file_name),
+                (None, false) => u.file_name.clone(),
+            };
+            match &u.note {
+                Some(note) => format!("{file}: {note}"),
+                None => file,
+            }
         })
         .collect();
     format!(

@@ -124,6 +124,9 @@ pub struct UploadOutcome {
     pub bytes: u64,
     /// The local copy, if one was kept.
     pub local_path: Option<PathBuf>,
+    /// Something the user should know about this upload, e.g. that DocSpace stored a second
+    /// file with the same title instead of a new version.
+    pub note: Option<String>,
 }
 
 /// What a successful run did.
@@ -416,6 +419,7 @@ fn not_uploaded(artefact: &Artefact, skipped_existing: bool) -> UploadOutcome {
         sha256: artefact.sha256.clone(),
         bytes: artefact.bytes,
         local_path: None,
+        note: None,
     }
 }
 

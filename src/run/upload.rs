@@ -1,12 +1,78 @@
-//! The upload step: honour `onExisting`, and undo this run's new files if a later one fails.
+//! The upload step, all or nothing: honour `onExisting`, record every change this run makes
+//! in the folder (a new file, or a new version of an existing one), and if anything fails undo
+//! all of them (delete the new files, delete the added versions), so the folder holds the
+//! previous complete set or the new one, never a mix. When the server may have acted on a
+//! failed request, the folder is looked up before deciding what changed. What cannot be
+//! undone is listed by name in the error.
 
 use super::{RunError, UploadOutcome, not_uploaded};
-use crate::docspace::DocSpaceClient;
+use crate::docspace::{DocSpaceClient, DocSpaceError, FolderFile};
 use crate::report::Artefact;
 use crate::spec::{OnExisting, UploadSpec};
 
-/// Uploads every artefact, or none: on failure the files this run created are deleted. With
-/// `resume`, files that already exist are taken as uploaded by an earlier attempt.
+/// One change this run made in the folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// A file that did not exist before.
+    Created { id: String, title: String },
+    /// A version added to an existing file.
+    NewVersion {
+        id: String,
+        title: String,
+        version: u32,
+    },
+}
+
+impl Change {
+    fn describe(&self) -> String {
+        match self {
+            Self::Created { id, title } => format!("{title} (new file {id})"),
+            Self::NewVersion { id, title, version } => {
+                format!("{title} (file {id}, version {version} added)")
+            }
+        }
+    }
+}
+
+/// The part of a file name DocSpace keeps in `name (1).ext` too: the name without extension.
+fn base_name(title: &str) -> &str {
+    match title.rfind('.') {
+        Some(dot) if dot > 0 => &title[..dot],
+        _ => title,
+    }
+}
+
+/// What changed between two listings of the files like `title`.
+fn changes_between(before: &[FolderFile], after: &[FolderFile], title: &str) -> Vec<Change> {
+    let base = base_name(title);
+    after
+        .iter()
+        .filter(|f| f.title.starts_with(base))
+        .filter_map(|f| match before.iter().find(|b| b.id == f.id) {
+            None => Some(Change::Created {
+                id: f.id.clone(),
+                title: f.title.clone(),
+            }),
+            Some(old) if f.version > old.version => Some(Change::NewVersion {
+                id: f.id.clone(),
+                title: f.title.clone(),
+                version: f.version,
+            }),
+            Some(_) => None,
+        })
+        .collect()
+}
+
+fn upload_error(file_name: String, source: DocSpaceError, rollback: String) -> RunError {
+    RunError::Upload {
+        file_name,
+        source,
+        rollback,
+    }
+}
+
+/// Uploads every artefact, or none (see the module). With `resume`, files that already exist
+/// are taken as uploaded by an earlier attempt at the same run.
 pub(super) async fn upload_all(
     client: &DocSpaceClient,
     spec: &UploadSpec,
@@ -17,12 +83,8 @@ pub(super) async fn upload_all(
     let existing = client
         .existing_titles(&spec.folder_id, &titles)
         .await
-        .map_err(|source| RunError::Upload {
-            file_name: titles.join(", "),
-            source,
-            rollback: String::new(),
-        })?;
-    let mut created: Vec<String> = Vec::new();
+        .map_err(|source| upload_error(titles.join(", "), source, String::new()))?;
+    let mut changes: Vec<Change> = Vec::new();
     let mut outcomes = Vec::with_capacity(artefacts.len());
     for artefact in artefacts {
         let exists = existing.iter().any(|t| t == &artefact.file_name);
@@ -31,33 +93,15 @@ pub(super) async fn upload_all(
             outcomes.push(not_uploaded(artefact, true));
             continue;
         }
-        let rename = spec.on_existing == OnExisting::Rename;
-        let result = client
-            .upload_file(
-                &spec.folder_id,
-                &artefact.file_name,
-                &artefact.path,
-                artefact.kind.content_type(),
-                rename,
-            )
-            .await;
-        match result {
-            Ok(file) => {
-                if rename || !exists {
-                    created.push(file.id.clone());
-                }
-                let mut outcome = not_uploaded(artefact, false);
-                outcome.file_id = Some(file.id);
-                outcome.stored_title = Some(file.title);
+        match upload_one(client, spec, artefact, exists).await {
+            Ok((outcome, change)) => {
+                changes.push(change);
                 outcomes.push(outcome);
             }
-            Err(source) => {
-                let rollback = roll_back(client, &created).await;
-                return Err(RunError::Upload {
-                    file_name: artefact.file_name.clone(),
-                    source,
-                    rollback,
-                });
+            Err((source, changed)) => {
+                changes.extend(changed);
+                let rollback = roll_back(client, &changes).await;
+                return Err(upload_error(artefact.file_name.clone(), source, rollback));
             }
         }
     }
@@ -65,38 +109,156 @@ pub(super) async fn upload_all(
         for outcome in &outcomes {
             let Some(id) = &outcome.file_id else { continue };
             if let Err(source) = client.lock_file(id).await {
-                let rollback = roll_back(client, &created).await;
-                return Err(RunError::Upload {
-                    file_name: format!("{} (lock)", outcome.file_name),
+                let rollback = roll_back(client, &changes).await;
+                return Err(upload_error(
+                    format!("{} (lock)", outcome.file_name),
                     source,
                     rollback,
-                });
+                ));
             }
         }
     }
     Ok(outcomes)
 }
 
-async fn roll_back(client: &DocSpaceClient, created: &[String]) -> String {
-    if created.is_empty() {
-        return String::new();
+/// Uploads one artefact and tells what it changed in the folder. On failure, the changes the
+/// server may still have made (found by listing the folder) come with the error.
+async fn upload_one(
+    client: &DocSpaceClient,
+    spec: &UploadSpec,
+    artefact: &Artefact,
+    exists: bool,
+) -> Result<(UploadOutcome, Change), (DocSpaceError, Vec<Change>)> {
+    let title = &artefact.file_name;
+    let before = client
+        .files_like(&spec.folder_id, base_name(title))
+        .await
+        .map_err(|e| (e, Vec::new()))?;
+    let rename = spec.on_existing == OnExisting::Rename;
+    let uploaded = client
+        .upload_file(
+            &spec.folder_id,
+            title,
+            &artefact.path,
+            artefact.kind.content_type(),
+            rename,
+        )
+        .await;
+    let file = match uploaded {
+        Ok(file) => file,
+        Err(error) => {
+            // The server may have stored the file before the failure (a lost answer, an answer
+            // without an id): look.
+            let changed = match client.files_like(&spec.folder_id, base_name(title)).await {
+                Ok(after) => changes_between(&before, &after, title),
+                Err(e) => {
+                    tracing::error!(file = %title, error = %e, "cannot tell whether the failed upload was stored");
+                    Vec::new()
+                }
+            };
+            return Err((error, changed));
+        }
+    };
+    let previous = before.iter().find(|f| f.id == file.id);
+    let mut outcome = not_uploaded(artefact, false);
+    let change = match previous {
+        Some(old) if !rename && exists => Change::NewVersion {
+            id: file.id.clone(),
+            title: file.title.clone(),
+            version: file.version.unwrap_or(old.version + 1),
+        },
+        _ => {
+            if exists && !rename {
+                // A version was asked for, but the existing file is locked or being edited:
+                // DocSpace stored a second file with the same title.
+                outcome.note = Some(format!(
+                    "DocSpace stored a second file titled {} (id {}) instead of a new version: the existing file is locked or open in the editor",
+                    file.title, file.id
+                ));
+                tracing::warn!(file = %file.title, id = %file.id, "same-title upload became a second file, not a version");
+            }
+            Change::Created {
+                id: file.id.clone(),
+                title: file.title.clone(),
+            }
+        }
+    };
+    outcome.file_id = Some(file.id);
+    outcome.stored_title = Some(file.title);
+    Ok((outcome, change))
+}
+
+/// Undoes `changes`, newest first; returns what to add to the error message.
+async fn roll_back(client: &DocSpaceClient, changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return "; nothing in the folder was changed".to_owned();
     }
-    let mut failed = Vec::new();
-    for id in created {
-        if let Err(e) = client.delete_file(id).await {
-            tracing::error!(file_id = %id, error = %e, "could not delete a file of the failed run");
-            failed.push(id.clone());
+    let mut not_undone = Vec::new();
+    for change in changes.iter().rev() {
+        let result = match change {
+            Change::Created { id, .. } => client.delete_file(id).await,
+            Change::NewVersion { id, version, .. } => client.delete_version(id, *version).await,
+        };
+        if let Err(e) = result {
+            tracing::error!(change = %change.describe(), error = %e, "could not undo a change of the failed run");
+            not_undone.push(change.describe());
         }
     }
-    if failed.is_empty() {
+    if not_undone.is_empty() {
         format!(
-            "; the {} file(s) this run had uploaded were deleted again",
-            created.len()
+            "; the folder holds the previous set again: undone {}",
+            changes
+                .iter()
+                .map(Change::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     } else {
         format!(
-            "; could not delete file(s) {} uploaded by this run, remove them by hand",
-            failed.join(", ")
+            "; could not undo {} (restore or remove them by hand); the rest was undone",
+            not_undone.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(id: &str, title: &str, version: u32) -> FolderFile {
+        FolderFile {
+            id: id.into(),
+            title: title.into(),
+            version,
+        }
+    }
+
+    #[test]
+    fn listings_tell_new_files_and_new_versions() {
+        let before = [
+            file("1", "r-2025-03.csv", 1),
+            file("2", "r-2025-03 (1).csv", 1),
+        ];
+        let after = [
+            file("1", "r-2025-03.csv", 2),
+            file("2", "r-2025-03 (1).csv", 1),
+            file("3", "r-2025-03 (2).csv", 1),
+            file("4", "other.csv", 1),
+        ];
+        assert_eq!(
+            changes_between(&before, &after, "r-2025-03.csv"),
+            [
+                Change::NewVersion {
+                    id: "1".into(),
+                    title: "r-2025-03.csv".into(),
+                    version: 2
+                },
+                Change::Created {
+                    id: "3".into(),
+                    title: "r-2025-03 (2).csv".into()
+                }
+            ]
+        );
+        assert!(changes_between(&before, &before, "r-2025-03.csv").is_empty());
     }
 }

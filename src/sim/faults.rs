@@ -66,6 +66,12 @@ pub enum Fault {
     /// requested window (the request's `to`, else the newest stored event), as late
     /// asynchronous persistence does: offsets shift, so the next page repeats events.
     DriftInsert(usize),
+    /// Serve normally (the request takes effect, e.g. an upload is stored), then answer with
+    /// this status instead, as when a proxy loses the answer.
+    AfterServe {
+        /// HTTP status code of the answer.
+        code: u16,
+    },
     /// HTTP 200 with `{"status":1,"statusCode":500,"error":{"message":..}}`.
     BodyError {
         /// The error message.

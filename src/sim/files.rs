@@ -20,11 +20,32 @@ pub(crate) struct FileMeta {
     pub updated: i64,
 }
 
+/// An earlier version of a file.
+#[derive(Debug, Clone)]
+struct OldVersion {
+    version: u32,
+    content: Vec<u8>,
+    updated: i64,
+}
+
 #[derive(Debug)]
 struct FileEntry {
     meta: FileMeta,
     content: Vec<u8>,
     locked: bool,
+    /// Earlier versions, oldest first.
+    history: Vec<OldVersion>,
+}
+
+/// Why versions cannot be deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionError {
+    /// No such file.
+    NoFile,
+    /// The file has no such version.
+    NoVersion,
+    /// Every version would go; delete the file instead.
+    LastVersion,
 }
 
 /// Files uploaded to the simulated portal.
@@ -51,7 +72,9 @@ impl FileStore {
     }
 
     /// Stores an upload. An existing file of the same title gets a new version unless
-    /// `create_new_if_exist`, which stores a new file titled `name (1).ext`, `(2)`, ...
+    /// `create_new_if_exist`, which stores a new file titled `name (1).ext`, `(2)`, ... An
+    /// existing file that is locked (or being edited) cannot take a version: the server stores a
+    /// second file with the same title (`FileUploader.cs`).
     pub fn upload(
         &mut self,
         folder_id: i64,
@@ -62,15 +85,21 @@ impl FileStore {
     ) -> FileMeta {
         let size = u64::try_from(content.len()).unwrap_or(u64::MAX);
         let existing = self.find(folder_id, title);
-        if let (Some(index), false) = (existing, create_new_if_exist) {
+        let locked = existing.is_some_and(|index| self.files[index].locked);
+        if let (Some(index), false, false) = (existing, create_new_if_exist, locked) {
             let entry = &mut self.files[index];
+            entry.history.push(OldVersion {
+                version: entry.meta.version,
+                content: std::mem::take(&mut entry.content),
+                updated: entry.meta.updated,
+            });
             entry.meta.version += 1;
             entry.meta.size = size;
             entry.meta.updated = now;
             entry.content = content;
             return entry.meta.clone();
         }
-        let title = if existing.is_some() {
+        let title = if existing.is_some() && !locked {
             available_title(title, |t| self.find(folder_id, t).is_some())
         } else {
             title.to_owned()
@@ -89,8 +118,42 @@ impl FileStore {
             locked: false,
             meta: meta.clone(),
             content,
+            history: Vec::new(),
         });
         meta
+    }
+
+    /// Deletes `versions` of a file (`fileops/deleteversion`); deleting the current version
+    /// makes the newest remaining one current again.
+    pub fn delete_versions(&mut self, id: i64, versions: &[u32]) -> Result<FileMeta, VersionError> {
+        let entry = self
+            .files
+            .iter_mut()
+            .find(|f| f.meta.id == id)
+            .ok_or(VersionError::NoFile)?;
+        let known =
+            |v: &u32| *v == entry.meta.version || entry.history.iter().any(|h| h.version == *v);
+        if !versions.iter().all(known) {
+            return Err(VersionError::NoVersion);
+        }
+        let remaining = entry.history.len() + 1
+            - versions
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
+        if remaining == 0 {
+            return Err(VersionError::LastVersion);
+        }
+        entry.history.retain(|h| !versions.contains(&h.version));
+        if versions.contains(&entry.meta.version)
+            && let Some(previous) = entry.history.pop()
+        {
+            entry.meta.version = previous.version;
+            entry.meta.size = u64::try_from(previous.content.len()).unwrap_or(u64::MAX);
+            entry.meta.updated = previous.updated;
+            entry.content = previous.content;
+        }
+        Ok(entry.meta.clone())
     }
 
     /// The subset of `titles` that exist in `folder_id`.
@@ -223,6 +286,36 @@ pub(crate) fn size_string(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn versions_can_be_deleted_and_the_previous_one_returns() {
+        let mut store = FileStore::default();
+        let v1 = store.upload(1045, "r.csv", b"one".to_vec(), false, 1);
+        let v2 = store.upload(1045, "r.csv", b"two".to_vec(), false, 2);
+        assert_eq!((v1.id, v2.version), (v2.id, 2));
+        let back = store.delete_versions(v1.id, &[2]).unwrap();
+        assert_eq!((back.version, back.size), (1, 3));
+        assert_eq!(store.snapshot()[0].content, b"one");
+        assert_eq!(
+            store.delete_versions(v1.id, &[1]),
+            Err(VersionError::LastVersion)
+        );
+        assert_eq!(
+            store.delete_versions(v1.id, &[7]),
+            Err(VersionError::NoVersion)
+        );
+        assert_eq!(store.delete_versions(99, &[1]), Err(VersionError::NoFile));
+    }
+
+    #[test]
+    fn a_locked_file_gets_a_second_file_with_the_same_title() {
+        let mut store = FileStore::default();
+        let first = store.upload(1045, "r.csv", b"one".to_vec(), false, 1);
+        store.set_locked(first.id, true);
+        let second = store.upload(1045, "r.csv", b"two".to_vec(), false, 2);
+        assert_ne!(second.id, first.id);
+        assert_eq!((second.title.as_str(), second.version), ("r.csv", 1));
+    }
+
     use super::*;
 
     #[test]

@@ -71,6 +71,11 @@ impl SimHandle {
         self.state.files().snapshot()
     }
 
+    /// Locks or unlocks a stored file, as a person editing it would; false if there is none.
+    pub fn set_locked(&self, id: i64, locked: bool) -> bool {
+        self.state.files().set_locked(id, locked).is_some()
+    }
+
     /// Adds a fault rule; rules apply in the order added.
     pub fn add_fault(&self, rule: FaultRule) {
         self.state.faults().add(rule);

@@ -51,6 +51,7 @@ pub(crate) async fn faults(
         return next.run(req).await;
     }
     let mut injected = None;
+    let mut after_serve = None;
     let mut drift = 0usize;
     for fault in &faults {
         match fault {
@@ -65,6 +66,7 @@ pub(crate) async fn faults(
                 injected.get_or_insert_with(|| body_error_response(message));
             }
             Fault::DriftInsert(n) => drift += n,
+            Fault::AfterServe { code } => after_serve = after_serve.or(Some(*code)),
         }
     }
     if let Some(response) = injected {
@@ -75,6 +77,9 @@ pub(crate) async fn faults(
         .and_then(parse_api_date)
         .map(|to| floor_secs(&to));
     let response = next.run(req).await;
+    if let Some(code) = after_serve {
+        return status_response(code, None);
+    }
     if drift > 0 {
         let newest = state.audit().newest_ts();
         let at = window_end

@@ -62,6 +62,10 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         )
         .route("/api/2.0/files/file/{file_id}", delete(upload::delete_file))
         .route("/api/2.0/files/file/{file_id}/lock", put(upload::lock_file))
+        .route(
+            "/api/2.0/files/fileops/deleteversion",
+            put(upload::delete_version),
+        )
         .fallback(routes::not_found)
         .layer(from_fn_with_state(state.clone(), middleware::auth))
         .layer(from_fn_with_state(state.clone(), middleware::faults))

@@ -274,3 +274,48 @@ pub(crate) async fn delete_file(
     };
     envelope::success_list(&url, &[operation])
 }
+
+/// Body of `PUT files/fileops/deleteversion`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeleteVersionRequest {
+    file_id: serde_json::Value,
+    #[serde(default)]
+    versions: Vec<u32>,
+}
+
+/// `PUT /api/2.0/files/fileops/deleteversion`: removes versions of a file (the operation
+/// finishes at once here); an error is reported in the operation, as the server does.
+pub(crate) async fn delete_version(
+    State(state): State<Arc<SimState>>,
+    url: RequestUrl,
+    axum::Json(body): axum::Json<DeleteVersionRequest>,
+) -> Response {
+    let id = match &body.file_id {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    let result = match id {
+        Some(id) => state.files().delete_versions(id, &body.versions),
+        None => Err(super::files::VersionError::NoFile),
+    };
+    let error = match result {
+        Ok(_) => "",
+        Err(super::files::VersionError::NoFile) => "The file was not found",
+        Err(super::files::VersionError::NoVersion) => "The version was not found",
+        Err(super::files::VersionError::LastVersion) => {
+            "The only version of a file cannot be deleted"
+        }
+    };
+    let mut rng = fastrand::Rng::new();
+    let operation = FileOperationDto {
+        id: uuid_from(&mut rng),
+        operation: 10,
+        progress: 100,
+        error,
+        processed: "1",
+        finished: true,
+    };
+    envelope::success_list(&url, &[operation])
+}
