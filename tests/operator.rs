@@ -193,13 +193,20 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
             .replace("0 3 1 * *", "0 * * * *")
             .replace("PreviousMonth", "SinceLastRun")
     };
-    assert!(server.apply(&hourly("hourly", "")).status.success());
+    assert!(
+        server
+            .apply(&hourly("hourly", "  settleSeconds: 0\n"))
+            .status
+            .success()
+    );
     assert!(
         server
             .apply(&hourly("late", "  startingDeadlineSeconds: 10\n"))
             .status
             .success()
     );
+    // The default settle time: a run of a period that just ended waits for late writes.
+    assert!(server.apply(&hourly("settling", "")).status.success());
     server.wait_for("team", "creport/late", WAIT, reason_is("Scheduled"));
 
     // The schedule comes due.
@@ -273,6 +280,20 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     assert!(!sim.uploads().iter().any(|f| f.title.starts_with("late-")));
     // Suspended: nothing ran.
     assert!(!sim.uploads().iter().any(|f| f.title.starts_with("paused-")));
+    // Settling: due, but its period ended 30 s ago; it waits (300 s) and says so.
+    let settling = server.wait_for("team", "creport/settling", WAIT, |v| {
+        condition(v, "Reconciling").is_some_and(|(_, reason)| reason == "Settling")
+    });
+    assert!(
+        settling["status"]["lastScheduleTime"].is_null(),
+        "{}",
+        settling["status"]
+    );
+    assert!(
+        !sim.uploads()
+            .iter()
+            .any(|f| f.title.starts_with("settling-"))
+    );
 
     // Secret problems are conditions and Warning events, and fixing the Secret recovers.
     let missing = server.wait_for(

@@ -4,8 +4,9 @@ mod common;
 
 use std::collections::HashSet;
 
+use chrono::{TimeDelta, Utc};
 use common::*;
-use docspace_compliance_operator::run::{Delivery, NoProgress, run_once};
+use docspace_compliance_operator::run::{Delivery, NoProgress, RunOutcome, run_once};
 use docspace_compliance_operator::sim::{Caller, Fault, FaultRule, SimConfig};
 use serde_json::json;
 
@@ -1039,4 +1040,54 @@ async fn the_summary_compares_with_the_previous_report() {
         "{}",
         &md[..md.len().min(3000)]
     );
+}
+
+/// A run whose period ends now, with three events of its last second stored 1.5 s late.
+async fn run_with_late_writes(settle_seconds: u32) -> (RunOutcome, String) {
+    let now = Utc::now();
+    let from = (now - TimeDelta::minutes(20)).to_rfc3339();
+    let to = (now - TimeDelta::minutes(1)).to_rfc3339();
+    let sim = sim(100, &from, &to, |_| {}).await;
+    sim.store_late(
+        now - TimeDelta::seconds(1),
+        3,
+        std::time::Duration::from_millis(1500),
+    );
+    let mut s = spec(
+        &sim,
+        json!({"schedule": "@yearly", "period": "SinceLastRun", "report": {"formats": ["md"]},
+               "sources": {"loginHistory": false}}),
+    );
+    s.settle_seconds = settle_seconds;
+    let out = tempfile::tempdir().unwrap();
+    let mut req = request(
+        s,
+        &sim_key(),
+        &now.to_rfc3339(),
+        Delivery::DryRun,
+        out.path(),
+    );
+    req.generated_at = now;
+    let outcome = run_once(req, &NoProgress).await.unwrap();
+    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    (outcome, md)
+}
+
+#[tokio::test]
+async fn late_writes_are_in_the_report_only_after_the_settle_time() {
+    let (hasty, md) = run_with_late_writes(0).await;
+    assert_eq!(
+        hasty.event_count, 100,
+        "read at once: the late events are missing"
+    );
+    assert!(
+        md.contains("Late writes were not waited for (settleSeconds: 0)"),
+        "{md}"
+    );
+    let (settled, md) = run_with_late_writes(3).await;
+    assert_eq!(
+        settled.event_count, 103,
+        "read after 3 s: the late events are in"
+    );
+    assert!(md.contains("no earlier than 3 s after its end"), "{md}");
 }

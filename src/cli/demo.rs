@@ -40,6 +40,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
 
     let mut report = parse_report(EXAMPLE, "examples/monthly-report.yaml")?;
     report.spec.portal.url = sim.base_url();
+    // The built-in simulator stores every event at once: nothing to wait for.
+    report.spec.settle_seconds = 0;
     let validated = validate(&report.spec).map_err(|e| e.to_string())?;
     let request = RunRequest {
         resource: ResourceRef {

@@ -153,6 +153,10 @@ pub struct ReportArgs {
     /// uploads nothing.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     pub timeout: u64,
+    /// Fail at once instead of waiting when the period ended less than `spec.settleSeconds`
+    /// ago (DocSpace stores audit events late).
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 /// Arguments of `demo`.

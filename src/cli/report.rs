@@ -4,7 +4,7 @@ use chrono::Utc;
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
 use docspace_compliance_operator::integrity::{Manifest, SigningKey};
 use docspace_compliance_operator::report::{Privacy, PrivacyKey};
-use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once};
+use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once, settled_at};
 
 use super::ReportArgs;
 use super::load::load_report;
@@ -91,6 +91,20 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         signing_key,
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
+    let settled = settled_at(&request).map_err(|e| e.to_string())?;
+    if settled > now {
+        let seconds = request.spec.settle_seconds;
+        if args.no_wait {
+            return Err(format!(
+                "the period ended less than spec.settleSeconds ({seconds} s) ago; DocSpace stores audit events late, so it is read from {}: run again then, or without --no-wait to wait",
+                settled.to_rfc3339()
+            ));
+        }
+        eprintln!(
+            "Waiting until {} for late audit writes (spec.settleSeconds: {seconds}); --no-wait fails instead.",
+            settled.to_rfc3339()
+        );
+    }
     let progress = progress::for_stderr();
     let outcome = run_once(request, progress.as_ref())
         .await

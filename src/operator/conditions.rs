@@ -159,6 +159,8 @@ pub struct Observation {
     pub retry: Option<PendingRetry>,
     /// The next scheduled instant.
     pub next_run: Option<DateTime<Utc>>,
+    /// A due run waits until this instant for late audit writes (`spec.settleSeconds`).
+    pub settling_until: Option<DateTime<Utc>>,
 }
 
 /// Why `Reconciling` is true.
@@ -168,6 +170,8 @@ pub enum ReconcilingReason {
     Running,
     /// A run failed and will be tried again.
     RetryScheduled,
+    /// A run is due and waits for late audit writes of its period (`spec.settleSeconds`).
+    Settling,
 }
 
 impl ReconcilingReason {
@@ -176,6 +180,7 @@ impl ReconcilingReason {
         match self {
             Self::Running => "Running",
             Self::RetryScheduled => "RetryScheduled",
+            Self::Settling => "Settling",
         }
     }
 }
@@ -263,6 +268,17 @@ fn reconciling_condition(observation: &Observation) -> Option<Desired> {
             status: ConditionStatus::True,
             reason: ReconcilingReason::Running.as_str(),
             message: format!("running the report scheduled at {}", scheduled.to_rfc3339()),
+        });
+    }
+    if let Some(until) = observation.settling_until {
+        return Some(Desired {
+            type_: RECONCILING,
+            status: ConditionStatus::True,
+            reason: ReconcilingReason::Settling.as_str(),
+            message: format!(
+                "a run is due; waiting until {} for late audit writes (spec.settleSeconds)",
+                until.to_rfc3339()
+            ),
         });
     }
     let retry = observation.retry?;

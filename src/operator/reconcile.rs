@@ -123,6 +123,8 @@ struct Pass<'a> {
     now: DateTime<Utc>,
     /// The status being built; written by `settle`.
     status: ComplianceReportStatus,
+    /// A due run waits until then for late writes.
+    settling_until: Option<DateTime<Utc>>,
 }
 
 impl<'a> Pass<'a> {
@@ -141,6 +143,7 @@ impl<'a> Pass<'a> {
             },
             now: ctx.clock.now(),
             status,
+            settling_until: None,
         }
     }
 
@@ -258,6 +261,22 @@ impl<'a> Pass<'a> {
         {
             self.settle(None, None).await?;
             return Ok(requeue_at(retry_at, self.now));
+        }
+        // The period's last moments may still be written: wait for them (spec.settleSeconds).
+        let settled = crate::schedule::period_for(
+            self.report.spec.period,
+            &validated.schedule,
+            scheduled,
+            self.status.last_schedule_time,
+        )
+        .ok()
+        .map(|period| period.to + TimeDelta::seconds(i64::from(self.report.spec.settle_seconds)));
+        if let Some(settled) = settled
+            && self.now < settled
+        {
+            self.settling_until = Some(settled);
+            self.settle(None, None).await?;
+            return Ok(requeue_at(settled, self.now));
         }
         // The cache may trail our own last status write: ask the API server whether this
         // instant already ran before running it (a run is expensive and must not repeat).
@@ -537,6 +556,7 @@ impl<'a> Pass<'a> {
             last_run: last_run(status),
             retry,
             next_run: status.next_schedule_time,
+            settling_until: self.settling_until,
         };
         let conditions = desired_conditions(&observation, &status.conditions, self.now);
         self.status.conditions = conditions;

@@ -26,6 +26,8 @@ pub struct ReportContext {
     pub sections: Vec<SectionName>,
     /// Settings of the analysis sections.
     pub analysis: AnalysisOptions,
+    /// Seconds the run waited after the period's end before reading it (`spec.settleSeconds`).
+    pub settle_seconds: u32,
 }
 
 impl ReportContext {

@@ -247,6 +247,14 @@ fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
             "The portal's retention settings could not be read.".to_owned(),
         )),
     }
+    blocks.push(Block::Paragraph(if ctx.settle_seconds == 0 {
+        "Late writes were not waited for (settleSeconds: 0): DocSpace stores audit events asynchronously, so events of the period's last moments stored after it was read may be missing.".to_owned()
+    } else {
+        format!(
+            "Late writes: DocSpace stores audit events asynchronously; the period was read no earlier than {} s after its end (settleSeconds), so events stored within that time are included.",
+            ctx.settle_seconds
+        )
+    }));
     let quiet = quiet_days(ctx, summary);
     if !quiet.is_empty() {
         blocks.push(Block::Paragraph(format!(

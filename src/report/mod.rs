@@ -92,6 +92,7 @@ pub(crate) mod test_support {
                 mass_download_per_hour: 50,
                 list_limit: 100,
             },
+            settle_seconds: 300,
         }
     }
 }

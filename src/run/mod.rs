@@ -173,11 +173,24 @@ struct Rendered {
     manifest_sha256: String,
 }
 
-/// Runs one cycle: fetch and render within the request's timeout, then upload.
+/// The earliest instant the period may be read: its end plus `spec.settleSeconds`, so that
+/// audit events DocSpace stores late (asynchronously, stamped with when they happened) are in.
+pub fn settled_at(request: &RunRequest) -> Result<DateTime<Utc>, RunError> {
+    Ok(plan(request)?.to + TimeDelta::seconds(i64::from(request.spec.settle_seconds)))
+}
+
+/// Runs one cycle: wait until the period has settled, fetch and render within the request's
+/// timeout, then upload.
 pub async fn run_once(
     request: RunRequest,
     progress: &dyn Progress,
 ) -> Result<RunOutcome, RunError> {
+    // `generated_at` is the caller's now (the operator's clock, the CLI's start).
+    let settled = settled_at(&request)?;
+    if let Ok(wait) = (settled - request.generated_at).to_std() {
+        tracing::info!(until = %settled.to_rfc3339(), "waiting for late audit writes to settle (spec.settleSeconds)");
+        tokio::time::sleep(wait).await;
+    }
     let rendered = match request.timeout {
         Some(limit) => tokio::time::timeout(limit, fetch_and_render(&request, progress))
             .await
@@ -253,6 +266,7 @@ async fn fetch_and_render(
             mass_download_per_hour: request.spec.report.mass_download_per_hour,
             list_limit: LIST_LIMIT,
         },
+        settle_seconds: request.spec.settle_seconds,
     };
     let render_error = |e| RunError::Render(work_dir.path().display().to_string(), e);
     let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path())

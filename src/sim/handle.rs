@@ -103,6 +103,16 @@ impl SimHandle {
         self.state.insert_audit_events_at(date, n);
     }
 
+    /// Late persistence, as DocSpace's event bus does it: `n` audit events that happened at
+    /// `date` are stored only `delay` from now, whatever has been read meanwhile.
+    pub fn store_late(&self, date: DateTime<Utc>, n: usize, delay: std::time::Duration) {
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            state.insert_audit_events_at(date, n);
+        });
+    }
+
     /// Stops accepting connections, lets in-flight requests finish (up to 5 s) and returns.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -50,6 +50,13 @@ pub struct ComplianceReportSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub starting_deadline_seconds: Option<i64>,
+    /// Seconds to wait after the period's end before reading it. DocSpace stores audit events
+    /// asynchronously, stamped with when they happened: an event of the period's last moments
+    /// can be stored shortly after it ends. 0 reads at once (and the report says late writes
+    /// were not waited for).
+    #[serde(default = "default_settle_seconds")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub settle_seconds: u32,
     /// Which DocSpace audit sources to read.
     #[serde(default)]
     pub sources: Sources,
@@ -61,6 +68,10 @@ pub struct ComplianceReportSpec {
     pub report: ReportSpec,
     /// Where the report is uploaded.
     pub upload: UploadSpec,
+}
+
+fn default_settle_seconds() -> u32 {
+    300
 }
 
 fn default_time_zone() -> String {
