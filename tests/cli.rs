@@ -145,7 +145,8 @@ async fn failures_exit_non_zero_with_one_line_and_no_key() {
     assert!(stdout.is_empty());
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(
-        stderr.starts_with("error: fetch failed") && stderr.contains("401"),
+        // The key preflight (GET keys/@self) is the first request.
+        stderr.starts_with("error: connect failed") && stderr.contains("401"),
         "{stderr}"
     );
     assert!(!stderr.contains(wrong_key));

@@ -1091,3 +1091,69 @@ async fn late_writes_are_in_the_report_only_after_the_settle_time() {
     );
     assert!(md.contains("no earlier than 3 s after its end"), "{md}");
 }
+
+#[tokio::test]
+async fn a_key_without_the_scopes_a_run_needs_fails_before_reading() {
+    let sim = sim(50, MARCH_FROM, MARCH_TO, |c| {
+        c.key_permissions = vec!["files:read".into(), "accounts:read".into()];
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), "Forbidden");
+    let message = err.to_string();
+    assert!(
+        message.contains("lacks the scope(s) *:read, files:write")
+            && message.contains("files:read, accounts:read"),
+        "{message}"
+    );
+    let paths: Vec<String> = sim.requests().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, ["/api/2.0/keys/@self"], "nothing else was asked");
+
+    // Read-only keys can render (a dry run) but not upload.
+    let reader = sim_key_with(&["*:read"]).await;
+    let out = tempfile::tempdir().unwrap();
+    let dry = request(
+        spec(&reader, json!({})),
+        &sim_key(),
+        APRIL_RUN,
+        Delivery::DryRun,
+        out.path(),
+    );
+    assert!(run_once(dry, &NoProgress).await.is_ok());
+    let err = run(spec(&reader, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("lacks the scope(s) files:write"),
+        "{err}"
+    );
+}
+
+async fn sim_key_with(permissions: &[&str]) -> docspace_compliance_operator::sim::SimHandle {
+    let permissions: Vec<String> = permissions.iter().map(|p| (*p).to_owned()).collect();
+    sim(50, MARCH_FROM, MARCH_TO, move |c| {
+        c.key_permissions = permissions
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_outcome_tells_when_the_key_expires() {
+    let expires = Utc::now() + TimeDelta::days(5);
+    let sim = sim(50, MARCH_FROM, MARCH_TO, |c| {
+        c.key_expires_at = Some(expires)
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        .await
+        .unwrap();
+    let told = outcome.key_expires_at.unwrap();
+    assert_eq!(told.timestamp(), expires.timestamp());
+    let warning =
+        docspace_compliance_operator::run::key_expiry_warning(Some(told), Utc::now()).unwrap();
+    assert!(warning.contains("days from now"), "{warning}");
+}

@@ -110,6 +110,7 @@ impl Args {
             } else {
                 self.folders
             },
+            ..SimConfig::default()
         }
     }
 }

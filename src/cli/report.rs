@@ -111,5 +111,10 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     drop(progress);
     println!("{}", outcome_json(&outcome));
+    if let Some(warning) =
+        docspace_compliance_operator::run::key_expiry_warning(outcome.key_expires_at, Utc::now())
+    {
+        eprintln!("warning: {warning}");
+    }
     Ok(())
 }

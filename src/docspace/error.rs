@@ -34,6 +34,22 @@ pub enum DocSpaceError {
         /// The server's message, if any, prefixed with ": ".
         detail: String,
     },
+    /// The key lacks a scope the run needs (`GET keys/@self`).
+    #[error(
+        "the API key lacks the scope(s) {missing} (it has: {granted}); create a key with at least *:read and \
+         files:write (or *) in DocSpace (Developer Tools > API keys) and update the Secret"
+    )]
+    MissingScope {
+        /// The scopes it lacks.
+        missing: String,
+        /// What it has.
+        granted: String,
+    },
+    /// The key is deactivated.
+    #[error(
+        "the API key is deactivated in DocSpace; activate it or create a new one and update the Secret"
+    )]
+    InactiveKey,
     /// HTTP 402.
     #[error(
         "DocSpace answered 402 Payment Required on {endpoint}{detail}: the portal's plan lacks the audit \
@@ -162,7 +178,8 @@ impl DocSpaceError {
         match self {
             Self::InvalidUrl { .. } => "InvalidSpec",
             Self::Unauthorized { .. } => "Unauthorized",
-            Self::Forbidden { .. } => "Forbidden",
+            Self::Forbidden { .. } | Self::MissingScope { .. } => "Forbidden",
+            Self::InactiveKey => "Unauthorized",
             Self::PaymentRequired { .. } | Self::PlanLacksAudit { .. } => "PaymentRequired",
             Self::NotFound { .. } => "NotFound",
             Self::RateLimited { .. } => "RateLimited",

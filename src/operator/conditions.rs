@@ -18,6 +18,8 @@ pub const RECONCILING: &str = "Reconciling";
 /// Condition type: the report cannot progress until a user changes its spec, its Secrets or
 /// the operator's allow-list.
 pub const STALLED: &str = "Stalled";
+/// Condition type: the API key expires soon (or has expired); present only while true.
+pub const KEY_EXPIRING: &str = "KeyExpiring";
 
 macro_rules! reasons {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
@@ -161,6 +163,8 @@ pub struct Observation {
     pub next_run: Option<DateTime<Utc>>,
     /// A due run waits until this instant for late audit writes (`spec.settleSeconds`).
     pub settling_until: Option<DateTime<Utc>>,
+    /// When the API key expires, as the portal said on the last run.
+    pub key_expires_at: Option<DateTime<Utc>>,
 }
 
 /// Why `Reconciling` is true.
@@ -296,6 +300,23 @@ fn reconciling_condition(observation: &Observation) -> Option<Desired> {
     })
 }
 
+/// `KeyExpiring` from [`KEY_EXPIRY_WARNING`](crate::run::KEY_EXPIRY_WARNING) before the key's
+/// expiry on.
+fn key_expiring_condition(observation: &Observation, now: DateTime<Utc>) -> Option<Desired> {
+    let expires = observation.key_expires_at?;
+    let message = crate::run::key_expiry_warning(Some(expires), now)?;
+    Some(Desired {
+        type_: KEY_EXPIRING,
+        status: ConditionStatus::True,
+        reason: if expires <= now {
+            "KeyExpired"
+        } else {
+            "KeyExpiresSoon"
+        },
+        message,
+    })
+}
+
 /// The conditions `observation` calls for. A condition keeps its `lastTransitionTime` from
 /// `previous` while its status stays the same; otherwise it moves to `now`.
 pub fn desired_conditions(
@@ -307,6 +328,7 @@ pub fn desired_conditions(
         Some(ready_condition(observation)),
         reconciling_condition(observation),
         stalled_condition(observation),
+        key_expiring_condition(observation, now),
     ]
     .into_iter()
     .flatten()
@@ -507,6 +529,28 @@ mod tests {
         let c2 = desired_conditions(&third, &c1, at("2025-01-03T00:00:00Z"));
         assert_eq!(c2[0].last_transition_time, at("2025-01-03T00:00:00Z"));
         assert_eq!(c2.len(), 1, "Stalled is gone once the run succeeded");
+    }
+
+    #[test]
+    fn a_key_close_to_expiry_is_flagged() {
+        let observation = |days: i64| Observation {
+            last_run: succeeded(),
+            key_expires_at: Some(at(NOW) + chrono::TimeDelta::days(days)),
+            ..Observation::default()
+        };
+        assert_eq!(
+            summary(&desired_conditions(&observation(30), &[], at(NOW))),
+            [row(READY, True, "Succeeded")]
+        );
+        let soon = desired_conditions(&observation(5), &[], at(NOW));
+        assert_eq!(soon[1].type_, KEY_EXPIRING);
+        assert_eq!(
+            (soon[1].status, soon[1].reason.as_str()),
+            (True, "KeyExpiresSoon")
+        );
+        assert!(soon[1].message.contains("5 days"), "{}", soon[1].message);
+        let gone = desired_conditions(&observation(-1), &[], at(NOW));
+        assert_eq!(gone[1].reason, "KeyExpired");
     }
 
     #[test]

@@ -443,6 +443,7 @@ impl<'a> Pass<'a> {
         let next = validated.schedule.next_after(self.now.max(scheduled));
         let summary = success_message(outcome);
         record_success(&mut self.status, outcome, scheduled, self.now);
+        self.status.key_expires_at = outcome.key_expires_at;
         self.status.last_run_result = Some(ReadyReason::Succeeded.as_str().to_owned());
         self.status.last_run_message = Some(summary.clone());
         self.set_next(next);
@@ -557,9 +558,17 @@ impl<'a> Pass<'a> {
             retry,
             next_run: status.next_schedule_time,
             settling_until: self.settling_until,
+            key_expires_at: status.key_expires_at,
         };
         let conditions = desired_conditions(&observation, &status.conditions, self.now);
+        let newly_expiring = conditions::find(&conditions, conditions::KEY_EXPIRING)
+            .filter(|_| conditions::find(&status.conditions, conditions::KEY_EXPIRING).is_none())
+            .map(|c| c.message.clone());
         self.status.conditions = conditions;
+        if let Some(message) = newly_expiring {
+            self.publish(EventType::Warning, "KeyExpiring", message)
+                .await;
+        }
         status::write(&self.api, self.report, &mut self.status).await
     }
 

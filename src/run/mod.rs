@@ -16,7 +16,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::docspace::{
     ApiKey, AuditPager, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
-    PagingStats, ResponseObserver, RetryPolicy, Source,
+    PagingStats, READ_SCOPE, ResponseObserver, RetryPolicy, Source, UPLOAD_SCOPE,
 };
 use crate::integrity::SigningKey;
 use crate::report::{
@@ -146,6 +146,8 @@ pub struct RunOutcome {
     pub manifest_sha256: String,
     /// One entry per format.
     pub uploads: Vec<UploadOutcome>,
+    /// When the API key expires, as the portal says (`GET keys/@self`).
+    pub key_expires_at: Option<DateTime<Utc>>,
 }
 
 /// The period a request covers.
@@ -159,9 +161,37 @@ pub fn plan(request: &RunRequest) -> Result<ReportPeriod, RunError> {
     .map_err(RunError::Plan)
 }
 
+/// Asks the portal what the key may do: fails fast naming a missing scope (or a deactivated
+/// key) before anything is read; returns when the key expires.
+async fn check_key(
+    client: &DocSpaceClient,
+    delivery: Delivery,
+) -> Result<Option<DateTime<Utc>>, RunError> {
+    let fetch = |e| RunError::Fetch(Step::Connect, e);
+    let Some(key) = client.key_info().await.map_err(fetch)? else {
+        return Ok(None);
+    };
+    if !key.is_active {
+        return Err(fetch(DocSpaceError::InactiveKey));
+    }
+    let needed: &[&str] = match delivery {
+        Delivery::Upload => &[READ_SCOPE, UPLOAD_SCOPE],
+        Delivery::DryRun => &[READ_SCOPE],
+    };
+    let missing = key.missing(needed);
+    if !missing.is_empty() {
+        return Err(fetch(DocSpaceError::MissingScope {
+            missing: missing.join(", "),
+            granted: key.permissions.join(", "),
+        }));
+    }
+    Ok(key.expires())
+}
+
 /// What fetching and rendering produced, ready to upload.
 struct Rendered {
     client: DocSpaceClient,
+    key_expires_at: Option<DateTime<Utc>>,
     period: ReportPeriod,
     /// Holds the artefacts until they are uploaded or moved; removed when dropped.
     _work_dir: spool::Spool,
@@ -171,6 +201,28 @@ struct Rendered {
     paging: Vec<(Source, PagingStats)>,
     by_category: std::collections::BTreeMap<String, u64>,
     manifest_sha256: String,
+}
+
+/// How long before the API key expires a run starts warning.
+pub const KEY_EXPIRY_WARNING: TimeDelta = TimeDelta::days(14);
+
+/// A warning when the key expires within [`KEY_EXPIRY_WARNING`] of `now`.
+pub fn key_expiry_warning(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<String> {
+    let expires = expires?;
+    if expires <= now {
+        Some(format!(
+            "the DocSpace API key expired at {}; create a new one and update the Secret",
+            expires.to_rfc3339()
+        ))
+    } else if expires - now <= KEY_EXPIRY_WARNING {
+        Some(format!(
+            "the DocSpace API key expires at {} ({} days from now); create a new one and update the Secret before then",
+            expires.to_rfc3339(),
+            (expires - now).num_days()
+        ))
+    } else {
+        None
+    }
 }
 
 /// The earliest instant the period may be read: its end plus `spec.settleSeconds`, so that
@@ -224,6 +276,7 @@ async fn fetch_and_render(
     config.retry = request.retry.clone();
     config.observer = request.observer.clone();
     let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
+    let key_expires_at = check_key(&client, request.delivery).await?;
 
     let audit_plan = client
         .audit_in_plan()
@@ -347,6 +400,7 @@ async fn fetch_and_render(
 
     Ok(Rendered {
         client,
+        key_expires_at,
         period,
         _work_dir: work_dir,
         artefacts,
@@ -362,6 +416,7 @@ async fn fetch_and_render(
 async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome, RunError> {
     let Rendered {
         client,
+        key_expires_at,
         period,
         _work_dir,
         artefacts,
@@ -387,6 +442,7 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
         }
     }
     Ok(RunOutcome {
+        key_expires_at,
         period,
         fetched_count,
         event_count,

@@ -113,6 +113,11 @@ pub struct SimConfig {
     pub portal_unpaid: bool,
     /// Folders that exist for uploads; any other folder id gives 404.
     pub folders: Vec<i64>,
+    /// What `GET keys/@self` says the key may do (`*` for everything, `*:read`,
+    /// `files:write`, ...).
+    pub key_permissions: Vec<String>,
+    /// When the key expires, if ever (`GET keys/@self`).
+    pub key_expires_at: Option<DateTime<Utc>>,
 }
 
 impl Default for SimConfig {
@@ -132,6 +137,8 @@ impl Default for SimConfig {
             caller: Caller::Admin,
             portal_unpaid: false,
             folders: vec![1045],
+            key_permissions: vec!["*".to_owned()],
+            key_expires_at: None,
         }
     }
 }

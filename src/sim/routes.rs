@@ -325,6 +325,23 @@ pub(crate) async fn not_found() -> Response {
     envelope::empty(StatusCode::NOT_FOUND)
 }
 
+/// `GET /api/2.0/keys/@self`: the calling key's permissions and expiry (`ApiKeyResponseDto`).
+pub(crate) async fn key_self(State(state): State<Arc<SimState>>, url: RequestUrl) -> Response {
+    let config = &state.config;
+    let key = serde_json::json!({
+        "id": "8f2c6c3e-2b7d-4f7a-9d3e-3b1f2d0c9a11",
+        "name": "compliance reports",
+        "keyPostfix": config.api_key.chars().rev().take(4).collect::<String>(),
+        "permissions": config.key_permissions,
+        "createOn": super::dates::format_api_date(config.events_from.timestamp(), config.portal_time_zone),
+        "expiresAt": config
+            .key_expires_at
+            .map(|at| super::dates::format_api_date(at.timestamp(), config.portal_time_zone)),
+        "isActive": true
+    });
+    envelope::success_object(&url, &key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
             get(routes::lifetime),
         )
         .route("/api/2.0/portal/quota", get(routes::quota))
+        .route("/api/2.0/keys/@self", get(routes::key_self))
         .route("/api/2.0/files/{folder_id}", get(upload::list_folder))
         .route(
             "/api/2.0/files/{folder_id}/upload",

@@ -554,6 +554,9 @@ pub struct ComplianceReportStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub failed_attempts: Option<u32>,
+    /// When the API key expires, as the portal said on the last run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_expires_at: Option<DateTime<Utc>>,
     /// When the failed run of `activeScheduleTime` is tried again (unless a change to the
     /// resource or its Secrets retries it sooner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
