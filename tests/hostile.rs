@@ -333,8 +333,8 @@ async fn a_login_history_that_repeats_itself_hits_the_page_budget() {
     let (error, pages) = bounded_run(
         |path, query| {
             // Whatever the offset: the same 100 sign-ins in the middle of the period.
-            assert!(query_value(query, "startIndex").is_some());
             path.ends_with("/audit/login/filter").then(|| {
+                assert!(query_value(query, "startIndex").is_some());
                 (1..=100)
                     .rev()
                     .map(|id| event(id, "2025-03-15T08:00:00Z"))
