@@ -90,8 +90,10 @@ struct FileOperation {
 
 /// Pages of a folder listing read at most (100 files each).
 const MAX_LISTING_PAGES: usize = 50;
-/// Polls of a file operation that has not finished, one a second.
-const MAX_OPERATION_POLLS: usize = 30;
+/// Polls of a file operation that has not finished.
+const MAX_OPERATION_POLLS: usize = 60;
+/// Time between polls of a file operation.
+const OPERATION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl DocSpaceClient {
     /// The files of a folder whose title contains `needle` (`GET files/{folderId}` with
@@ -159,7 +161,17 @@ impl DocSpaceClient {
                 parse_envelope::<Vec<FileOperation>>(endpoint, &bytes).map_err(AttemptError::Fatal)
             })
             .await?;
-        let mut pending = operations;
+        self.wait_for_operations(endpoint, operations).await
+    }
+
+    /// Waits (polling `GET files/fileops` once a second, a bounded number of times) until the
+    /// file operations `started` has finished; an operation's error is the error.
+    async fn wait_for_operations(
+        &self,
+        endpoint: &'static str,
+        started: Vec<FileOperation>,
+    ) -> Result<(), DocSpaceError> {
+        let mut pending = started;
         for _ in 0..=MAX_OPERATION_POLLS {
             if let Some(error) = pending
                 .iter()
@@ -180,10 +192,11 @@ impl DocSpaceClient {
             if waiting.is_empty() {
                 return Ok(());
             }
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            tokio::time::sleep(OPERATION_POLL).await;
             let all: Vec<FileOperation> = self
                 .get_json("file operations", "/api/2.0/files/fileops", &[])
                 .await?;
+            // An operation no longer listed has finished.
             pending = all
                 .into_iter()
                 .filter(|o| o.id.as_ref().is_some_and(|id| waiting.contains(id)))
@@ -193,7 +206,8 @@ impl DocSpaceClient {
             endpoint,
             status: 200,
             message: format!(
-                "the operation deleting version {version} of file {file_id} did not finish in {MAX_OPERATION_POLLS} s"
+                "the file operation did not finish within {} s",
+                OPERATION_POLL.as_secs_f64() * MAX_OPERATION_POLLS as f64
             ),
         })
     }
@@ -288,22 +302,27 @@ impl DocSpaceClient {
         .await
     }
 
-    /// Deletes a file immediately, bypassing the trash (used to undo a partial upload).
+    /// Deletes a file immediately, bypassing the trash (used to undo a partial upload), and
+    /// waits until the server's file operation has finished.
     pub async fn delete_file(&self, file_id: &str) -> Result<(), DocSpaceError> {
         let endpoint = "delete file";
         checked_id(endpoint, file_id)?;
         let url = ["api", "2.0", "files", "file", file_id];
         let body = serde_json::json!({ "deleteAfter": false, "immediately": true });
-        self.with_retries(endpoint, || async {
-            let request = self
-                .request_to(Method::DELETE, &url)
-                .map_err(AttemptError::Fatal)?
-                .json(&body);
-            self.send_once(endpoint, request, || format!("file {file_id}"))
-                .await
-                .map(|_| ())
-        })
-        .await
+        let operations = self
+            .with_retries(endpoint, || async {
+                let request = self
+                    .request_to(Method::DELETE, &url)
+                    .map_err(AttemptError::Fatal)?
+                    .json(&body);
+                let bytes = self
+                    .send_once(endpoint, request, || format!("file {file_id}"))
+                    .await?;
+                // Older servers answer without an operation list: nothing to wait for.
+                Ok(parse_envelope::<Vec<FileOperation>>(endpoint, &bytes).unwrap_or_default())
+            })
+            .await?;
+        self.wait_for_operations(endpoint, operations).await
     }
 }
 

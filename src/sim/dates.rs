@@ -111,6 +111,9 @@ pub(crate) fn push_api_date(out: &mut Vec<u8>, ts: i64, tz: Tz) {
 /// rejected (the real server fails to bind them).
 pub(crate) fn parse_api_date(value: &str) -> Option<DateTime<FixedOffset>> {
     let value = value.trim();
+    if !fraction_digits_accepted(value) {
+        return None;
+    }
     if let Ok(parsed) = DateTime::parse_from_rfc3339(value) {
         return Some(parsed);
     }
@@ -129,6 +132,24 @@ pub(crate) fn parse_api_date(value: &str) -> Option<DateTime<FixedOffset>> {
         return DateTime::parse_from_rfc3339(&fixed).ok();
     }
     None
+}
+
+/// Whether a fraction of seconds, if any, has 0, 3 or 7 digits: the only lengths `ApiDateTime`
+/// parses (anything else is a 400).
+fn fraction_digits_accepted(value: &str) -> bool {
+    // The fraction follows the seconds: `...:ss.fffZ` or `...-ss.fff+01:00`, after position 19.
+    let Some(dot) = value
+        .get(19..)
+        .and_then(|rest| rest.find('.'))
+        .map(|i| i + 19)
+    else {
+        return true;
+    };
+    let digits = value[dot + 1..]
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
+    matches!(digits, 3 | 7)
 }
 
 /// Smallest whole second `s` with `s >= t`.
@@ -252,9 +273,15 @@ mod tests {
             "yesterday",
             "",
             "2025-13-01T00:00:00Z",
+            // Fractions of other lengths than 0, 3 or 7 digits.
+            "2025-03-01T00:00:00.5Z",
+            "2025-03-01T00:00:00.123456Z",
+            "2025-03-01T00:00:00.99999999Z",
+            "2025-03-01T01:00:00.12+01:00",
         ] {
             assert!(parse_api_date(s).is_none(), "{s} accepted");
         }
+        assert!(parse_api_date("2025-03-01T00:00:00.9999999Z").is_some());
     }
 
     #[test]

@@ -178,6 +178,11 @@ impl FileStore {
         Some(self.files.remove(index).meta)
     }
 
+    /// Metadata of every file.
+    pub fn list_all(&self) -> Vec<FileMeta> {
+        self.files.iter().map(|f| f.meta.clone()).collect()
+    }
+
     /// Metadata of the files in `folder_id`.
     pub fn list(&self, folder_id: i64) -> Vec<FileMeta> {
         self.files

@@ -95,15 +95,14 @@ fn needs_admin(path: &str) -> bool {
     path.starts_with("/api/2.0/security/") || path.eq_ignore_ascii_case("/api/2.0/portal/quota")
 }
 
-/// Whether the `Authorization` header carries the configured API key as a bearer token.
+/// Whether the `Authorization` header is exactly `Bearer <api key>`, as the server's API-key
+/// handler requires (the scheme is matched case-sensitively).
 fn authorized(req: &Request, api_key: &str) -> bool {
     req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("Bearer") && token.trim() == api_key
-        })
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| token == api_key)
 }
 
 /// Authentication (401, empty body), API-key scopes (403, empty body), payment (402) and the
@@ -146,7 +145,11 @@ mod tests {
                 .unwrap()
         };
         assert!(authorized(&req("Bearer sk-abc"), key));
-        assert!(authorized(&req("bearer sk-abc"), key));
+        assert!(
+            !authorized(&req("bearer sk-abc"), key),
+            "the scheme is exact"
+        );
+        assert!(!authorized(&req("Bearer  sk-abc"), key));
         assert!(!authorized(&req("sk-abc"), key));
         assert!(!authorized(&req("Basic sk-abc"), key));
         assert!(!authorized(&req("Bearer sk-abd"), key));

@@ -296,7 +296,10 @@ mod tests {
                 .unwrap_err()
                 .contains_key("To")
         );
-        let f = parse_login(&p("from=2025-03-01T00:00:00.5Z&to=2025-03-01T00:00:09.9Z")).unwrap();
+        let f = parse_login(&p(
+            "from=2025-03-01T00:00:00.500Z&to=2025-03-01T00:00:09.900Z",
+        ))
+        .unwrap();
         assert_eq!(f.from, Some(1_740_787_201));
         assert_eq!(f.to, Some(1_740_787_209));
     }

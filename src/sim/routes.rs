@@ -67,8 +67,17 @@ pub(crate) async fn events_last(State(state): State<Arc<SimState>>, url: Request
     last_audit_events(&state, &url)
 }
 
+/// Days the portal keeps audit events for the plan fallback and `settings/lifetime`.
+const AUDIT_LIFETIME_DAYS: i64 = 180;
+
+/// The newest audit events within the audit lifetime (`[now − lifetime, now]`), as the
+/// server's `GetLastAuditEventsAsync` selects them: older ones are never shown.
 fn last_audit_events(state: &SimState, url: &RequestUrl) -> Response {
-    let page = newest(&state.audit().recs);
+    let horizon = chrono::Utc::now().timestamp() - AUDIT_LIFETIME_DAYS * 86_400;
+    let store = state.audit();
+    let recent = &store.recs[store.recs.partition_point(|r| r.ts < horizon)..];
+    let page = newest(recent);
+    drop(store);
     audit_page(state, url, &page)
 }
 
@@ -127,9 +136,13 @@ pub(crate) fn select_audit(
         (None, None) => None,
     };
     let action_type = filter.action_type.filter(|_| common.action.is_none());
+    // `entryType` restricts the actions to those about that kind of entry (the server maps it
+    // to the actions whose mappers name it).
+    let entry_type = filter.entry_type.filter(|_| common.action.is_none());
     if common.user_id.is_none()
         && common.action.is_none()
         && action_type.is_none()
+        && entry_type.is_none()
         && target_filter.is_none()
     {
         // Only the date window: page by index arithmetic.
@@ -153,6 +166,9 @@ pub(crate) fn select_audit(
             return false;
         }
         if action_type.is_some_and(|t| spec.action_type != t) {
+            return false;
+        }
+        if entry_type.is_some_and(|t| !spec.entries.contains(&t)) {
             return false;
         }
         match target_filter {
@@ -315,7 +331,7 @@ pub(crate) async fn lifetime(url: RequestUrl) -> Response {
         &url,
         &LifetimeDto {
             login_history_life_time: 180,
-            audit_trail_life_time: 180,
+            audit_trail_life_time: u32::try_from(AUDIT_LIFETIME_DAYS).unwrap_or(180),
         },
     )
 }

@@ -125,6 +125,8 @@ pub(crate) struct SimState {
     /// Login events, sorted by date ascending (never modified).
     pub login: Vec<LoginRec>,
     files: Mutex<FileStore>,
+    /// File operations (deletions) and whether each has finished.
+    operations: Mutex<Vec<(String, bool)>>,
     faults: Mutex<FaultBook>,
     requests: Mutex<Vec<RequestRecord>>,
     /// How long seeding took.
@@ -181,6 +183,7 @@ impl SimState {
             draw,
             login,
             files: Mutex::new(FileStore::default()),
+            operations: Mutex::new(Vec::new()),
             faults: Mutex::new(FaultBook::default()),
             requests: Mutex::new(Vec::new()),
             stats,
@@ -199,6 +202,25 @@ impl SimState {
     /// The upload storage.
     pub fn files(&self) -> MutexGuard<'_, FileStore> {
         lock(&self.files)
+    }
+
+    /// Registers a file operation that has not finished.
+    pub fn start_operation(&self, id: String) {
+        lock(&self.operations).push((id, false));
+    }
+
+    /// Marks a file operation finished.
+    pub fn finish_operation(&self, id: &str) {
+        for (op, finished) in lock(&self.operations).iter_mut() {
+            if op == id {
+                *finished = true;
+            }
+        }
+    }
+
+    /// Every file operation with whether it has finished.
+    pub fn operations(&self) -> Vec<(String, bool)> {
+        lock(&self.operations).clone()
     }
 
     /// The fault rules.

@@ -126,7 +126,7 @@ async fn from_and_to_are_inclusive_at_second_precision() {
     }
     // A fractional `from` after the second excludes it.
     let events = client
-        .all_events(&format!("from={}.5Z&to={}", &z(date)[..19], z(date)))
+        .all_events(&format!("from={}.500Z&to={}", &z(date)[..19], z(date)))
         .await;
     assert!(events.is_empty());
     assert!(all.len() == 3000);
@@ -304,8 +304,11 @@ async fn dates_are_rendered_in_the_portal_time_zone() {
 
 #[tokio::test]
 async fn plan_without_audit_returns_the_20_newest_whatever_the_parameters() {
+    // Within the audit lifetime: older events are never shown by the fallback.
     let config = SimConfig {
         plan_has_audit: false,
+        events_from: Utc::now() - Duration::days(30),
+        events_to: Utc::now() - Duration::days(1),
         ..march(500, 60)
     };
     let (from, to) = (config.events_from, config.events_to);
@@ -334,8 +337,48 @@ async fn plan_without_audit_returns_the_20_newest_whatever_the_parameters() {
 }
 
 #[tokio::test]
+async fn the_plan_fallback_shows_only_events_within_the_audit_lifetime() {
+    // Half the events are older than the 180-day lifetime, half recent.
+    let now = Utc::now();
+    let config = SimConfig {
+        plan_has_audit: false,
+        events_from: now - Duration::days(200),
+        events_to: now - Duration::days(160),
+        ..march(400, 0)
+    };
+    let (sim, client) = start(config).await;
+    let horizon = now - Duration::days(180);
+    let recent = first_20(sim.audit_event_ids_in(horizon + Duration::minutes(1), now));
+    assert!(!recent.is_empty());
+    let (_, body) = client.get_json(&format!("{FILTER}?count=100")).await;
+    let got = ids(body["response"].as_array().unwrap());
+    assert_eq!(got, recent);
+    let old = sim.audit_event_ids_in(now - Duration::days(200), horizon - Duration::minutes(1));
+    assert!(got.iter().all(|id| !old.contains(id)));
+}
+
+#[tokio::test]
+async fn entry_type_restricts_the_actions() {
+    let (_sim, client) = start(march(1500, 0)).await;
+    let files = client.all_events("entryType=File").await;
+    assert!(!files.is_empty());
+    assert!(
+        files.iter().all(|e| e["entries"]
+            .as_array()
+            .is_some_and(|entries| entries.contains(&serde_json::json!(1)))),
+        "only actions about files"
+    );
+    let all = client.all_events("").await;
+    assert!(files.len() < all.len());
+}
+
+#[tokio::test]
 async fn quota_and_last_events() {
-    let config = march(100, 30);
+    let config = SimConfig {
+        events_from: Utc::now() - Duration::days(30),
+        events_to: Utc::now() - Duration::days(1),
+        ..march(100, 30)
+    };
     let (from, to) = (config.events_from, config.events_to);
     let (sim, client) = start(config).await;
     let (status, quota) = client.get_json("/api/2.0/portal/quota").await;

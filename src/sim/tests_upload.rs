@@ -225,7 +225,25 @@ async fn check_list_and_delete() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], 0);
-    assert_eq!(body["response"][0]["finished"], true);
+    // The deletion runs as a file operation: not finished at first, the file still there.
+    assert_eq!(body["response"][0]["finished"], false);
+    let operation = body["response"][0]["id"].clone();
+    assert_eq!(sim.uploads().len(), 2);
+    let finished = loop {
+        let (_, ops) = client.get_json("/api/2.0/files/fileops").await;
+        let op = ops["response"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == operation)
+            .cloned()
+            .unwrap();
+        if op["finished"] == true {
+            break op;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(finished["progress"], 100);
     assert_eq!(sim.uploads().len(), 1);
     let (_, body) = check(&client, 1045, &["audit-2025-03.pdf"]).await;
     assert_eq!(body["response"], json!([]));

@@ -249,30 +249,59 @@ pub(crate) async fn lock_file(
     )
 }
 
-/// `DELETE /api/2.0/files/file/{fileId}` (body `{"deleteAfter":false,"immediately":true}`
-/// accepted and ignored: deletion is immediate).
+/// How long a deletion takes: the server deletes in a background file operation.
+const DELETE_TAKES: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// `DELETE /api/2.0/files/file/{fileId}` (body `{"deleteAfter":false,"immediately":true}`):
+/// as on the server, the answer is a file operation that has not finished; the file goes
+/// when it finishes (`GET files/fileops` tells).
 pub(crate) async fn delete_file(
     State(state): State<Arc<SimState>>,
     Path(file): Path<String>,
     url: RequestUrl,
 ) -> Response {
-    let deleted = file
+    let Some(id) = file
         .parse::<i64>()
         .ok()
-        .and_then(|id| state.files().delete(id));
-    if deleted.is_none() {
+        .filter(|id| state.files().list_all().iter().any(|f| f.id == *id))
+    else {
         return envelope::file_not_found();
-    }
+    };
     let mut rng = fastrand::Rng::new();
+    let operation_id = uuid_from(&mut rng);
+    state.start_operation(operation_id.clone());
+    let (later, op) = (state.clone(), operation_id.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(DELETE_TAKES).await;
+        later.files().delete(id);
+        later.finish_operation(&op);
+    });
     let operation = FileOperationDto {
-        id: uuid_from(&mut rng),
+        id: operation_id,
         operation: 2,
-        progress: 100,
+        progress: 0,
         error: "",
-        processed: "1",
-        finished: true,
+        processed: "0",
+        finished: false,
     };
     envelope::success_list(&url, &[operation])
+}
+
+/// `GET /api/2.0/files/fileops`: the file operations and whether each has finished.
+pub(crate) async fn operations(State(state): State<Arc<SimState>>, url: RequestUrl) -> Response {
+    let list: Vec<FileOperationDto> = state
+        .operations()
+        .into_iter()
+        .map(|(id, finished)| FileOperationDto {
+            id,
+            operation: 2,
+            progress: if finished { 100 } else { 50 },
+            error: "",
+            processed: if finished { "1" } else { "0" },
+            finished,
+        })
+        .collect();
+    envelope::success_list(&url, &list)
 }
 
 /// Body of `PUT files/fileops/deleteversion`.
