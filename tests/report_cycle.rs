@@ -1161,3 +1161,70 @@ async fn the_outcome_tells_when_the_key_expires() {
         docspace_compliance_operator::run::key_expiry_warning(Some(told), Utc::now()).unwrap();
     assert!(warning.contains("days from now"), "{warning}");
 }
+
+#[tokio::test]
+async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
+    use docspace_compliance_operator::integrity::{Manifest, VerifyOptions, verify};
+
+    let sim = sim(600, "2025-02-01T00:00:00Z", MARCH_TO, |_| {}).await;
+    let out = tempfile::tempdir().unwrap();
+    let run_at = |at: &'static str, previous: Option<String>| {
+        let mut req = request(
+            spec(&sim, json!({})),
+            &sim_key(),
+            at,
+            Delivery::Upload,
+            out.path(),
+        );
+        req.previous_manifest_sha256 = previous;
+        req.previous_manifest_origin = "resource's status".into();
+        run_once(req, &NoProgress)
+    };
+    let february = run_at("2025-03-01T03:00:00Z", None).await.unwrap();
+    // The resource was deleted and re-created: its status knows no previous manifest.
+    let march = run_at(APRIL_RUN, None).await.unwrap();
+    let read =
+        |name: &str| Manifest::from_json(&std::fs::read(out.path().join(name)).unwrap()).unwrap();
+    let first = read("compliance-report-monthly-2025-02.manifest.json");
+    assert!(
+        first
+            .chain_restart
+            .as_deref()
+            .unwrap()
+            .starts_with("first run")
+    );
+    let second = read("compliance-report-monthly-2025-03.manifest.json");
+    assert_eq!(
+        second.previous_manifest_sha256.as_deref(),
+        Some(february.manifest_sha256.as_str()),
+        "linked to February's manifest found in the folder"
+    );
+    let source = second.previous_manifest_source.unwrap();
+    assert!(
+        source.starts_with("the DocSpace folder: compliance-report-monthly-2025-02.manifest.json"),
+        "{source}"
+    );
+    assert!(second.chain_restart.is_none());
+    // A stale status hash is overruled by the folder and said so.
+    let april = tempfile::tempdir().unwrap();
+    let mut req = request(
+        spec(&sim, json!({"report": {"formats": ["md"]}})),
+        &sim_key(),
+        "2025-05-01T03:00:00Z",
+        Delivery::Upload,
+        april.path(),
+    );
+    req.previous_manifest_sha256 = Some("0".repeat(64));
+    req.previous_manifest_origin = "resource's status".into();
+    let april_run = run_once(req, &NoProgress).await.unwrap();
+    let md = std::fs::read_to_string(april_run.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    assert!(
+        md.contains(&format!(
+            "links to the previous one (SHA-256 {})",
+            march.manifest_sha256
+        )) && md.contains("named another manifest"),
+        "{md}"
+    );
+    let report = verify(&[out.path().to_owned()], &VerifyOptions::default()).unwrap();
+    assert_eq!(report.chain_links, 1);
+}

@@ -80,6 +80,8 @@ impl ReportSet {
                 artefacts,
                 events: events.finish(),
                 previous_manifest_sha256: previous.clone(),
+                previous_manifest_source: None,
+                chain_restart: None,
                 privacy: "ip=truncate users=pseudonym".into(),
             };
             let json = manifest.to_json();

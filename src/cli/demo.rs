@@ -62,6 +62,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         privacy: Privacy::none(),
         previous: None,
         previous_manifest_sha256: None,
+        previous_manifest_origin: "none".to_owned(),
+        look_up_previous_manifest: true,
         signing_key: None,
         timeout: Some(std::time::Duration::from_secs(3600)),
     };

@@ -87,6 +87,12 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         observer: None,
         privacy,
         previous: None,
+        previous_manifest_origin: match &args.previous_manifest {
+            Some(path) => format!("--previous-manifest {}", path.display()),
+            None => "none".to_owned(),
+        },
+        // A manifest named on the command line is the link; otherwise look in the folder.
+        look_up_previous_manifest: args.previous_manifest.is_none(),
         previous_manifest_sha256,
         signing_key,
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),

@@ -31,6 +31,8 @@ struct FileDto {
     title: Option<String>,
     #[serde(default)]
     version: Option<u32>,
+    #[serde(default)]
+    updated: Option<String>,
 }
 
 fn id_text(id: &serde_json::Value) -> String {
@@ -70,6 +72,8 @@ pub struct FolderFile {
     pub title: String,
     /// Its current version.
     pub version: u32,
+    /// When its current version was stored, if the listing says.
+    pub updated: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +136,10 @@ impl DocSpaceClient {
                     id,
                     title: file.title.unwrap_or_default(),
                     version: file.version.unwrap_or(1),
+                    updated: file
+                        .updated
+                        .as_deref()
+                        .and_then(|d| super::dates::parse(d).ok()),
                 });
             }
             if last {
@@ -210,6 +218,23 @@ impl DocSpaceClient {
                 OPERATION_POLL.as_secs_f64() * MAX_OPERATION_POLLS as f64
             ),
         })
+    }
+
+    /// The content of a file's current version (`GET filehandler.ashx?action=download`), at
+    /// most the client's answer cap.
+    pub async fn download(&self, file_id: &str) -> Result<bytes::Bytes, DocSpaceError> {
+        let endpoint = "download";
+        checked_id(endpoint, file_id)?;
+        let query = [
+            ("action", "download".to_owned()),
+            ("fileid", file_id.to_owned()),
+        ];
+        self.with_retries(endpoint, || async {
+            let request = self.request(Method::GET, "/filehandler.ashx").query(&query);
+            self.send_once(endpoint, request, || format!("file {file_id}"))
+                .await
+        })
+        .await
     }
 
     /// Which of `titles` already exist in the folder (`POST files/{folderId}/upload/check`).

@@ -88,6 +88,14 @@ pub struct Manifest {
     /// SHA-256 of the previous run's manifest bytes; `None` for the first run.
     #[serde(default)]
     pub previous_manifest_sha256: Option<String>,
+    /// Where the link to the previous manifest came from, e.g. the previous manifest found in
+    /// the DocSpace folder, or the resource's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_manifest_source: Option<String>,
+    /// Why the chain starts over at this manifest (no previous manifest could be found), if it
+    /// does: `verify` accepts a restart only with a recorded reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_restart: Option<String>,
     /// Privacy settings applied, shown to auditors, e.g. `ip=truncate users=pseudonym`.
     pub privacy: String,
 }
@@ -107,7 +115,7 @@ impl Manifest {
                 ])
             })
             .collect();
-        Json::Object(vec![
+        let mut fields = vec![
             ("format", Json::String(&self.format)),
             ("generator", Json::String(&self.generator)),
             ("resource", Json::String(&self.resource)),
@@ -128,9 +136,16 @@ impl Manifest {
                 "previousManifestSha256",
                 self.previous_manifest_sha256.as_deref().into(),
             ),
-            ("privacy", Json::String(&self.privacy)),
-        ])
-        .to_bytes()
+        ];
+        // Written only when set, so that manifests without them keep their exact bytes.
+        if let Some(source) = &self.previous_manifest_source {
+            fields.push(("previousManifestSource", Json::String(source)));
+        }
+        if let Some(reason) = &self.chain_restart {
+            fields.push(("chainRestart", Json::String(reason)));
+        }
+        fields.push(("privacy", Json::String(&self.privacy)));
+        Json::Object(fields).to_bytes()
     }
 
     /// Reads a manifest and checks it: the format, RFC 3339 times with the period's start
@@ -250,6 +265,8 @@ pub(crate) mod tests {
                 sha256: sha256_hex(b"{}\n{}\n"),
             },
             previous_manifest_sha256: None,
+            previous_manifest_source: None,
+            chain_restart: None,
             privacy: "ip=truncate users=pseudonym".to_owned(),
         }
     }

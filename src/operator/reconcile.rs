@@ -415,6 +415,8 @@ impl<'a> Pass<'a> {
             observer: Some(Arc::new(MetricsObserver(self.ctx.metrics.clone()))),
             privacy,
             previous_manifest_sha256: status.last_manifest_sha256.clone(),
+            previous_manifest_origin: "resource's status (status.lastManifestSha256)".to_owned(),
+            look_up_previous_manifest: true,
             signing_key,
             timeout: Some(self.ctx.run_timeout),
             previous: status.last_event_count.map(|events| PreviousTotals {

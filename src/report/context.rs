@@ -28,6 +28,8 @@ pub struct ReportContext {
     pub analysis: AnalysisOptions,
     /// Seconds the run waited after the period's end before reading it (`spec.settleSeconds`).
     pub settle_seconds: u32,
+    /// Where this run's manifest links to, as one sentence.
+    pub chain: String,
 }
 
 impl ReportContext {

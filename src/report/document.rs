@@ -255,6 +255,7 @@ fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
             ctx.settle_seconds
         )
     }));
+    blocks.push(Block::Paragraph(ctx.chain.clone()));
     let quiet = quiet_days(ctx, summary);
     if !quiet.is_empty() {
         blocks.push(Block::Paragraph(format!(

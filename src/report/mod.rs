@@ -93,6 +93,7 @@ pub(crate) mod test_support {
                 list_limit: 100,
             },
             settle_seconds: 300,
+            chain: "The chain of manifests starts here (first run).".into(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub(super) fn build(
     period: &ReportPeriod,
     artefacts: &[Artefact],
     events: EventsDigest,
+    link: &super::chain::ChainLink,
 ) -> Manifest {
     let utc = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     Manifest {
@@ -40,7 +41,9 @@ pub(super) fn build(
             })
             .collect(),
         events,
-        previous_manifest_sha256: request.previous_manifest_sha256.clone(),
+        previous_manifest_sha256: link.sha256.clone(),
+        previous_manifest_source: Some(link.source.clone()),
+        chain_restart: link.restart.clone(),
         privacy: request.privacy.describe(),
     }
 }

@@ -4,6 +4,7 @@
 //! anywhere else. A failed step uploads nothing: fetching and rendering finish before the first
 //! upload, and files this run created are deleted again if a later upload fails.
 
+mod chain;
 mod error;
 mod manifest;
 mod spool;
@@ -83,8 +84,15 @@ pub struct RunRequest {
     pub privacy: Privacy,
     /// The previous report's totals, for the change against the previous period.
     pub previous: Option<PreviousTotals>,
-    /// SHA-256 of the previous run's manifest, linked from this run's manifest.
+    /// SHA-256 of the previous run's manifest as the caller knows it (the status, or a file
+    /// named on the command line); linked from this run's manifest unless the folder holds a
+    /// newer earlier manifest of the report (see `look_up_previous_manifest`).
     pub previous_manifest_sha256: Option<String>,
+    /// Where `previous_manifest_sha256` came from, e.g. `the resource's status`.
+    pub previous_manifest_origin: String,
+    /// Look for the previous manifest in the upload folder (where the evidence lives) before
+    /// trusting `previous_manifest_sha256`; only when uploading.
+    pub look_up_previous_manifest: bool,
     /// Signs the manifest when present.
     pub signing_key: Option<Arc<SigningKey>>,
     /// The longest fetching and rendering may take; past it the run fails and uploads nothing.
@@ -298,6 +306,11 @@ async fn fetch_and_render(
     let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
     let work_dir = spool::Spool::create(&work_parent)
         .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
+    let link = if request.look_up_previous_manifest && request.delivery == Delivery::Upload {
+        chain::resolve(&client, request, &period).await
+    } else {
+        chain::ChainLink::given(request)
+    };
     let context = ReportContext {
         resource: format!("{}/{}", request.resource.namespace, request.resource.name),
         portal: request.validated.portal_url.to_string(),
@@ -320,6 +333,7 @@ async fn fetch_and_render(
             list_limit: LIST_LIMIT,
         },
         settle_seconds: request.spec.settle_seconds,
+        chain: link.describe(),
     };
     let render_error = |e| RunError::Render(work_dir.path().display().to_string(), e);
     let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path())
@@ -386,7 +400,7 @@ async fn fetch_and_render(
             .await
             .map_err(|e| RunError::Render("render task".to_owned(), std::io::Error::other(e)))?
             .map_err(render_error)?;
-    let manifest = manifest::build(request, &period, &artefacts, events);
+    let manifest = manifest::build(request, &period, &artefacts, events, &link);
     let manifest_sha256 = manifest.sha256();
     artefacts.extend(
         manifest::write(

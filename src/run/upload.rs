@@ -230,6 +230,7 @@ mod tests {
             id: id.into(),
             title: title.into(),
             version,
+            updated: None,
         }
     }
 

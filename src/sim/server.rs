@@ -64,6 +64,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/api/2.0/files/file/{file_id}", delete(upload::delete_file))
         .route("/api/2.0/files/file/{file_id}/lock", put(upload::lock_file))
         .route("/api/2.0/files/fileops", get(upload::operations))
+        .route("/filehandler.ashx", get(upload::download))
         .route(
             "/api/2.0/files/fileops/deleteversion",
             put(upload::delete_version),

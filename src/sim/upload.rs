@@ -348,3 +348,23 @@ pub(crate) async fn delete_version(
     };
     envelope::success_list(&url, &[operation])
 }
+
+/// `GET /filehandler.ashx?action=download&fileid=N`: the current version's bytes.
+pub(crate) async fn download(State(state): State<Arc<SimState>>, params: Params) -> Response {
+    let id = params.get("fileid").and_then(|v| v.parse::<i64>().ok());
+    let content = id.and_then(|id| {
+        state
+            .files()
+            .snapshot()
+            .into_iter()
+            .find(|f| f.id == id)
+            .map(|f| f.content)
+    });
+    match (params.get("action"), content) {
+        (Some("download"), Some(content)) => axum::response::IntoResponse::into_response((
+            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+            content,
+        )),
+        _ => envelope::file_not_found(),
+    }
+}

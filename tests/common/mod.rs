@@ -104,6 +104,8 @@ pub fn request(
         privacy: Privacy::none(),
         previous: None,
         previous_manifest_sha256: None,
+        previous_manifest_origin: "none".to_owned(),
+        look_up_previous_manifest: true,
         signing_key: None,
         timeout: None,
     }

@@ -4,8 +4,11 @@
 use super::load::Loaded;
 use crate::integrity::error::IntegrityError;
 
-/// Checks consecutive pairs of `sorted` (by period start); returns how many links there are.
-pub(super) fn check(sorted: &[Loaded]) -> Result<usize, IntegrityError> {
+/// Checks consecutive pairs of `sorted` (by period start); returns how many links there are
+/// and how many times the chain restarts with a recorded reason (`chainRestart`). A restart
+/// without a recorded reason is a broken chain.
+pub(super) fn check(sorted: &[Loaded]) -> Result<(usize, usize), IntegrityError> {
+    let mut restarts = 0;
     for pair in sorted.windows(2) {
         let [previous, next] = pair else { continue };
         same_report(previous, next)?;
@@ -19,6 +22,10 @@ pub(super) fn check(sorted: &[Loaded]) -> Result<usize, IntegrityError> {
             });
         }
         let stated = next.manifest.previous_manifest_sha256.as_deref();
+        if stated.is_none() && next.manifest.chain_restart.is_some() {
+            restarts += 1;
+            continue;
+        }
         if stated != Some(previous.sha256.as_str()) {
             return Err(IntegrityError::ChainBroken {
                 previous: previous.name.clone(),
@@ -29,7 +36,7 @@ pub(super) fn check(sorted: &[Loaded]) -> Result<usize, IntegrityError> {
             });
         }
     }
-    Ok(sorted.len().saturating_sub(1))
+    Ok((sorted.len().saturating_sub(1) - restarts, restarts))
 }
 
 fn same_report(previous: &Loaded, next: &Loaded) -> Result<(), IntegrityError> {
@@ -50,6 +57,12 @@ fn same_report(previous: &Loaded, next: &Loaded) -> Result<(), IntegrityError> {
 /// What probably happened, in parentheses: the link names another manifest of the set, or a
 /// manifest between the two is missing.
 fn hint(sorted: &[Loaded], previous: &Loaded, next: &Loaded, stated: Option<&str>) -> String {
+    if stated.is_none() {
+        return format!(
+            " ({} starts a new chain without a recorded reason)",
+            next.name
+        );
+    }
     if let Some(other) = sorted.iter().find(|m| Some(m.sha256.as_str()) == stated) {
         return format!(
             " (that is the hash of {}: the chain is out of order)",

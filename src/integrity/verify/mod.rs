@@ -37,6 +37,8 @@ pub struct VerifyReport {
     pub signatures: usize,
     /// Links between consecutive manifests that matched.
     pub chain_links: usize,
+    /// Places where the chain starts over with a recorded reason.
+    pub chain_restarts: usize,
 }
 
 impl fmt::Display for VerifyReport {
@@ -50,7 +52,15 @@ impl fmt::Display for VerifyReport {
             count(self.artefacts, "artefact"),
             count(self.signatures, "signature"),
             count(self.chain_links, "chain link")
-        )
+        )?;
+        if self.chain_restarts > 0 {
+            write!(
+                f,
+                " ({} with a recorded reason)",
+                count(self.chain_restarts, "chain restart")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -91,7 +101,7 @@ pub fn verify(
         }
         report.artefacts += artefacts::check(manifest, options.follow_symlinks)?;
     }
-    report.chain_links = chain::check(&loaded)?;
+    (report.chain_links, report.chain_restarts) = chain::check(&loaded)?;
     Ok(report)
 }
 

@@ -80,6 +80,7 @@ fn accepts_an_untouched_signed_chain_in_any_order() {
         artefacts: 6,
         signatures: 3,
         chain_links: 2,
+        chain_restarts: 0,
     };
     assert_eq!(report, expected);
     assert_eq!(
@@ -285,5 +286,33 @@ fn a_damaged_manifest_or_signature_file_is_named() {
             "report-2025-01.manifest.json: not a valid docspace-compliance-manifest/v1 manifest"
         ),
         "{message}"
+    );
+}
+
+#[test]
+fn a_restart_needs_a_recorded_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_set(dir.path(), None);
+    let rewrite = |reason: Option<&str>| {
+        let mut third = Manifest::from_json(&std::fs::read(&paths[2]).unwrap()).unwrap();
+        third.previous_manifest_sha256 = None;
+        third.chain_restart = reason.map(str::to_owned);
+        std::fs::write(&paths[2], third.to_json()).unwrap();
+    };
+    rewrite(None);
+    let message = error(&paths, &VerifyOptions::default());
+    assert!(
+        message.contains("starts a new chain without a recorded reason"),
+        "{message}"
+    );
+    rewrite(Some(
+        "first run: no earlier manifest of this report in the folder or the status",
+    ));
+    let report = verify(&paths, &VerifyOptions::default()).unwrap();
+    assert_eq!((report.chain_links, report.chain_restarts), (1, 1));
+    assert!(
+        report
+            .to_string()
+            .ends_with("(1 chain restart with a recorded reason)")
     );
 }
