@@ -42,6 +42,9 @@ pub fn one_line(text: &str) -> Cow<'_, str> {
 
 /// Secrets shorter than this are not registered: redacting them would mangle ordinary text.
 const MIN_SECRET_LEN: usize = 8;
+/// A key's form without its `sk-` prefix is registered only from this length on: a short one
+/// could be an ordinary word (a key `sk-rejected` must not redact "rejected").
+const MIN_BARE_KEY_LEN: usize = 16;
 
 static SECRETS: RwLock<BTreeSet<String>> = RwLock::new(BTreeSet::new());
 
@@ -50,7 +53,10 @@ static SECRETS: RwLock<BTreeSet<String>> = RwLock::new(BTreeSet::new());
 pub fn register_secret(secret: &str) {
     let secret = secret.trim().to_ascii_lowercase();
     let mut forms = vec![secret.clone()];
-    if let Some(rest) = secret.strip_prefix("sk-") {
+    if let Some(rest) = secret
+        .strip_prefix("sk-")
+        .filter(|r| r.len() >= MIN_BARE_KEY_LEN)
+    {
         forms.push(rest.to_owned());
     }
     let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
@@ -135,5 +141,10 @@ mod tests {
         assert_eq!(redact("nothing to hide"), Cow::Borrowed("nothing to hide"));
         register_secret("short");
         assert_eq!(redact("a short text"), "a short text");
+        register_secret("sk-rejected");
+        assert_eq!(
+            redact("DocSpace rejected sk-rejected"),
+            "DocSpace rejected [redacted]"
+        );
     }
 }

@@ -1277,7 +1277,12 @@ async fn image_builds_from_scratch_and_runs() {
 
     // And a report cycle from inside the image, as the chart runs it: read-only root, /tmp
     // a tmpfs, the host's loopback (the simulator) through the host network.
-    let (s1, month_from, month_to) = first_run();
+    // The last monthly run that has happened, and the month it reports (a period that has
+    // not ended yet is refused).
+    let schedule = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
+    let s0 = schedule.latest_before(Utc::now()).unwrap();
+    let month_to = s0 - TimeDelta::hours(3);
+    let month_from = schedule.latest_before(s0).unwrap() - TimeDelta::hours(3);
     let sim = sim(
         200,
         &month_from.to_rfc3339(),
@@ -1288,7 +1293,7 @@ async fn image_builds_from_scratch_and_runs() {
     let file = context.path().join("report.yaml");
     std::fs::write(&file, report("compliance", "monthly", &sim.base_url())).unwrap();
     let mount = format!("{}:/config/report.yaml:ro", file.display());
-    let at = s1.to_rfc3339();
+    let at = s0.to_rfc3339();
     let token = format!("DOCSPACE_TOKEN={DEFAULT_API_KEY}");
     let docker_args = [
         "run",

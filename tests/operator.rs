@@ -648,8 +648,14 @@ async fn a_rejected_key_backs_off_and_a_fixed_secret_runs_at_once() {
     assert!(retrying >= 2, "one RunRetrying event per retry: {retrying}");
     let notes = server.event_notes("retry", "monthly");
     assert!(
-        notes.iter().any(|n| n.contains("retrying in 1")),
+        notes
+            .iter()
+            .any(|n| n.starts_with("attempt 1 failed (Unauthorized); retrying in ")),
         "{notes:?}"
+    );
+    assert!(
+        notes.iter().all(|n| !n.contains("[redacted] the API key")),
+        "ordinary words are not redacted: {notes:?}"
     );
 
     // Right after an attempt, the next retry is at least ~36 s away: fixing the Secret runs

@@ -1228,3 +1228,60 @@ async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
     let report = verify(&[out.path().to_owned()], &VerifyOptions::default()).unwrap();
     assert_eq!(report.chain_links, 1);
 }
+
+#[tokio::test]
+async fn a_report_larger_than_one_upload_goes_through_a_chunked_session() {
+    // About 150 MiB of NDJSON: over the server's 100 MiB request cap.
+    let sim = sim(330_000, MARCH_FROM, MARCH_TO, |c| c.login_events = 0).await;
+    let s = spec(
+        &sim,
+        json!({"report": {"formats": ["ndjson"], "sections": ["cover"]}}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let ndjson = &outcome.uploads[0];
+    assert!(ndjson.bytes > 100 << 20, "{} bytes", ndjson.bytes);
+    let stored = sim
+        .uploads()
+        .into_iter()
+        .find(|f| f.title.ends_with(".ndjson"))
+        .unwrap();
+    assert_eq!(sha256_hex(&stored.content), ndjson.sha256);
+    let requests = sim.requests();
+    let sessions = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/upload/create_session"))
+        .count();
+    let chunks = requests
+        .iter()
+        .filter(|r| r.path.contains("/session/") && r.method == "POST")
+        .count();
+    assert_eq!(
+        sessions, 1,
+        "one session for the large file, none for the manifest"
+    );
+    let expected = ndjson.bytes.div_ceil(10 << 20) as usize;
+    assert_eq!(chunks, expected, "10 MiB chunks");
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.ends_with("/1045/upload") && r.status == 413),
+        "no single request over the cap"
+    );
+}
+
+#[tokio::test]
+async fn a_single_request_over_the_cap_is_refused_by_the_simulator() {
+    let sim = sim(10, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let body = vec![b'x'; (100 << 20) + 1];
+    let part = reqwest::multipart::Part::bytes(body).file_name("big.csv");
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/2.0/files/1045/upload", sim.base_url()))
+        .bearer_auth(sim_key())
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert!(sim.uploads().is_empty());
+}

@@ -98,7 +98,9 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
     let settled = settled_at(&request).map_err(|e| e.to_string())?;
-    if settled > now {
+    let period_over =
+        settled - chrono::TimeDelta::seconds(i64::from(request.spec.settle_seconds)) <= now;
+    if settled > now && period_over {
         let seconds = request.spec.settle_seconds;
         if args.no_wait {
             return Err(format!(

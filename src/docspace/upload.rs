@@ -92,6 +92,42 @@ struct FileOperation {
     finished: bool,
 }
 
+/// Files larger than this are uploaded through a chunked session: a single request is capped
+/// at 100 MiB by the server (402 above `available-file-size`, 413 above the body cap).
+pub const CHUNKED_UPLOAD_THRESHOLD: u64 = 64 << 20;
+/// Bytes per chunk of a session (the server's default `files:uploader:chunk-size`).
+pub const UPLOAD_CHUNK_SIZE: usize = 10 << 20;
+
+/// The answer of `upload/create_session` (`{success, data: {id, ...}}`) or of `/session`
+/// (the session object itself).
+#[derive(Deserialize)]
+struct SessionCreated {
+    #[serde(default)]
+    data: Option<SessionId>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct SessionId {
+    id: serde_json::Value,
+}
+
+/// The answer to a chunk: progress, or (`uploaded`) the stored file.
+#[derive(Deserialize)]
+struct ChunkAnswer {
+    #[serde(default)]
+    uploaded: bool,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    file: Option<FileDto>,
+}
+
 /// Pages of a folder listing read at most (100 files each).
 const MAX_LISTING_PAGES: usize = 50;
 /// Polls of a file operation that has not finished.
@@ -273,6 +309,18 @@ impl DocSpaceClient {
         content_type: &str,
         create_new_if_exist: bool,
     ) -> Result<UploadedFile, DocSpaceError> {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(|source| DocSpaceError::LocalFile {
+                path: path.display().to_string(),
+                source,
+            })?
+            .len();
+        if size > CHUNKED_UPLOAD_THRESHOLD {
+            return self
+                .upload_in_session(folder_id, title, path, size, create_new_if_exist)
+                .await;
+        }
         let endpoint = "upload";
         let url = ["api", "2.0", "files", folder_id, "upload"];
         let files: Vec<FileDto> = self
@@ -304,6 +352,131 @@ impl DocSpaceClient {
             title: file.title.unwrap_or_else(|| title.to_owned()),
             version: file.version,
         })
+    }
+
+    /// Uploads a large file through a chunked session (`upload/create_session`, then chunks of
+    /// [`UPLOAD_CHUNK_SIZE`] read from disk one at a time, so memory stays flat), aborting the
+    /// session if anything fails.
+    async fn upload_in_session(
+        &self,
+        folder_id: &str,
+        title: &str,
+        path: &Path,
+        size: u64,
+        create_new_if_exist: bool,
+    ) -> Result<UploadedFile, DocSpaceError> {
+        let endpoint = "upload session";
+        let url = ["api", "2.0", "files", folder_id, "upload", "create_session"];
+        let body = serde_json::json!({
+            "fileName": title, "fileSize": size, "createNewIfExist": create_new_if_exist
+        });
+        let created: SessionCreated = self
+            .with_retries(endpoint, || async {
+                let request = self
+                    .request_to(Method::POST, &url)
+                    .map_err(AttemptError::Fatal)?
+                    .json(&body);
+                let bytes = self
+                    .send_once(endpoint, request, || folder_not_found(folder_id))
+                    .await?;
+                parse_envelope::<SessionCreated>(endpoint, &bytes).map_err(AttemptError::Fatal)
+            })
+            .await?;
+        let session = created
+            .data
+            .map(|d| d.id)
+            .or(created.id)
+            .map(|id| id_text(&id))
+            .ok_or_else(|| DocSpaceError::Malformed {
+                endpoint,
+                detail: "the upload session has no id".to_owned(),
+            })?;
+        checked_id(endpoint, &session)?;
+        let sent = self.send_chunks(folder_id, &session, title, path).await;
+        if sent.is_err() {
+            let abort = [
+                "api",
+                "2.0",
+                "files",
+                folder_id,
+                "session",
+                session.as_str(),
+            ];
+            if let Ok(request) = self.request_to(Method::DELETE, &abort) {
+                let _ = self
+                    .send_once(endpoint, request, || "upload session".to_owned())
+                    .await;
+            }
+        }
+        sent
+    }
+
+    async fn send_chunks(
+        &self,
+        folder_id: &str,
+        session: &str,
+        title: &str,
+        path: &Path,
+    ) -> Result<UploadedFile, DocSpaceError> {
+        use tokio::io::AsyncReadExt;
+        let endpoint = "upload chunk";
+        let local = |source| DocSpaceError::LocalFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let url = ["api", "2.0", "files", folder_id, "session", session];
+        let mut file = tokio::fs::File::open(path).await.map_err(local)?;
+        loop {
+            let mut chunk = bytes::BytesMut::with_capacity(UPLOAD_CHUNK_SIZE);
+            while chunk.len() < UPLOAD_CHUNK_SIZE {
+                if file.read_buf(&mut chunk).await.map_err(local)? == 0 {
+                    break;
+                }
+            }
+            if chunk.is_empty() {
+                return Err(DocSpaceError::Malformed {
+                    endpoint,
+                    detail: "the server did not report the upload complete after the last chunk"
+                        .to_owned(),
+                });
+            }
+            let chunk = chunk.freeze();
+            let answer: ChunkAnswer = self
+                .with_retries(endpoint, || async {
+                    let part = Part::stream_with_length(
+                        reqwest::Body::from(chunk.clone()),
+                        chunk.len() as u64,
+                    )
+                    .file_name(title.to_owned());
+                    let request = self
+                        .request_to(Method::POST, &url)
+                        .map_err(AttemptError::Fatal)?
+                        .timeout(self.config.upload_timeout)
+                        .multipart(Form::new().part("file", part));
+                    let bytes = self
+                        .send_once(endpoint, request, || format!("upload session {session}"))
+                        .await
+                        .map_err(only_retry_unprocessed)?;
+                    parse_envelope::<ChunkAnswer>(endpoint, &bytes).map_err(AttemptError::Fatal)
+                })
+                .await?;
+            if answer.uploaded {
+                let (id, stored_title, version) = match answer.file {
+                    Some(file) => (id_text(&file.id), file.title, file.version),
+                    None => (
+                        answer.id.as_ref().map(id_text).unwrap_or_default(),
+                        answer.title,
+                        answer.version,
+                    ),
+                };
+                checked_id(endpoint, &id)?;
+                return Ok(UploadedFile {
+                    id,
+                    title: stored_title.unwrap_or_else(|| title.to_owned()),
+                    version,
+                });
+            }
+        }
     }
 
     /// Locks a file so that nobody edits it (`PUT files/file/{fileId}/lock`).

@@ -38,6 +38,15 @@ pub enum RunError {
     /// Rendering failed; nothing was uploaded.
     #[error("render failed at {0}, nothing was uploaded: {1}")]
     Render(String, #[source] std::io::Error),
+    /// The period has not ended yet: a report of it would be incomplete.
+    #[error(
+        "the period has not ended yet (it ends at {ends_at}); a report of it now would miss what \
+         happens until then: run it after that, or choose an earlier --at"
+    )]
+    PeriodNotOver {
+        /// The period's end.
+        ends_at: String,
+    },
     /// Fetching and rendering took longer than the run may; nothing was uploaded.
     #[error(
         "the run exceeded its time limit of {seconds} s while fetching and rendering, nothing was uploaded; \
@@ -68,6 +77,7 @@ impl RunError {
             Self::Fetch(_, e) => e.reason(),
             Self::Render(..) => "RenderFailed",
             Self::DeadlineExceeded { .. } => "DeadlineExceeded",
+            Self::PeriodNotOver { .. } => "InvalidSpec",
             Self::Upload { source, .. } => match source.reason() {
                 r @ ("Unauthorized" | "Forbidden" | "PaymentRequired") => r,
                 _ => "UploadFailed",

@@ -246,6 +246,12 @@ pub async fn run_once(
     progress: &dyn Progress,
 ) -> Result<RunOutcome, RunError> {
     // `generated_at` is the caller's now (the operator's clock, the CLI's start).
+    let period = plan(&request)?;
+    if period.to > request.generated_at {
+        return Err(RunError::PeriodNotOver {
+            ends_at: period.to.to_rfc3339(),
+        });
+    }
     let settled = settled_at(&request)?;
     if let Ok(wait) = (settled - request.generated_at).to_std() {
         tracing::info!(until = %settled.to_rfc3339(), "waiting for late audit writes to settle (spec.settleSeconds)");

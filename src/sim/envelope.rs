@@ -118,6 +118,15 @@ pub(crate) fn success_list<T: Serialize>(url: &RequestUrl, items: &[T]) -> Respo
     wrap(url, StatusCode::OK, 0, items, items.len())
 }
 
+/// The success wrapper around a single object with HTTP `status` (e.g. 201 Created).
+pub(crate) fn success_object_with<T: Serialize>(
+    url: &RequestUrl,
+    status: StatusCode,
+    payload: &T,
+) -> Response {
+    wrap(url, status, 0, payload, 1)
+}
+
 /// The success wrapper around a single object (`count` = 1).
 pub(crate) fn success_object<T: Serialize>(url: &RequestUrl, payload: &T) -> Response {
     wrap(url, StatusCode::OK, 0, payload, 1)

@@ -33,6 +33,7 @@ mod render;
 mod routes;
 mod seed;
 mod server;
+mod sessions;
 mod state;
 mod texts;
 mod upload;

@@ -12,7 +12,7 @@ use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 
 use super::state::SimState;
-use super::{SimConfig, SimError, middleware, routes, upload};
+use super::{SimConfig, SimError, middleware, routes, sessions, upload};
 
 /// What seeding produced and how long it took.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +55,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/api/2.0/files/{folder_id}", get(upload::list_folder))
         .route(
             "/api/2.0/files/{folder_id}/upload",
-            post(upload::upload).layer(DefaultBodyLimit::disable()),
+            post(upload::upload).layer(DefaultBodyLimit::max(sessions::MAX_REQUEST_BODY)),
         )
         .route(
             "/api/2.0/files/{folder_id}/upload/check",
@@ -64,6 +64,16 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
         .route("/api/2.0/files/file/{file_id}", delete(upload::delete_file))
         .route("/api/2.0/files/file/{file_id}/lock", put(upload::lock_file))
         .route("/api/2.0/files/fileops", get(upload::operations))
+        .route(
+            "/api/2.0/files/{folder_id}/upload/create_session",
+            post(sessions::create),
+        )
+        .route(
+            "/api/2.0/files/{folder_id}/session/{session_id}",
+            post(sessions::chunk)
+                .delete(sessions::abort)
+                .layer(DefaultBodyLimit::max(sessions::MAX_CHUNK + (1 << 20))),
+        )
         .route("/filehandler.ashx", get(upload::download))
         .route(
             "/api/2.0/files/fileops/deleteversion",

@@ -125,6 +125,8 @@ pub(crate) struct SimState {
     /// Login events, sorted by date ascending (never modified).
     pub login: Vec<LoginRec>,
     files: Mutex<FileStore>,
+    /// Chunked upload sessions by id.
+    sessions: Mutex<std::collections::HashMap<String, super::sessions::Session>>,
     /// File operations (deletions) and whether each has finished.
     operations: Mutex<Vec<(String, bool)>>,
     faults: Mutex<FaultBook>,
@@ -184,6 +186,7 @@ impl SimState {
             login,
             files: Mutex::new(FileStore::default()),
             operations: Mutex::new(Vec::new()),
+            sessions: Mutex::new(std::collections::HashMap::new()),
             faults: Mutex::new(FaultBook::default()),
             requests: Mutex::new(Vec::new()),
             stats,
@@ -202,6 +205,13 @@ impl SimState {
     /// The upload storage.
     pub fn files(&self) -> MutexGuard<'_, FileStore> {
         lock(&self.files)
+    }
+
+    /// The chunked upload sessions.
+    pub fn sessions(
+        &self,
+    ) -> MutexGuard<'_, std::collections::HashMap<String, super::sessions::Session>> {
+        lock(&self.sessions)
     }
 
     /// Registers a file operation that has not finished.

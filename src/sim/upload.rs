@@ -55,12 +55,12 @@ pub(crate) async fn upload(
                 if let (true, None, Some(name)) = (is_file, &upload, file_name) {
                     match field.bytes().await {
                         Ok(bytes) => upload = Some((name, Vec::from(bytes))),
-                        Err(e) => return envelope::bad_argument(&e.body_text()),
+                        Err(e) => return multipart_error(&e),
                     }
                 }
             }
             Ok(None) => break,
-            Err(e) => return envelope::bad_argument(&e.body_text()),
+            Err(e) => return multipart_error(&e),
         }
     }
     let Some((name, content)) = upload else {
@@ -81,6 +81,15 @@ pub(crate) async fn upload(
         &url.base,
     );
     envelope::success_list(&url, &[dto])
+}
+
+/// 413 for a body over the request cap (as the Files service answers), else 400.
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> Response {
+    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        envelope::empty(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+    } else {
+        envelope::bad_argument(&e.body_text())
+    }
 }
 
 #[derive(Debug, Deserialize)]
