@@ -1285,3 +1285,43 @@ async fn a_single_request_over_the_cap_is_refused_by_the_simulator() {
     assert_eq!(response.status().as_u16(), 413);
     assert!(sim.uploads().is_empty());
 }
+
+#[tokio::test]
+async fn gzip_compression_uploads_and_hashes_the_compressed_files() {
+    use docspace_compliance_operator::integrity::{VerifyOptions, verify};
+    use std::io::Read;
+
+    let sim = sim(500, MARCH_FROM, MARCH_TO, |_| {}).await;
+    let s = spec(
+        &sim,
+        json!({"report": {"formats": ["csv", "xlsx"], "compress": "gzip"}}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let names: Vec<&str> = outcome
+        .uploads
+        .iter()
+        .map(|u| u.file_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "compliance-report-monthly-2025-03.csv.gz",
+            "compliance-report-monthly-2025-03.xlsx",
+            "compliance-report-monthly-2025-03.manifest.json"
+        ]
+    );
+    let stored = sim
+        .uploads()
+        .into_iter()
+        .find(|f| f.title.ends_with(".csv.gz"))
+        .unwrap();
+    assert_eq!(sha256_hex(&stored.content), outcome.uploads[0].sha256);
+    let mut csv = String::new();
+    flate2::read::GzDecoder::new(&stored.content[..])
+        .read_to_string(&mut csv)
+        .unwrap();
+    assert_eq!(csv.lines().count(), 501, "a header and every event");
+    let report = verify(&[out.path().to_owned()], &VerifyOptions::default()).unwrap();
+    assert_eq!(report.artefacts, 2);
+}

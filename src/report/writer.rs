@@ -63,6 +63,19 @@ pub struct Artefact {
     pub sha256: String,
     /// Its size.
     pub bytes: u64,
+    /// Whether it was gzipped after rendering (`report.compress`).
+    pub gzip: bool,
+}
+
+impl Artefact {
+    /// The content type it is uploaded with.
+    pub fn content_type(&self) -> &'static str {
+        if self.gzip {
+            "application/gzip"
+        } else {
+            self.kind.content_type()
+        }
+    }
 }
 
 struct Spool {
@@ -262,6 +275,7 @@ impl ReportWriter {
             path,
             sha256: hex::encode(Sha256::digest(&bytes)),
             bytes: bytes.len() as u64,
+            gzip: false,
         })
     }
 }
@@ -331,6 +345,7 @@ fn finish_spool(
         path,
         sha256,
         bytes,
+        gzip: false,
     }))
 }
 

@@ -63,6 +63,7 @@ fn artefact(
         path,
         sha256: hex::encode(sha2::Sha256::digest(bytes)),
         bytes: bytes.len() as u64,
+        gzip: false,
     })
 }
 

@@ -5,6 +5,7 @@
 //! upload, and files this run created are deleted again if a later upload fails.
 
 mod chain;
+mod compress;
 mod error;
 mod manifest;
 mod spool;
@@ -406,6 +407,7 @@ async fn fetch_and_render(
             .await
             .map_err(|e| RunError::Render("render task".to_owned(), std::io::Error::other(e)))?
             .map_err(render_error)?;
+    compress::apply(request.spec.report.compress, &mut artefacts).map_err(render_error)?;
     let manifest = manifest::build(request, &period, &artefacts, events, &link);
     let manifest_sha256 = manifest.sha256();
     artefacts.extend(

@@ -140,7 +140,7 @@ async fn upload_one(
             &spec.folder_id,
             title,
             &artefact.path,
-            artefact.kind.content_type(),
+            artefact.content_type(),
             rename,
         )
         .await;

@@ -244,6 +244,22 @@ pub struct ReportSpec {
     #[serde(default = "default_mass_download")]
     #[schemars(range(min = 1))]
     pub mass_download_per_hour: u32,
+    /// Compress the text formats (`txt`, `csv`, `ndjson`, `md`) before uploading them:
+    /// `gzip` uploads `report.csv.gz` and the manifest hashes the compressed file as
+    /// uploaded. `xlsx` is compressed already and stays as it is.
+    #[serde(default)]
+    pub compress: Compression,
+}
+
+/// Compression of the uploaded report files.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// As rendered.
+    #[default]
+    None,
+    /// gzip (`.gz`).
+    Gzip,
 }
 
 impl Default for ReportSpec {
@@ -256,6 +272,7 @@ impl Default for ReportSpec {
             business_hours: BusinessHours::default(),
             mass_download_per_hour: default_mass_download(),
             signing_key_secret_ref: None,
+            compress: Compression::None,
         }
     }
 }
