@@ -1325,3 +1325,30 @@ async fn gzip_compression_uploads_and_hashes_the_compressed_files() {
     let report = verify(&[out.path().to_owned()], &VerifyOptions::default()).unwrap();
     assert_eq!(report.artefacts, 2);
 }
+
+#[tokio::test]
+async fn a_burst_of_sign_ins_in_one_second_across_pages_is_complete() {
+    let burst_at = utc("2025-03-15T12:00:00Z");
+    let sim = sim(0, MARCH_FROM, MARCH_TO, |c| {
+        c.login_events = 250;
+        c.login_burst = Some((burst_at, 150));
+    })
+    .await;
+    let s = spec(
+        &sim,
+        json!({"sources": {"auditTrail": false, "loginHistory": true}, "report": {"formats": ["ndjson"]}}),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let ids = ndjson_ids(&outcome, "login");
+    let truth = sim.login_event_ids_in(utc(MARCH_FROM), utc(MARCH_TO) - TimeDelta::seconds(1));
+    assert_eq!(truth.len(), 400);
+    assert_eq!(
+        unique(&ids),
+        unique(&truth),
+        "every sign-in, the burst included"
+    );
+    assert_eq!(ids.len(), truth.len(), "each once");
+    let in_burst = sim.login_event_ids_in(burst_at, burst_at).len();
+    assert!(in_burst >= 150);
+}

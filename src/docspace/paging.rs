@@ -576,7 +576,10 @@ impl<'a> LoginPager<'a> {
         }
         let passed_start = page.iter().any(|e| e.date < self.window.from);
         self.done = page.len() < PAGE_SIZE || passed_start;
-        self.start_index += PAGE_SIZE;
+        // Pages overlap by one event, as the audit pager's do: login events that share a
+        // second have no tie-breaker, and the overlap (with de-duplication over the whole run)
+        // keeps a burst straddling a page boundary from losing its edge.
+        self.start_index += PAGE_STRIDE;
         let mut batch = Vec::with_capacity(page.len());
         for event in page {
             if !self.seen.insert(&event, &mut self.stats) {

@@ -119,6 +119,8 @@ pub struct SimConfig {
     pub key_permissions: Vec<String>,
     /// When the key expires, if ever (`GET keys/@self`).
     pub key_expires_at: Option<DateTime<Utc>>,
+    /// Extra login events that all share one second: `(second, count)`.
+    pub login_burst: Option<(DateTime<Utc>, usize)>,
 }
 
 impl Default for SimConfig {
@@ -140,6 +142,7 @@ impl Default for SimConfig {
             folders: vec![1045],
             key_permissions: vec!["*".to_owned()],
             key_expires_at: None,
+            login_burst: None,
         }
     }
 }

@@ -168,7 +168,22 @@ impl SimState {
             to_s,
             config.audit_events,
         );
-        let login = seed_login(&world, config.seed, from_s, to_s, config.login_events);
+        let mut login = seed_login(&world, config.seed, from_s, to_s, config.login_events);
+        if let Some((at, n)) = config.login_burst {
+            let base = login.first().map_or(100, |r| r.id);
+            login.extend((0..n).map(|i| LoginRec {
+                ts: at.timestamp(),
+                id: 0,
+                seed: (i as u64).wrapping_mul(0x9E37_79B9),
+                action: 0,
+                user: 0,
+            }));
+            // Stable: the burst follows the events already stored at that second.
+            login.sort_by_key(|r| r.ts);
+            for (i, rec) in login.iter_mut().enumerate() {
+                rec.id = base + i64::try_from(i).unwrap_or(0);
+            }
+        }
         let record_bytes = std::mem::size_of::<AuditRec>() * audit.capacity()
             + std::mem::size_of::<LoginRec>() * login.capacity();
         let stats = SeedStats {
