@@ -136,6 +136,27 @@ const MAX_OPERATION_POLLS: usize = 60;
 const OPERATION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl DocSpaceClient {
+    /// Sends `method` to the portal URL plus `segments`, as `build` completes the request,
+    /// under the retry policy; returns the envelope's `response`.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        method: Method,
+        segments: &[&str],
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+        not_found: impl Fn() -> String,
+    ) -> Result<T, DocSpaceError> {
+        self.with_retries(endpoint, || async {
+            let request = build(
+                self.request_to(method.clone(), segments)
+                    .map_err(AttemptError::Fatal)?,
+            );
+            let bytes = self.send_once(endpoint, request, &not_found).await?;
+            parse_envelope::<T>(endpoint, &bytes).map_err(AttemptError::Fatal)
+        })
+        .await
+    }
+
     /// The files of a folder whose title contains `needle` (`GET files/{folderId}` with
     /// `filterValue`, paged), with their ids and current versions.
     pub async fn files_like(
@@ -153,16 +174,13 @@ impl DocSpaceClient {
                 ("startIndex", (page * 100).to_string()),
             ];
             let content: FolderContent = self
-                .with_retries(endpoint, || async {
-                    let request = self
-                        .request_to(Method::GET, &url)
-                        .map_err(AttemptError::Fatal)?
-                        .query(&query);
-                    let bytes = self
-                        .send_once(endpoint, request, || folder_not_found(folder_id))
-                        .await?;
-                    parse_envelope::<FolderContent>(endpoint, &bytes).map_err(AttemptError::Fatal)
-                })
+                .call(
+                    endpoint,
+                    Method::GET,
+                    &url,
+                    |r| r.query(&query),
+                    || folder_not_found(folder_id),
+                )
                 .await?;
             let last = content.files.len() < 100;
             for file in content.files {
@@ -282,16 +300,13 @@ impl DocSpaceClient {
         let endpoint = "upload check";
         let url = ["api", "2.0", "files", folder_id, "upload", "check"];
         let body = serde_json::json!({ "filesTitle": titles });
-        self.with_retries(endpoint, || async {
-            let request = self
-                .request_to(Method::POST, &url)
-                .map_err(AttemptError::Fatal)?
-                .json(&body);
-            let bytes = self
-                .send_once(endpoint, request, || folder_not_found(folder_id))
-                .await?;
-            parse_envelope::<Vec<String>>(endpoint, &bytes).map_err(AttemptError::Fatal)
-        })
+        self.call(
+            endpoint,
+            Method::POST,
+            &url,
+            |r| r.json(&body),
+            || folder_not_found(folder_id),
+        )
         .await
     }
 
@@ -371,16 +386,13 @@ impl DocSpaceClient {
             "fileName": title, "fileSize": size, "createNewIfExist": create_new_if_exist
         });
         let created: SessionCreated = self
-            .with_retries(endpoint, || async {
-                let request = self
-                    .request_to(Method::POST, &url)
-                    .map_err(AttemptError::Fatal)?
-                    .json(&body);
-                let bytes = self
-                    .send_once(endpoint, request, || folder_not_found(folder_id))
-                    .await?;
-                parse_envelope::<SessionCreated>(endpoint, &bytes).map_err(AttemptError::Fatal)
-            })
+            .call(
+                endpoint,
+                Method::POST,
+                &url,
+                |r| r.json(&body),
+                || folder_not_found(folder_id),
+            )
             .await?;
         let session = created
             .data
@@ -485,19 +497,15 @@ impl DocSpaceClient {
         checked_id(endpoint, file_id)?;
         let url = ["api", "2.0", "files", "file", file_id, "lock"];
         let body = serde_json::json!({ "lockFile": true });
-        self.with_retries(endpoint, || async {
-            let request = self
-                .request_to(Method::PUT, &url)
-                .map_err(AttemptError::Fatal)?
-                .json(&body);
-            let bytes = self
-                .send_once(endpoint, request, || format!("file {file_id}"))
-                .await?;
-            parse_envelope::<serde_json::Value>(endpoint, &bytes)
-                .map(|_| ())
-                .map_err(AttemptError::Fatal)
-        })
+        self.call::<serde_json::Value>(
+            endpoint,
+            Method::PUT,
+            &url,
+            |r| r.json(&body),
+            || format!("file {file_id}"),
+        )
         .await
+        .map(|_| ())
     }
 
     /// Deletes a file immediately, bypassing the trash (used to undo a partial upload), and

@@ -24,6 +24,7 @@ pub use privacy::{Privacy, PrivacyError, PrivacyKey};
 pub use render::content_type;
 pub use summary::{PreviousTotals, Summary};
 pub use view::{EventView, action_name};
+pub(crate) use writer::HashingWriter;
 pub use writer::{Artefact, ArtefactKind, ReportWriter};
 
 #[cfg(test)]

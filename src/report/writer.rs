@@ -377,15 +377,16 @@ fn copy_chunks(
     Ok(())
 }
 
-/// A writer that hashes and counts what passes through.
-struct HashingWriter<W: Write> {
+/// A writer that hashes (SHA-256) and counts what passes through.
+pub(crate) struct HashingWriter<W: Write> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
-    fn new(inner: W) -> Self {
+    /// Writes through to `inner`.
+    pub(crate) fn new(inner: W) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -393,7 +394,8 @@ impl<W: Write> HashingWriter<W> {
         }
     }
 
-    fn finish(mut self) -> io::Result<(String, u64)> {
+    /// Flushes; returns the lowercase hex SHA-256 and the count of what was written.
+    pub(crate) fn finish(mut self) -> io::Result<(String, u64)> {
         self.inner.flush()?;
         Ok((hex::encode(self.hasher.finalize()), self.bytes))
     }

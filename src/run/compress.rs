@@ -2,34 +2,13 @@
 //! for the manifest and uploaded, so the manifest describes the files as uploaded.
 
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufReader};
 
 use flate2::Compression as Level;
 use flate2::write::GzEncoder;
-use sha2::{Digest, Sha256};
 
-use crate::report::{Artefact, ArtefactKind};
+use crate::report::{Artefact, ArtefactKind, HashingWriter};
 use crate::spec::{Compression, ReportFormat};
-
-/// Counts and hashes what passes through on its way to a file.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
 
 /// Whether `kind` is compressed under `compression`.
 fn applies(compression: Compression, kind: ArtefactKind) -> bool {
@@ -48,21 +27,16 @@ pub(super) fn apply(compression: Compression, artefacts: &mut [Artefact]) -> io:
         let path = artefact.path.with_file_name(&file_name);
         let mut reader = BufReader::with_capacity(1 << 20, File::open(&artefact.path)?);
         let mut encoder = GzEncoder::new(
-            HashingWriter {
-                inner: io::BufWriter::with_capacity(1 << 20, File::create(&path)?),
-                hasher: Sha256::new(),
-                bytes: 0,
-            },
+            HashingWriter::new(io::BufWriter::with_capacity(1 << 20, File::create(&path)?)),
             Level::default(),
         );
         io::copy(&mut reader, &mut encoder)?;
-        let mut written = encoder.finish()?;
-        written.flush()?;
+        let (sha256, bytes) = encoder.finish()?.finish()?;
         std::fs::remove_file(&artefact.path)?;
         artefact.file_name = file_name;
         artefact.path = path;
-        artefact.sha256 = hex::encode(written.hasher.finalize());
-        artefact.bytes = written.bytes;
+        artefact.sha256 = sha256;
+        artefact.bytes = bytes;
         artefact.gzip = true;
     }
     Ok(())
@@ -71,6 +45,7 @@ pub(super) fn apply(compression: Compression, artefacts: &mut [Artefact]) -> io:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
     use std::io::Read;
 
     #[test]

@@ -16,6 +16,7 @@ use super::envelope::{self, RequestUrl};
 use super::files::sanitize_title;
 use super::guid::uuid_from;
 use super::state::SimState;
+use super::upload::existing_folder;
 
 /// The Files service's request-body cap (`Program.cs`): a larger single upload gets 413.
 pub(crate) const MAX_REQUEST_BODY: usize = 100 << 20;
@@ -44,12 +45,6 @@ pub(crate) struct CreateSession {
     create_new_if_exist: bool,
 }
 
-fn folder(state: &SimState, raw: &str) -> Option<i64> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| state.config.folders.contains(id))
-}
-
 /// `POST /api/2.0/files/{folderId}/upload/create_session`.
 pub(crate) async fn create(
     State(state): State<Arc<SimState>>,
@@ -57,7 +52,7 @@ pub(crate) async fn create(
     url: RequestUrl,
     axum::Json(body): axum::Json<CreateSession>,
 ) -> Response {
-    let Some(folder_id) = folder(&state, &raw_folder) else {
+    let Some(folder_id) = existing_folder(&state, &raw_folder) else {
         return envelope::folder_not_found();
     };
     if body.file_size > MAX_FILE {
@@ -95,7 +90,7 @@ pub(crate) async fn chunk(
     url: RequestUrl,
     mut multipart: Multipart,
 ) -> Response {
-    if folder(&state, &raw_folder).is_none() {
+    if existing_folder(&state, &raw_folder).is_none() {
         return envelope::folder_not_found();
     }
     let mut bytes = None;

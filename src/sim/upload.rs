@@ -17,7 +17,7 @@ use super::query::Params;
 use super::state::SimState;
 
 /// The folder id of the route if it is an existing upload folder.
-fn existing_folder(state: &SimState, raw: &str) -> Option<i64> {
+pub(crate) fn existing_folder(state: &SimState, raw: &str) -> Option<i64> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| state.config.folders.contains(id))
