@@ -125,14 +125,15 @@ async fn period_boundaries_match_the_ground_truth() {
             truth,
             "{period} in {tz}, portal {portal_tz}"
         );
-        // The request carries the period as UTC with Z and an inclusive end one second early.
+        // The request carries the period as UTC with Z and an inclusive end 100 ns early, with
+        // seven fraction digits (microsecond dates of the last second are in).
         let first = sim
             .requests()
             .into_iter()
             .find(|r| r.path.ends_with("/audit/events/filter"))
             .unwrap();
         let expected_to = (outcome.period.to - chrono::TimeDelta::seconds(1))
-            .format("%Y-%m-%dT%H:%M:%SZ")
+            .format("%Y-%m-%dT%H:%M:%S.9999999Z")
             .to_string();
         assert!(
             first.query.contains(&expected_to.replace(':', "%3A")),
@@ -1351,4 +1352,35 @@ async fn a_burst_of_sign_ins_in_one_second_across_pages_is_complete() {
     assert_eq!(ids.len(), truth.len(), "each once");
     let in_burst = sim.login_event_ids_in(burst_at, burst_at).len();
     assert!(in_burst >= 150);
+}
+
+#[tokio::test]
+async fn microsecond_dates_lose_nothing_at_the_period_end_or_a_window_boundary() {
+    use docspace_compliance_operator::sim::DatePrecision;
+
+    let end = utc(MARCH_TO);
+    for n in [0usize, 1, 99, 100, 101, 10_000] {
+        let sim = sim(n, MARCH_FROM, MARCH_TO, |c| {
+            c.date_precision = DatePrecision::Micros;
+            c.login_events = 0;
+        })
+        .await;
+        // A burst in the period's last second (fractions .000001 to .149001), and for the
+        // large period bursts every ~1,900 events back, where windows get narrowed.
+        sim.insert_audit_events_at(end - TimeDelta::seconds(1), 150);
+        if n == 10_000 {
+            for k in 1..=5 {
+                let second = end - TimeDelta::seconds(1_900 * 268 * k);
+                sim.insert_audit_events_at(second, 150);
+            }
+        }
+        let s = spec(&sim, json!({"report": {"formats": ["ndjson"]}}));
+        let out = tempfile::tempdir().unwrap();
+        let req = request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path());
+        let outcome = run_once(req, &NoProgress).await.unwrap();
+        let truth = sim.audit_event_ids_in(utc(MARCH_FROM), end - TimeDelta::microseconds(1));
+        let got = ndjson_ids(&outcome, "audit");
+        assert_eq!(got.len(), truth.len(), "{n} events: each once");
+        assert_eq!(unique(&got), unique(&truth), "{n} events: every one");
+    }
 }

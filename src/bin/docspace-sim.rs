@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Parser, ValueEnum};
 use docspace_compliance_operator::sim::{
-    Caller, DEFAULT_API_KEY, DEFAULT_SEED, SeedStats, SimConfig, previous_month_utc, serve_until,
-    shutdown_signal,
+    Caller, DEFAULT_API_KEY, DEFAULT_SEED, DatePrecision, SeedStats, SimConfig, previous_month_utc,
+    serve_until, shutdown_signal,
 };
 
 /// Who the API key belongs to.
@@ -77,6 +77,10 @@ struct Args {
     /// Answer every authenticated request with 402 (portal not paid).
     #[arg(long)]
     portal_unpaid: bool,
+    /// How audit dates are stored: `seconds` (MySQL portals) or `micro` (PostgreSQL portals,
+    /// rendered with seven fraction digits).
+    #[arg(long, default_value = "seconds", value_parser = ["seconds", "micro"])]
+    date_precision: String,
 }
 
 fn parse_rfc3339(value: &str) -> Result<DateTime<Utc>, String> {
@@ -109,6 +113,11 @@ impl Args {
                 vec![1045]
             } else {
                 self.folders
+            },
+            date_precision: if self.date_precision == "micro" {
+                DatePrecision::Micros
+            } else {
+                DatePrecision::Seconds
             },
             ..SimConfig::default()
         }

@@ -11,13 +11,34 @@ pub fn parse(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(text).map(|d| d.with_timezone(&Utc))
 }
 
-/// Formats an instant for a `from`/`to` query parameter: UTC, whole seconds, trailing `Z`.
+/// Formats an instant for a `from`/`to` query parameter: UTC with a trailing `Z`, whole
+/// seconds or, when it has a fraction, exactly seven fraction digits (the server parses 0, 3 or
+/// 7 digits and rejects any other length with 400).
 pub fn to_query(instant: DateTime<Utc>) -> String {
-    instant.to_rfc3339_opts(SecondsFormat::Secs, true)
+    let nanos = instant.timestamp_subsec_nanos();
+    if nanos == 0 {
+        return instant.to_rfc3339_opts(SecondsFormat::Secs, true);
+    }
+    format!(
+        "{}.{:07}Z",
+        instant.format("%Y-%m-%dT%H:%M:%S"),
+        nanos / 100
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn queries_have_no_fraction_or_seven_digits() {
+        let whole = super::parse("2025-03-31T23:59:59Z").unwrap();
+        assert_eq!(super::to_query(whole), "2025-03-31T23:59:59Z");
+        let last =
+            super::parse("2025-04-01T00:00:00Z").unwrap() - chrono::TimeDelta::nanoseconds(100);
+        assert_eq!(super::to_query(last), "2025-03-31T23:59:59.9999999Z");
+        let micro = super::parse("2025-03-31T23:59:59.000001Z").unwrap();
+        assert_eq!(super::to_query(micro), "2025-03-31T23:59:59.0000010Z");
+    }
+
     use super::*;
 
     #[test]

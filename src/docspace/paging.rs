@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 
@@ -149,21 +149,6 @@ impl SeenIds {
     }
 }
 
-fn whole_second(instant: DateTime<Utc>) -> DateTime<Utc> {
-    instant
-        .duration_trunc(TimeDelta::seconds(1))
-        .unwrap_or(instant)
-}
-
-fn ceil_second(instant: DateTime<Utc>) -> DateTime<Utc> {
-    let floor = whole_second(instant);
-    if floor == instant {
-        floor
-    } else {
-        floor + TimeDelta::seconds(1)
-    }
-}
-
 fn endpoint_of(source: Source) -> &'static str {
     match source {
         Source::Audit => "audit events",
@@ -275,8 +260,9 @@ pub struct AuditPager {
     in_flight: FuturesOrdered<PageFuture>,
     pages_in_window: usize,
     seen_in_window: SeenIds,
+    /// The oldest instant seen in this window.
     oldest_second: Option<DateTime<Utc>>,
-    /// Ids and fingerprints of the events of the oldest second seen.
+    /// Ids and fingerprints of the events of the oldest instant seen.
     ids_at_oldest_second: Vec<(i64, u64)>,
     done: bool,
     stats: PagingStats,
@@ -431,7 +417,8 @@ impl AuditPager {
                 }
                 continue;
             }
-            let second = whole_second(event.date);
+            // The exact instant: whole seconds on MySQL portals, microseconds on PostgreSQL.
+            let second = event.date;
             match self.oldest_second {
                 Some(oldest) if second > oldest => {}
                 Some(oldest) if second == oldest => self
@@ -480,7 +467,8 @@ impl AuditPager {
         let Some(oldest) = self.oldest_second else {
             return Ok(());
         };
-        let new_end = ceil_second(oldest);
+        // Inclusive: the events of that very instant are fetched again and dropped by id.
+        let new_end = oldest;
         if new_end >= self.window.to_inclusive || oldest <= self.window.from {
             // One busy second cannot be narrowed: keep paging it by offset, up to a bound.
             if self.request_limit >= MAX_PAGES_PER_SECOND {
@@ -600,19 +588,5 @@ impl<'a> LoginPager<'a> {
         }
         self.stats.events += batch.len() as u64;
         Ok(Some(batch))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seconds_round_both_ways() {
-        let t = dates::parse("2025-03-01T10:00:00.5Z").unwrap();
-        assert_eq!(dates::to_query(whole_second(t)), "2025-03-01T10:00:00Z");
-        assert_eq!(dates::to_query(ceil_second(t)), "2025-03-01T10:00:01Z");
-        let whole = dates::parse("2025-03-01T10:00:00Z").unwrap();
-        assert_eq!(ceil_second(whole), whole);
     }
 }

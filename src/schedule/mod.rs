@@ -122,9 +122,11 @@ pub struct ReportPeriod {
 }
 
 impl ReportPeriod {
-    /// The last second DocSpace should include: its `to` is inclusive at one-second precision.
+    /// The last instant DocSpace should include: its `to` is inclusive, and parsed to 100 ns
+    /// (seven fraction digits). On PostgreSQL portals dates carry microseconds, so one second
+    /// less would drop the events of the period's last second.
     pub fn to_inclusive(&self) -> DateTime<Utc> {
-        self.to - TimeDelta::seconds(1)
+        self.to - TimeDelta::nanoseconds(100)
     }
 
     /// `from` in the period's time zone, RFC 3339.

@@ -68,10 +68,10 @@ fn small(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(0)
 }
 
-/// Appends the [`format_api_date`] text of `ts` to `out` without going through chrono's
+/// Appends the [`format_api_date`] text of `ts` (plus `micros`) to `out` without going through chrono's
 /// formatter: the portal offset is looked up, then the fixed-width
 /// `yyyy-MM-ddTHH:mm:ss.0000000` and `Z` or `±HH:mm` are written digit by digit.
-pub(crate) fn push_api_date(out: &mut Vec<u8>, ts: i64, tz: Tz) {
+pub(crate) fn push_api_date(out: &mut Vec<u8>, ts: i64, micros: u32, tz: Tz) {
     if !(FAST_MIN_TS..=FAST_MAX_TS).contains(&ts) {
         out.extend_from_slice(format_api_date(ts, tz).as_bytes());
         return;
@@ -93,7 +93,12 @@ pub(crate) fn push_api_date(out: &mut Vec<u8>, ts: i64, tz: Tz) {
     push_2digits(out, secs / 60 % 60);
     out.push(b':');
     push_2digits(out, secs % 60);
-    out.extend_from_slice(b".0000000");
+    // Seven digits of 100 ns, as ApiDateTime writes them.
+    out.push(b'.');
+    let ticks = micros.min(999_999) * 10;
+    for divisor in [1_000_000, 100_000, 10_000, 1_000, 100, 10, 1] {
+        out.push(b'0' + u8::try_from(ticks / divisor % 10).unwrap_or(0));
+    }
     if offset == 0 {
         out.push(b'Z');
     } else {
@@ -238,7 +243,7 @@ mod tests {
         for tz in zones {
             for &ts in &stamps {
                 let mut out = Vec::new();
-                push_api_date(&mut out, ts, tz);
+                push_api_date(&mut out, ts, 0, tz);
                 assert_eq!(
                     String::from_utf8(out).unwrap(),
                     format_api_date(ts, tz),

@@ -191,6 +191,8 @@ pub(crate) enum Context<'a> {
 pub(crate) struct AuditView<'a> {
     pub id: i64,
     pub ts: i64,
+    /// Microseconds past `ts` (0 unless the portal stores microseconds).
+    pub micros: u32,
     pub spec: &'static ActionSpec,
     pub user: &'a UserText,
     pub action: ActionText<'a>,
@@ -275,6 +277,7 @@ pub(crate) fn audit_view<'a>(world: &'a World, texts: &'a Texts, rec: &AuditRec)
     AuditView {
         id: rec.id,
         ts: rec.ts,
+        micros: 0,
         spec,
         user,
         action: ActionText { template, values },

@@ -121,6 +121,20 @@ pub struct SimConfig {
     pub key_expires_at: Option<DateTime<Utc>>,
     /// Extra login events that all share one second: `(second, count)`.
     pub login_burst: Option<(DateTime<Utc>, usize)>,
+    /// How precisely audit dates are stored: whole seconds (MySQL `datetime`) or microseconds
+    /// (PostgreSQL `timestamptz`).
+    pub date_precision: DatePrecision,
+}
+
+/// How precisely the simulated database stores audit dates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DatePrecision {
+    /// Whole seconds, rendered `.0000000` (MySQL portals).
+    #[default]
+    Seconds,
+    /// Microseconds, rendered with 7 digits (PostgreSQL portals). Events of one second get
+    /// increasing fractions in the order they were stored (1 ms apart).
+    Micros,
 }
 
 impl Default for SimConfig {
@@ -143,6 +157,7 @@ impl Default for SimConfig {
             key_permissions: vec!["*".to_owned()],
             key_expires_at: None,
             login_burst: None,
+            date_precision: DatePrecision::Seconds,
         }
     }
 }

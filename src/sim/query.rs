@@ -97,8 +97,12 @@ pub(crate) struct EventFilter {
     pub action: Option<i32>,
     /// Inclusive lower bound, whole UTC seconds.
     pub from: Option<i64>,
+    /// `from` in microseconds, exactly as sent.
+    pub from_us: Option<i64>,
     /// Inclusive upper bound, whole UTC seconds.
     pub to: Option<i64>,
+    /// `to` in microseconds, exactly as sent (sub-microsecond digits dropped).
+    pub to_us: Option<i64>,
     /// Page size, 1..=100.
     pub count: usize,
     /// Offset.
@@ -168,6 +172,8 @@ impl<'a> Binder<'a> {
 
     /// The parameters both endpoints bind.
     fn common(&mut self) -> EventFilter {
+        let from = self.date("from", "From");
+        let to = self.date("to", "To");
         EventFilter {
             user_id: self
                 .bind("userId", "UserId", parse_guid)
@@ -175,8 +181,18 @@ impl<'a> Binder<'a> {
             action: self
                 .enumeration("action", "Action", message_action_id)
                 .filter(|&a| a != -1),
-            from: self.date("from", "From").map(|d| ceil_secs(&d)),
-            to: self.date("to", "To").map(|d| floor_secs(&d)),
+            from: from.map(|d| ceil_secs(&d)),
+            from_us: from.map(|d| {
+                let us = d.timestamp_micros();
+                // Round up: a bound between two microseconds excludes the earlier one.
+                if d.timestamp_subsec_nanos() % 1000 > 0 {
+                    us + 1
+                } else {
+                    us
+                }
+            }),
+            to: to.map(|d| floor_secs(&d)),
+            to_us: to.map(|d| d.timestamp_micros()),
             count: self.count(),
             start_index: self.start_index(),
         }

@@ -37,17 +37,17 @@ impl EventWriter {
     }
 
     /// `{"id":N,"date":"..."`: the start of every event object.
-    fn head(&self, out: &mut Vec<u8>, id: i64, ts: i64) {
+    fn head(&self, out: &mut Vec<u8>, id: i64, ts: i64, micros: u32) {
         out.extend_from_slice(b"{\"id\":");
         push_int(out, id);
         out.extend_from_slice(b",\"date\":\"");
-        push_api_date(out, ts, self.tz);
+        push_api_date(out, ts, micros, self.tz);
         out.push(b'"');
     }
 
     /// Writes an audit event object.
     pub fn audit(&self, out: &mut Vec<u8>, event: &AuditView<'_>) {
-        self.head(out, event.id, event.ts);
+        self.head(out, event.id, event.ts, event.micros);
         out.extend_from_slice(b",\"user\":\"");
         event.user.name.push_contents(out);
         out.extend_from_slice(b"\",\"userId\":\"");
@@ -109,7 +109,7 @@ impl EventWriter {
 
     /// Writes a login event object.
     pub fn login(&self, out: &mut Vec<u8>, event: &LoginView<'_>) {
-        self.head(out, event.id, event.ts);
+        self.head(out, event.id, event.ts, 0);
         match event.user {
             Some(user) => {
                 out.extend_from_slice(b",\"user\":\"");

@@ -56,7 +56,8 @@ pub(crate) async fn events_filter(
         }
         let page = {
             let store = state.audit();
-            select_audit(&state.world, &state.texts, &store.recs, &filter)
+            let micros = state.config.date_precision == super::DatePrecision::Micros;
+            select_audit(&state.world, &state.texts, &store.recs, &filter, micros)
         };
         audit_page(&state, &url, &page)
     })
@@ -107,11 +108,26 @@ fn event_page<R>(
     })
 }
 
-/// The success envelope around the audit events of `page`.
+/// The success envelope around the audit events of `page` (dates at the stored precision).
 fn audit_page(state: &SimState, url: &RequestUrl, page: &[AuditRec]) -> Response {
-    event_page(state, url, page, AUDIT_EVENT_BYTES, |writer, out, rec| {
-        writer.audit(out, &audit_view(&state.world, &state.texts, rec));
-    })
+    let micros: Vec<u32> = if state.config.date_precision == super::DatePrecision::Micros {
+        let store = state.audit();
+        page.iter().map(|rec| store.micros_of(rec)).collect()
+    } else {
+        vec![0; page.len()]
+    };
+    let indexed: Vec<(AuditRec, u32)> = page.iter().copied().zip(micros).collect();
+    event_page(
+        state,
+        url,
+        &indexed,
+        AUDIT_EVENT_BYTES,
+        |writer, out, (rec, micros)| {
+            let mut view = audit_view(&state.world, &state.texts, rec);
+            view.micros = *micros;
+            writer.audit(out, &view);
+        },
+    )
 }
 
 /// The success envelope around the login events of `page`.
@@ -127,9 +143,15 @@ pub(crate) fn select_audit(
     texts: &Texts,
     recs: &[AuditRec],
     filter: &AuditFilter,
+    micros: bool,
 ) -> Vec<AuditRec> {
     let common = &filter.common;
-    let window = &recs[date_range(recs, common.from, common.to)];
+    let range = if micros {
+        super::state::exact_range(recs, common.from_us, common.to_us)
+    } else {
+        date_range(recs, common.from, common.to)
+    };
+    let window = &recs[range];
     let target_filter = match (common.action, filter.entry_type) {
         (Some(_), _) => filter.target.as_deref().map(|t| (t, true)),
         (None, Some(_)) => filter.target.as_deref().map(|t| (t, false)),
@@ -377,7 +399,7 @@ mod tests {
             },
             ..AuditFilter::default()
         };
-        let fast = select_audit(&world, &Texts::new(&world), &recs, &f);
+        let fast = select_audit(&world, &Texts::new(&world), &recs, &f, false);
         let window: Vec<_> = recs
             .iter()
             .rev()

@@ -82,7 +82,58 @@ fn ids_in<R: EventRecord>(
     recs[range].iter().rev().map(R::id).collect()
 }
 
+/// Microseconds of the event at `index` past its second: events of one second are 1 ms apart
+/// in the order they were stored (the store keeps that order).
+pub(crate) fn micros_at(recs: &[AuditRec], index: usize) -> u32 {
+    let ts = recs[index].ts;
+    let first = recs[..index].partition_point(|r| r.ts < ts);
+    u32::try_from((index - first) * 1000 + 1)
+        .unwrap_or(999_999)
+        .min(999_999)
+}
+
+/// The instant of the event at `index` in microseconds since the epoch.
+fn instant_us(recs: &[AuditRec], index: usize) -> i64 {
+    recs[index].ts * 1_000_000 + i64::from(micros_at(recs, index))
+}
+
+/// The indices of the events whose exact instant (µs) is in `[from_us, to_us]`.
+pub(crate) fn exact_range(
+    recs: &[AuditRec],
+    from_us: Option<i64>,
+    to_us: Option<i64>,
+) -> Range<usize> {
+    // The first index whose instant is not below `bound` (instants grow with the index).
+    let first_at_or_after = |bound: i64| {
+        let (mut low, mut high) = (0, recs.len());
+        while low < high {
+            let mid = (low + high) / 2;
+            if instant_us(recs, mid) < bound {
+                low = mid + 1;
+            } else {
+                high = mid;
+            }
+        }
+        low
+    };
+    let start = from_us.map_or(0, first_at_or_after);
+    let end = to_us.map_or(recs.len(), |t| first_at_or_after(t.saturating_add(1)));
+    start..end.max(start)
+}
+
 impl AuditStore {
+    /// Microseconds past its second of a stored event (found by date and id).
+    pub fn micros_of(&self, rec: &AuditRec) -> u32 {
+        let index = self
+            .recs
+            .partition_point(|r| (r.ts, r.id) < (rec.ts, rec.id));
+        if index < self.recs.len() {
+            micros_at(&self.recs, index)
+        } else {
+            0
+        }
+    }
+
     fn new(recs: Vec<AuditRec>, seed: u64) -> Self {
         let next_id = recs.iter().map(|r| r.id).max().unwrap_or(1_000) + 1;
         Self {
@@ -275,9 +326,18 @@ impl SimState {
         }
     }
 
-    /// Ids of audit events in the inclusive range (second precision), newest first.
+    /// Ids of audit events in the inclusive range, newest first (at the stored precision).
     pub fn audit_event_ids_in(&self, from: DateTime<Utc>, to_inclusive: DateTime<Utc>) -> Vec<i64> {
-        ids_in(&self.audit().recs, from, to_inclusive)
+        let store = self.audit();
+        if self.config.date_precision == super::DatePrecision::Micros {
+            let range = exact_range(
+                &store.recs,
+                Some(from.timestamp_micros()),
+                Some(to_inclusive.timestamp_micros()),
+            );
+            return store.recs[range].iter().rev().map(|r| r.id).collect();
+        }
+        ids_in(&store.recs, from, to_inclusive)
     }
 
     /// Ids of login events in the inclusive range (second precision), newest first.
