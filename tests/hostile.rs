@@ -508,3 +508,46 @@ async fn an_id_that_comes_back_with_other_content_is_reported_not_dropped() {
         "{md}"
     );
 }
+
+#[tokio::test]
+async fn ties_served_in_a_new_order_on_every_request_are_bounded() {
+    // 300 events of one second, shuffled anew for every request, then paged by offset: pages
+    // overlap arbitrarily, so the anchor check keeps failing. The run must stop by itself.
+    let script = |path: &str, query: &str| {
+        if path.ends_with("/portal/quota") {
+            return Some(serde_json::json!({"audit": true}));
+        }
+        if !path.ends_with("/audit/events/filter") {
+            return None;
+        }
+        let start: usize = query_value(query, "startIndex")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut ids: Vec<i64> = (1..=300).collect();
+        fastrand::shuffle(&mut ids);
+        Some(
+            ids.into_iter()
+                .skip(start)
+                .take(100)
+                .map(|id| event(id, "2025-03-20T10:00:00Z"))
+                .collect::<Vec<_>>()
+                .into(),
+        )
+    };
+    let (portal, hostile) = start(Behaviour::Portal(Arc::new(script))).await;
+    let spec = spec_with_sources(&format!("http://{portal}"), true, false);
+    let result = tokio::time::timeout(std::time::Duration::from_secs(60), run_spec(spec))
+        .await
+        .expect("the run stops by itself");
+    let pages = hostile
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path.ends_with("/audit/events/filter"))
+        .count();
+    if let Err(error) = result {
+        assert!(error.contains("bound:"), "{error}");
+    }
+    assert!(pages <= 130, "{pages} pages");
+}
