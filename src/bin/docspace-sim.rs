@@ -81,6 +81,16 @@ struct Args {
     /// rendered with seven fraction digits).
     #[arg(long, default_value = "seconds", value_parser = ["seconds", "micro"])]
     date_precision: String,
+    /// Milliseconds every request takes before it is answered (a real portal's time per page).
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Enable the rate limiter's sliding window: requests per minute, then 429 with
+    /// Retry-After (DocSpace's default when enabled: 1500).
+    #[arg(long)]
+    rate_limit_per_minute: Option<u32>,
+    /// Enable the rate limiter's cap on GETs in flight, then 429 (DocSpace's default: 50).
+    #[arg(long)]
+    max_concurrent_gets: Option<u32>,
 }
 
 fn parse_rfc3339(value: &str) -> Result<DateTime<Utc>, String> {
@@ -119,6 +129,9 @@ impl Args {
             } else {
                 DatePrecision::Seconds
             },
+            latency: std::time::Duration::from_millis(self.latency_ms),
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            max_concurrent_gets: self.max_concurrent_gets,
             ..SimConfig::default()
         }
     }

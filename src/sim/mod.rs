@@ -27,6 +27,7 @@ mod files;
 mod guid;
 mod handle;
 mod json;
+mod limits;
 mod middleware;
 mod query;
 mod render;
@@ -124,6 +125,12 @@ pub struct SimConfig {
     /// How precisely audit dates are stored: whole seconds (MySQL `datetime`) or microseconds
     /// (PostgreSQL `timestamptz`).
     pub date_precision: DatePrecision,
+    /// Time every request takes before it is answered (a real portal's time per page).
+    pub latency: std::time::Duration,
+    /// The rate limiter's sliding window: requests per minute, then 429 with `Retry-After`.
+    pub rate_limit_per_minute: Option<u32>,
+    /// The rate limiter's cap on GETs in flight, then 429 without `Retry-After`.
+    pub max_concurrent_gets: Option<u32>,
 }
 
 /// How precisely the simulated database stores audit dates.
@@ -158,6 +165,9 @@ impl Default for SimConfig {
             key_expires_at: None,
             login_burst: None,
             date_precision: DatePrecision::Seconds,
+            latency: std::time::Duration::ZERO,
+            rate_limit_per_minute: None,
+            max_concurrent_gets: None,
         }
     }
 }

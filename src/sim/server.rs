@@ -12,7 +12,7 @@ use axum::routing::{delete, get, post, put};
 use tokio::net::TcpListener;
 
 use super::state::SimState;
-use super::{SimConfig, SimError, middleware, routes, sessions, upload};
+use super::{SimConfig, SimError, limits, middleware, routes, sessions, upload};
 
 /// What seeding produced and how long it took.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +80,7 @@ pub(crate) fn router(state: Arc<SimState>) -> Router {
             put(upload::delete_version),
         )
         .fallback(routes::not_found)
+        .layer(from_fn_with_state(state.clone(), limits::limits))
         .layer(from_fn_with_state(state.clone(), middleware::auth))
         .layer(from_fn_with_state(state.clone(), middleware::faults))
         .layer(from_fn_with_state(state.clone(), middleware::record))

@@ -176,6 +176,8 @@ pub(crate) struct SimState {
     /// Login events, sorted by date ascending (never modified).
     pub login: Vec<LoginRec>,
     files: Mutex<FileStore>,
+    /// The rate limiter's state.
+    limiter: super::limits::Limiter,
     /// Chunked upload sessions by id.
     sessions: Mutex<std::collections::HashMap<String, super::sessions::Session>>,
     /// File operations (deletions) and whether each has finished.
@@ -253,6 +255,7 @@ impl SimState {
             files: Mutex::new(FileStore::default()),
             operations: Mutex::new(Vec::new()),
             sessions: Mutex::new(std::collections::HashMap::new()),
+            limiter: super::limits::Limiter::default(),
             faults: Mutex::new(FaultBook::default()),
             requests: Mutex::new(Vec::new()),
             stats,
@@ -271,6 +274,11 @@ impl SimState {
     /// The upload storage.
     pub fn files(&self) -> MutexGuard<'_, FileStore> {
         lock(&self.files)
+    }
+
+    /// The rate limiter.
+    pub fn limiter(&self) -> &super::limits::Limiter {
+        &self.limiter
     }
 
     /// The chunked upload sessions.
