@@ -4,7 +4,7 @@ use chrono::Utc;
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
 use docspace_compliance_operator::integrity::{Manifest, SigningKey};
 use docspace_compliance_operator::report::{Privacy, PrivacyKey};
-use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once, settled_at};
+use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, plan, run_once};
 
 use super::ReportArgs;
 use super::load::load_report;
@@ -97,9 +97,10 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         signing_key,
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
-    let settled = settled_at(&request).map_err(|e| e.to_string())?;
-    let period_over =
-        settled - chrono::TimeDelta::seconds(i64::from(request.spec.settle_seconds)) <= now;
+    let period = plan(&request).map_err(|e| e.to_string())?;
+    let settled = period.settled_at(request.spec.settle_seconds);
+    // A period that has not ended is refused by the run itself; one that has ended is waited for.
+    let period_over = period.to <= now;
     if settled > now && period_over {
         let seconds = request.spec.settle_seconds;
         if args.no_wait {

@@ -213,20 +213,18 @@ impl DocSpaceClient {
             .map_or_else(|_| file_id.into(), Into::into);
         let body = serde_json::json!({ "fileId": id, "versions": [version] });
         let operations: Vec<FileOperation> = self
-            .with_retries(endpoint, || async {
-                let request = self
-                    .request(Method::PUT, "/api/2.0/files/fileops/deleteversion")
-                    .json(&body);
-                let bytes = self
-                    .send_once(endpoint, request, || format!("file {file_id}"))
-                    .await?;
-                parse_envelope::<Vec<FileOperation>>(endpoint, &bytes).map_err(AttemptError::Fatal)
-            })
+            .call(
+                endpoint,
+                Method::PUT,
+                &["api", "2.0", "files", "fileops", "deleteversion"],
+                |r| r.json(&body),
+                || format!("file {file_id}"),
+            )
             .await?;
         self.wait_for_operations(endpoint, operations).await
     }
 
-    /// Waits (polling `GET files/fileops` once a second, a bounded number of times) until the
+    /// Waits (polling `GET files/fileops` every half second, a bounded number of times) until the
     /// file operations `started` has finished; an operation's error is the error.
     async fn wait_for_operations(
         &self,

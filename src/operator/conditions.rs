@@ -317,6 +317,18 @@ fn key_expiring_condition(observation: &Observation, now: DateTime<Utc>) -> Opti
     })
 }
 
+/// When `KeyExpiring` changes next on its own (the warning starts, or the key expires), so
+/// that the report is looked at again then rather than at its next run, which may be a month
+/// away.
+pub fn next_key_change(
+    key_expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let expires = key_expires_at?;
+    let warning = expires - crate::run::KEY_EXPIRY_WARNING;
+    [warning, expires].into_iter().find(|at| *at > now)
+}
+
 /// The conditions `observation` calls for. A condition keeps its `lastTransitionTime` from
 /// `previous` while its status stays the same; otherwise it moves to `now`.
 pub fn desired_conditions(
@@ -551,6 +563,20 @@ mod tests {
         assert!(soon[1].message.contains("5 days"), "{}", soon[1].message);
         let gone = desired_conditions(&observation(-1), &[], at(NOW));
         assert_eq!(gone[1].reason, "KeyExpired");
+    }
+
+    #[test]
+    fn the_key_warning_wakes_the_report_when_it_starts_and_when_the_key_expires() {
+        let now = at(NOW);
+        let expires = now + chrono::TimeDelta::days(30);
+        assert_eq!(
+            next_key_change(Some(expires), now),
+            Some(now + chrono::TimeDelta::days(16))
+        );
+        let inside = now + chrono::TimeDelta::days(20);
+        assert_eq!(next_key_change(Some(expires), inside), Some(expires));
+        assert_eq!(next_key_change(Some(expires), expires), None);
+        assert_eq!(next_key_change(None, now), None);
     }
 
     #[test]

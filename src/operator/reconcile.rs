@@ -156,7 +156,7 @@ impl<'a> Pass<'a> {
             self.status.next_schedule_time = None;
             self.ctx.metrics.next_run.remove(&self.labels);
             self.settle(None, None).await?;
-            return Ok(Action::await_change());
+            return Ok(self.wake(None));
         }
         let since = self
             .status
@@ -172,7 +172,7 @@ impl<'a> Pass<'a> {
             Decision::Wait { next } => {
                 self.set_next(next);
                 self.settle(None, None).await?;
-                Ok(requeue_until(next, self.now))
+                Ok(self.wake(next))
             }
             Decision::DeadlinePassed { scheduled, next } => self.skip(scheduled, next).await,
             Decision::Run { scheduled, missed } => self.due(validated, scheduled, missed).await,
@@ -215,7 +215,7 @@ impl<'a> Pass<'a> {
             self.publish(EventType::Warning, reason.as_str(), message)
                 .await;
         }
-        Ok(Action::await_change())
+        Ok(self.wake(None))
     }
 
     /// The most recent instant is past its starting deadline: skip it.
@@ -240,7 +240,7 @@ impl<'a> Pass<'a> {
         self.ctx.failed_inputs.forget(&self.key);
         self.set_next(next);
         self.settle(None, None).await?;
-        Ok(requeue_until(next, self.now))
+        Ok(self.wake(next))
     }
 
     /// A scheduled instant is due: run it, unless its failed run waits for a retry and
@@ -270,7 +270,7 @@ impl<'a> Pass<'a> {
             self.status.last_schedule_time,
         )
         .ok()
-        .map(|period| period.to + TimeDelta::seconds(i64::from(self.report.spec.settle_seconds)));
+        .map(|period| period.settled_at(self.report.spec.settle_seconds));
         if let Some(settled) = settled
             && self.now < settled
         {
@@ -285,7 +285,7 @@ impl<'a> Pass<'a> {
             && done >= scheduled
         {
             let next = validated.schedule.next_after(self.now.max(done));
-            return Ok(requeue_until(next, self.now));
+            return Ok(self.wake(next));
         }
         if missed > 0 {
             self.publish(
@@ -453,7 +453,7 @@ impl<'a> Pass<'a> {
         self.publish(EventType::Normal, "RunSucceeded", summary)
             .await;
         self.ctx.failed_inputs.forget(&self.key);
-        Ok(requeue_until(next, self.now))
+        Ok(self.wake(next))
     }
 
     /// Records a failed attempt and schedules the next one after the report's backoff (or
@@ -534,6 +534,17 @@ impl<'a> Pass<'a> {
                 self.ctx.metrics.next_run.remove(&self.labels);
             }
         }
+    }
+
+    /// Requeues at `next` (a scheduled instant) or when `KeyExpiring` changes, whichever comes
+    /// first; otherwise waits for a change.
+    fn wake(&self, next: Option<DateTime<Utc>>) -> Action {
+        let key_change = conditions::next_key_change(self.status.key_expires_at, self.now);
+        let at = match (next, key_change) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        requeue_until(at, self.now)
     }
 
     fn ready(&self) -> Option<&crate::spec::Condition> {

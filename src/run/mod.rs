@@ -234,12 +234,6 @@ pub fn key_expiry_warning(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
     }
 }
 
-/// The earliest instant the period may be read: its end plus `spec.settleSeconds`, so that
-/// audit events DocSpace stores late (asynchronously, stamped with when they happened) are in.
-pub fn settled_at(request: &RunRequest) -> Result<DateTime<Utc>, RunError> {
-    Ok(plan(request)?.to + TimeDelta::seconds(i64::from(request.spec.settle_seconds)))
-}
-
 /// Runs one cycle: wait until the period has settled, fetch and render within the request's
 /// timeout, then upload.
 pub async fn run_once(
@@ -253,18 +247,18 @@ pub async fn run_once(
             ends_at: period.to.to_rfc3339(),
         });
     }
-    let settled = settled_at(&request)?;
+    let settled = period.settled_at(request.spec.settle_seconds);
     if let Ok(wait) = (settled - request.generated_at).to_std() {
         tracing::info!(until = %settled.to_rfc3339(), "waiting for late audit writes to settle (spec.settleSeconds)");
         tokio::time::sleep(wait).await;
     }
     let rendered = match request.timeout {
-        Some(limit) => tokio::time::timeout(limit, fetch_and_render(&request, progress))
+        Some(limit) => tokio::time::timeout(limit, fetch_and_render(&request, period, progress))
             .await
             .map_err(|_| RunError::DeadlineExceeded {
                 seconds: limit.as_secs(),
             })??,
-        None => fetch_and_render(&request, progress).await?,
+        None => fetch_and_render(&request, period, progress).await?,
     };
     deliver(&request, rendered).await
 }
@@ -273,9 +267,9 @@ pub async fn run_once(
 /// temporary directory. Dropping the future (a timeout) removes that directory.
 async fn fetch_and_render(
     request: &RunRequest,
+    period: ReportPeriod,
     progress: &dyn Progress,
 ) -> Result<Rendered, RunError> {
-    let period = plan(request)?;
     // The file names first: a bad name fails before any request.
     let stem = file_stem(
         &request.spec.report.file_name,

@@ -129,6 +129,13 @@ impl ReportPeriod {
         self.to - TimeDelta::nanoseconds(100)
     }
 
+    /// The earliest instant the period may be read: its end plus `settle_seconds`, so that
+    /// audit events DocSpace stores late (asynchronously, stamped with when they happened) are
+    /// in (`spec.settleSeconds`).
+    pub fn settled_at(&self, settle_seconds: u32) -> DateTime<Utc> {
+        self.to + TimeDelta::seconds(i64::from(settle_seconds))
+    }
+
     /// `from` in the period's time zone, RFC 3339.
     pub fn from_local(&self) -> String {
         self.from.with_timezone(&self.time_zone).to_rfc3339()
