@@ -34,7 +34,7 @@ async fn every_section_matches_the_pinned_report() {
             Delivery::DryRun,
             out.path(),
         ),
-        &NoProgress,
+        std::sync::Arc::new(NoProgress),
     )
     .await
     .unwrap();

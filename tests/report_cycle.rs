@@ -190,7 +190,16 @@ async fn pages_served_out_of_order_under_drift_are_read_again() {
             .times(3),
     );
     let out = tempfile::tempdir().unwrap();
-    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+    // Sized as one slice from the start (no probe): its pages go out together.
+    let mut req = request(
+        spec(&sim, json!({})),
+        &sim_key(),
+        APRIL_RUN,
+        Delivery::Upload,
+        out.path(),
+    );
+    req.expected_events = Some(500);
+    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
         .await
         .unwrap();
     let reported = unique(&ndjson_ids(&outcome, "audit"));
@@ -667,7 +676,7 @@ async fn a_dry_run_renders_but_uploads_nothing() {
     );
     let outcome = run_once(
         request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
-        &NoProgress,
+        std::sync::Arc::new(NoProgress),
     )
     .await
     .unwrap();
@@ -709,7 +718,7 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
             Delivery::DryRun,
             plain.path(),
         ),
-        &NoProgress,
+        std::sync::Arc::new(NoProgress),
     )
     .await
     .unwrap();
@@ -769,7 +778,9 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
             key_secret_ref: None,
         };
         req.privacy = Privacy::new(&settings, PrivacyKey::new("a test key")).unwrap();
-        let outcome = run_once(req, &NoProgress).await.unwrap();
+        let outcome = run_once(req, std::sync::Arc::new(NoProgress))
+            .await
+            .unwrap();
         for upload in &outcome.uploads {
             let text = std::fs::read_to_string(upload.local_path.as_ref().unwrap()).unwrap();
             for name in &names {
@@ -826,7 +837,9 @@ async fn manifests_are_uploaded_chained_signed_and_verifiable() {
         );
         req.signing_key = Some(key.clone());
         req.previous_manifest_sha256 = previous.clone();
-        let outcome = run_once(req, &NoProgress).await.unwrap();
+        let outcome = run_once(req, std::sync::Arc::new(NoProgress))
+            .await
+            .unwrap();
         previous = Some(outcome.manifest_sha256.clone());
         runs.push(outcome);
     }
@@ -888,7 +901,9 @@ async fn the_events_digest_does_not_depend_on_the_format_selection() {
             Delivery::DryRun,
             out.path(),
         );
-        run_once(req, &NoProgress).await.unwrap();
+        run_once(req, std::sync::Arc::new(NoProgress))
+            .await
+            .unwrap();
         let manifest = std::fs::read(
             out.path()
                 .join("compliance-report-monthly-2025-03.manifest.json"),
@@ -911,7 +926,7 @@ async fn the_xlsx_workbook_has_a_sheet_per_section_and_every_event() {
     let s = spec(&sim, json!({"report": {"formats": ["xlsx", "csv"]}}));
     let outcome = run_once(
         request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
-        &NoProgress,
+        std::sync::Arc::new(NoProgress),
     )
     .await
     .unwrap();
@@ -994,14 +1009,16 @@ async fn coverage_flags_a_period_beyond_the_login_history_retention() {
         late.path(),
     );
     req.generated_at = utc("2025-12-01T00:00:00Z");
-    let outcome = run_once(req, &NoProgress).await.unwrap();
+    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
+        .await
+        .unwrap();
     let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
     assert!(md.contains("This report is incomplete because the period starts before the login-history retention horizon"), "{}", &md[..md.len().min(3000)]);
     // Generated right after the period: complete.
     let early = tempfile::tempdir().unwrap();
     let outcome = run_once(
         request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, early.path()),
-        &NoProgress,
+        std::sync::Arc::new(NoProgress),
     )
     .await
     .unwrap();
@@ -1026,7 +1043,9 @@ async fn the_summary_compares_with_the_previous_report() {
         events: 100,
         by_category: [("deletion".to_owned(), 40)].into_iter().collect(),
     });
-    let outcome = run_once(req, &NoProgress).await.unwrap();
+    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
+        .await
+        .unwrap();
     let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
     assert!(
         md.contains("| Measure | This period | Previous period | Change |"),
@@ -1073,7 +1092,9 @@ async fn run_with_late_writes(settle_seconds: u32) -> (RunOutcome, String) {
         out.path(),
     );
     req.generated_at = now;
-    let outcome = run_once(req, &NoProgress).await.unwrap();
+    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
+        .await
+        .unwrap();
     let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
     (outcome, md)
 }
@@ -1127,7 +1148,7 @@ async fn a_key_without_the_scopes_a_run_needs_fails_before_reading() {
         Delivery::DryRun,
         out.path(),
     );
-    assert!(run_once(dry, &NoProgress).await.is_ok());
+    assert!(run_once(dry, std::sync::Arc::new(NoProgress)).await.is_ok());
     let err = run(spec(&reader, json!({})), APRIL_RUN, out.path())
         .await
         .unwrap_err();
@@ -1179,7 +1200,7 @@ async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
         );
         req.previous_manifest_sha256 = previous;
         req.previous_manifest_origin = "resource's status".into();
-        run_once(req, &NoProgress)
+        run_once(req, std::sync::Arc::new(NoProgress))
     };
     let february = run_at("2025-03-01T03:00:00Z", None).await.unwrap();
     // The resource was deleted and re-created: its status knows no previous manifest.
@@ -1217,7 +1238,9 @@ async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
     );
     req.previous_manifest_sha256 = Some("0".repeat(64));
     req.previous_manifest_origin = "resource's status".into();
-    let april_run = run_once(req, &NoProgress).await.unwrap();
+    let april_run = run_once(req, std::sync::Arc::new(NoProgress))
+        .await
+        .unwrap();
     let md = std::fs::read_to_string(april_run.uploads[0].local_path.as_ref().unwrap()).unwrap();
     assert!(
         md.contains(&format!(
@@ -1377,7 +1400,9 @@ async fn microsecond_dates_lose_nothing_at_the_period_end_or_a_window_boundary()
         let s = spec(&sim, json!({"report": {"formats": ["ndjson"]}}));
         let out = tempfile::tempdir().unwrap();
         let req = request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path());
-        let outcome = run_once(req, &NoProgress).await.unwrap();
+        let outcome = run_once(req, std::sync::Arc::new(NoProgress))
+            .await
+            .unwrap();
         let truth = sim.audit_event_ids_in(utc(MARCH_FROM), end - TimeDelta::microseconds(1));
         let got = ndjson_ids(&outcome, "audit");
         assert_eq!(got.len(), truth.len(), "{n} events: each once");

@@ -65,10 +65,12 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         previous_manifest_origin: "none".to_owned(),
         look_up_previous_manifest: true,
         signing_key: None,
+        limiters: std::sync::Arc::default(),
+        expected_events: None,
         timeout: Some(std::time::Duration::from_secs(3600)),
     };
     let progress = progress::for_stderr();
-    let outcome = run_once(request, progress.as_ref())
+    let outcome = run_once(request, progress.clone())
         .await
         .map_err(|e| e.to_string())?;
     drop(progress);

@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 use docspace_compliance_operator::docspace::Source;
 use docspace_compliance_operator::run::{NoProgress, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A spinner with live counts.
 struct Spinner(ProgressBar);
@@ -17,6 +19,19 @@ impl Progress for Spinner {
         ));
         self.0.tick();
     }
+
+    fn throttled(&self, wait: Duration) {
+        let message = if wait.is_zero() {
+            "the portal is rate-limiting (HTTP 429): sending fewer requests at once".to_owned()
+        } else {
+            format!(
+                "the portal is rate-limiting (HTTP 429): waiting {:.1} s",
+                wait.as_secs_f64()
+            )
+        };
+        self.0.set_message(message);
+        self.0.tick();
+    }
 }
 
 impl Drop for Spinner {
@@ -26,13 +41,13 @@ impl Drop for Spinner {
 }
 
 /// A spinner on a terminal, nothing otherwise.
-pub fn for_stderr() -> Box<dyn Progress> {
+pub fn for_stderr() -> Arc<dyn Progress> {
     if !std::io::stderr().is_terminal() {
-        return Box::new(NoProgress);
+        return Arc::new(NoProgress);
     }
     let bar = ProgressBar::new_spinner();
     if let Ok(style) = ProgressStyle::with_template("{spinner} fetching {msg} ({elapsed})") {
         bar.set_style(style);
     }
-    Box::new(Spinner(bar))
+    Arc::new(Spinner(bar))
 }

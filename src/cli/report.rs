@@ -95,6 +95,8 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         look_up_previous_manifest: args.previous_manifest.is_none(),
         previous_manifest_sha256,
         signing_key,
+        limiters: std::sync::Arc::default(),
+        expected_events: None,
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
     let period = plan(&request).map_err(|e| e.to_string())?;
@@ -115,7 +117,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         );
     }
     let progress = progress::for_stderr();
-    let outcome = run_once(request, progress.as_ref())
+    let outcome = run_once(request, progress.clone())
         .await
         .map_err(|e| e.to_string())?;
     drop(progress);

@@ -1,6 +1,7 @@
 //! The HTTP client: authentication, the response envelope, status mapping and retries.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use url::Url;
 
 use super::api_key::ApiKey;
 use super::error::{AttemptError, DocSpaceError};
+use super::limiter::{PortalLimiter, PortalLimits};
 
 /// How hard to retry transient failures (429, 5xx, connection errors).
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct RetryPolicy {
     pub max_total_delay: Duration,
     /// Longest `Retry-After` honoured; a longer one ends the retries.
     pub max_retry_after: Duration,
+    /// Longest total wait of one request for a rate-limiting portal (429s); the run's deadline
+    /// usually ends it sooner.
+    pub max_throttle_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -37,6 +42,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(30),
             max_total_delay: Duration::from_secs(120),
             max_retry_after: Duration::from_secs(120),
+            max_throttle_wait: Duration::from_secs(3600),
         }
     }
 }
@@ -45,6 +51,12 @@ impl Default for RetryPolicy {
 pub trait ResponseObserver: Send + Sync + std::fmt::Debug {
     /// `endpoint` answered with HTTP `status`, or 0 when no answer came.
     fn observed(&self, endpoint: &'static str, status: u16);
+
+    /// The portal rate-limited `endpoint`; every request to it waits `wait` (zero when the
+    /// portal gave no `Retry-After` and only the concurrency dropped).
+    fn throttled(&self, endpoint: &'static str, wait: Duration) {
+        let _ = (endpoint, wait);
+    }
 }
 
 /// Everything needed to talk to one portal.
@@ -60,15 +72,23 @@ pub struct ClientConfig {
     pub upload_timeout: Duration,
     /// Retry policy for transient failures.
     pub retry: RetryPolicy,
-    /// Audit-event pages requested ahead while earlier ones are processed (DocSpace's rate
-    /// limiter allows 50 concurrent GETs per user; 1 means strictly one after another).
+    /// Audit-event pages one time slice requests ahead while earlier ones are processed (the
+    /// portal's limiter caps what is really in flight; 1 means strictly one after another).
     pub page_concurrency: usize,
+    /// Time slices of the period read at once.
+    pub slices: usize,
+    /// Every request to the portal waits here for its turn (shared by every client of the
+    /// portal in the process).
+    pub limiter: Arc<PortalLimiter>,
     /// Told about every answer.
-    pub observer: Option<std::sync::Arc<dyn ResponseObserver>>,
+    pub observer: Option<Arc<dyn ResponseObserver>>,
     /// The largest successful answer read, in bytes (a page of 100 events is well under
     /// 2 MiB); a larger one fails the request instead of filling memory.
     pub max_response_bytes: usize,
 }
+
+/// Time slices of a period read at once by default.
+pub const DEFAULT_SLICES: usize = 16;
 
 /// The default cap of a successful answer: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 << 20;
@@ -86,6 +106,8 @@ impl ClientConfig {
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
             page_concurrency: 4,
+            slices: DEFAULT_SLICES,
+            limiter: PortalLimiter::new(PortalLimits::default()),
             observer: None,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
@@ -241,7 +263,11 @@ impl DocSpaceClient {
             .header(AUTHORIZATION, self.key.bearer()))
     }
 
-    /// Runs `attempt` under the retry policy.
+    /// Runs `attempt` under the retry policy. Transient failures (5xx, connection errors) are
+    /// retried with exponential backoff within the policy's budget; 429s are waited out (the
+    /// limiter pauses every request of the portal for the server's `Retry-After`) for up to
+    /// [`RetryPolicy::max_throttle_wait`] and do not use that budget: a run fails on rate
+    /// limiting only when its deadline or that wait runs out.
     pub(crate) async fn with_retries<T, F, Fut>(
         &self,
         endpoint: &'static str,
@@ -252,37 +278,76 @@ impl DocSpaceClient {
         Fut: Future<Output = Result<T, AttemptError>>,
     {
         let policy = &self.config.retry;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(policy.min_delay)
-            .with_max_delay(policy.max_delay)
-            .with_max_times(policy.max_retries)
-            .with_total_delay(Some(policy.max_total_delay))
-            .with_jitter();
         let attempts = AtomicUsize::new(0);
-        let result = (|| {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            attempt()
-        })
-        .retry(backoff)
-        .sleep(tokio::time::sleep)
-        .when(|e| matches!(e, AttemptError::Transient { .. }))
-        .adjust(|e, planned| match (e, planned) {
-            (AttemptError::Transient { retry_after: Some(wait), .. }, Some(planned)) => {
-                (*wait <= policy.max_retry_after).then(|| (*wait).max(planned))
-            }
-            (_, planned) => planned,
-        })
-        .notify(|e, wait| {
-            tracing::warn!(endpoint, error = %e_text(e), wait_ms = wait.as_millis() as u64, "DocSpace request failed; retrying");
-        })
-        .await;
-        result.map_err(|e| match e.into_error() {
-            DocSpaceError::RateLimited { endpoint, .. } => DocSpaceError::RateLimited {
+        let mut waited = Duration::ZERO;
+        loop {
+            let backoff = ExponentialBuilder::default()
+                .with_min_delay(policy.min_delay)
+                .with_max_delay(policy.max_delay)
+                .with_max_times(policy.max_retries)
+                .with_total_delay(Some(policy.max_total_delay))
+                .with_jitter();
+            let result = (|| {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                attempt()
+            })
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(|e| matches!(e, AttemptError::Transient { .. }))
+            .adjust(|e, planned| match (e, planned) {
+                (AttemptError::Transient { retry_after: Some(wait), .. }, Some(planned)) => {
+                    (*wait <= policy.max_retry_after).then(|| (*wait).max(planned))
+                }
+                (_, planned) => planned,
+            })
+            .notify(|e, wait| {
+                tracing::warn!(endpoint, error = %e_text(e), wait_ms = wait.as_millis() as u64, "DocSpace request failed; retrying");
+            })
+            .await;
+            let retry_after = match result {
+                Ok(value) => return Ok(value),
+                Err(AttemptError::Throttled { retry_after, .. }) => retry_after,
+                Err(other) => return Err(other.into_error()),
+            };
+            let stop = |waited: Duration, detail: String| DocSpaceError::RateLimited {
                 endpoint,
                 attempts: attempts.load(Ordering::Relaxed),
-            },
-            other => other,
-        })
+                waited_seconds: waited.as_secs(),
+                detail,
+            };
+            if let Some(asked) = retry_after.filter(|wait| *wait > policy.max_retry_after) {
+                return Err(stop(
+                    waited,
+                    format!(
+                        ": the portal asked to wait {} s, longer than the {} s the client waits at once",
+                        asked.as_secs(),
+                        policy.max_retry_after.as_secs()
+                    ),
+                ));
+            }
+            // The limiter holds every request of the portal until the pause is over; this
+            // request waits its turn there. The wait counted is the pause it was given.
+            let pause = self.config.limiter.paused_for().unwrap_or_default();
+            waited += pause.max(super::limiter::FIRST_PAUSE);
+            if waited > policy.max_throttle_wait {
+                return Err(stop(
+                    waited,
+                    format!(
+                        ": past the longest wait of {} s",
+                        policy.max_throttle_wait.as_secs()
+                    ),
+                ));
+            }
+            if let Some(observer) = &self.config.observer {
+                observer.throttled(endpoint, pause);
+            }
+            tracing::info!(
+                endpoint,
+                wait_ms = pause.as_millis() as u64,
+                concurrency = self.config.limiter.concurrency(),
+                "DocSpace is rate-limiting (HTTP 429); waiting and sending fewer requests at once"
+            );
+        }
     }
 
     /// Sends one request built by `build` and returns the body of a 2xx answer, mapping every
@@ -298,6 +363,7 @@ impl DocSpaceClient {
                 observer.observed(endpoint, status);
             }
         };
+        let permit = self.config.limiter.acquire().await;
         let response = request.send().await.map_err(|e| {
             observe(0);
             transport_error(endpoint, &e)
@@ -317,8 +383,14 @@ impl DocSpaceClient {
             }));
         }
         let wait = retry_after(response.headers());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            permit.throttled(wait);
+        }
         if status.is_success() {
-            return read_capped(endpoint, response, self.config.max_response_bytes, true).await;
+            let body =
+                read_capped(endpoint, response, self.config.max_response_bytes, true).await?;
+            permit.succeeded();
+            return Ok(body);
         }
         let body = read_capped(endpoint, response, MAX_ERROR_BODY_BYTES, false).await?;
         let probe = ErrorProbe::parse(&body);
@@ -383,7 +455,9 @@ async fn read_capped(
 
 fn e_text(e: &AttemptError) -> String {
     match e {
-        AttemptError::Transient { error, .. } | AttemptError::Fatal(error) => error.to_string(),
+        AttemptError::Transient { error, .. }
+        | AttemptError::Throttled { error, .. }
+        | AttemptError::Fatal(error) => error.to_string(),
     }
 }
 
@@ -485,13 +559,14 @@ fn status_error(
             what: not_found(),
             detail: detail(message),
         }),
-        429 => Transient {
+        429 => AttemptError::Throttled {
             error: DocSpaceError::RateLimited {
                 endpoint,
-                attempts: 0,
+                attempts: 1,
+                waited_seconds: 0,
+                detail: String::new(),
             },
             retry_after: wait,
-            unprocessed: true,
         },
         500 | 502 | 503 | 504 => Transient {
             error: DocSpaceError::Server {
@@ -571,7 +646,7 @@ mod tests {
             String::new,
         );
         assert!(
-            matches!(e, AttemptError::Transient { retry_after: Some(d), .. } if d == Duration::from_secs(3))
+            matches!(e, AttemptError::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(3))
         );
         let e = status_error("x", StatusCode::BAD_GATEWAY, None, None, String::new);
         assert!(matches!(e, AttemptError::Transient { .. }));

@@ -103,15 +103,21 @@ pub enum DocSpaceError {
         /// The cap in bytes.
         limit: usize,
     },
-    /// HTTP 429 until the retry budget ran out.
+    /// HTTP 429 for longer than the client waits.
     #[error(
-        "DocSpace kept rate-limiting {endpoint} (HTTP 429) after {attempts} attempts; try again later"
+        "DocSpace kept rate-limiting {endpoint} (HTTP 429) after {attempts} attempts and {waited_seconds} s of \
+         waiting{detail}; lower spec.portal.maxRequestsPerMinute or spec.portal.maxConcurrentRequests, or try \
+         again later"
     )]
     RateLimited {
         /// The endpoint that answered.
         endpoint: &'static str,
         /// Attempts made.
         attempts: usize,
+        /// Seconds spent waiting for the portal.
+        waited_seconds: u64,
+        /// Why the client stopped waiting, prefixed with ": ".
+        detail: String,
     },
     /// A 5xx until the retry budget ran out, or a non-transient server error.
     #[error("DocSpace failed on {endpoint} with HTTP {status}{detail}")]
@@ -203,6 +209,12 @@ pub(crate) enum AttemptError {
         retry_after: Option<Duration>,
         unprocessed: bool,
     },
+    /// HTTP 429: the server did not act on the request. Waited out (as long as the run's
+    /// deadline allows) rather than counted against the retry budget.
+    Throttled {
+        error: DocSpaceError,
+        retry_after: Option<Duration>,
+    },
     /// Final.
     Fatal(DocSpaceError),
 }
@@ -210,7 +222,9 @@ pub(crate) enum AttemptError {
 impl AttemptError {
     pub(crate) fn into_error(self) -> DocSpaceError {
         match self {
-            Self::Transient { error, .. } | Self::Fatal(error) => error,
+            Self::Transient { error, .. } | Self::Throttled { error, .. } | Self::Fatal(error) => {
+                error
+            }
         }
     }
 }

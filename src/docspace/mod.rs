@@ -7,16 +7,22 @@ mod client;
 pub mod dates;
 mod error;
 mod key_info;
+pub mod limiter;
 mod model;
 mod paging;
 mod settings;
+mod sliced;
 mod upload;
 
 pub use api_key::ApiKey;
-pub use client::{ClientConfig, DocSpaceClient, ResponseObserver, RetryPolicy};
+pub use client::{ClientConfig, DEFAULT_SLICES, DocSpaceClient, ResponseObserver, RetryPolicy};
 pub use error::DocSpaceError;
 pub use key_info::{KeyInfo, READ_SCOPE, UPLOAD_SCOPE};
+pub use limiter::{PortalLimiter, PortalLimiters, PortalLimits};
 pub use model::{Event, Source};
-pub use paging::{AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats, parse_page};
+pub use paging::{
+    AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats, ServerFilter, parse_page,
+};
 pub use settings::AuditLifetime;
+pub use sliced::{SliceBatch, SlicedAuditFetch, slices};
 pub use upload::{FolderFile, UploadedFile};

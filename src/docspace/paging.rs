@@ -100,6 +100,40 @@ impl FetchWindow {
     }
 }
 
+/// Filters the portal applies in SQL before paging (`userId`, `action`, `actionType` of
+/// `events/filter`): each one the spec allows cuts the pages to read. When `action` is set the
+/// server ignores `actionType`, so at most one of them is sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFilter {
+    /// Only events of this user (a UUID).
+    pub user_id: Option<String>,
+    /// Only this `MessageAction` id.
+    pub action: Option<i32>,
+    /// Only actions of this `ActionType` (ignored when `action` is set).
+    pub action_type: Option<i32>,
+}
+
+impl ServerFilter {
+    /// The query parameters, in a stable order.
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = Vec::new();
+        if let Some(user) = &self.user_id {
+            query.push(("userId", user.clone()));
+        }
+        match (self.action, self.action_type) {
+            (Some(action), _) => query.push(("action", action.to_string())),
+            (None, Some(action_type)) => query.push(("actionType", action_type.to_string())),
+            (None, None) => {}
+        }
+        query
+    }
+
+    /// Whether nothing is filtered on the server.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
 /// Counters of one pager.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PagingStats {
@@ -247,6 +281,8 @@ const PAGE_STRIDE: usize = PAGE_SIZE - 1;
 pub struct AuditPager {
     client: DocSpaceClient,
     window: FetchWindow,
+    /// Sent with every page.
+    filter: Vec<(&'static str, String)>,
     /// Pages requested in this window so far.
     requested_in_window: usize,
     /// After out-of-order drift was seen: one request at a time.
@@ -282,9 +318,15 @@ impl std::fmt::Debug for AuditPager {
 impl AuditPager {
     /// A pager over `window`.
     pub fn new(client: &DocSpaceClient, window: FetchWindow) -> Self {
+        Self::filtered(client, window, &ServerFilter::default())
+    }
+
+    /// A pager over `window` that asks the portal to apply `filter` before paging.
+    pub fn filtered(client: &DocSpaceClient, window: FetchWindow, filter: &ServerFilter) -> Self {
         Self {
             client: client.clone(),
             window,
+            filter: filter.query(),
             requested_in_window: 0,
             sequential: false,
             anchor: None,
@@ -308,13 +350,34 @@ impl AuditPager {
         self.stats
     }
 
+    /// Requests only the first page until [`Self::resume`]: a probe of how many events the
+    /// window holds.
+    pub(crate) fn probe_first_page(&mut self) {
+        self.sequential = true;
+    }
+
+    /// Whether the window is exhausted.
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// After the first page of a probe: keep reading only from `from` on (other pagers read
+    /// what is older) with the configured pages in flight. Offsets count from the newest
+    /// event, so raising the window's start does not move them.
+    pub(crate) fn resume_from(&mut self, from: DateTime<Utc>) {
+        self.window.from = from.max(self.window.from);
+        self.sequential = self.stats.rereads > 0;
+    }
+
     fn query(&self, start_index: usize) -> Vec<(&'static str, String)> {
-        vec![
+        let mut query = vec![
             ("from", dates::to_query(self.window.from)),
             ("to", dates::to_query(self.window.to_inclusive)),
-            ("count", PAGE_SIZE.to_string()),
-            ("startIndex", start_index.to_string()),
-        ]
+        ];
+        query.extend(self.filter.iter().cloned());
+        query.push(("count", PAGE_SIZE.to_string()));
+        query.push(("startIndex", start_index.to_string()));
+        query
     }
 
     /// Requests pages until the configured number are in flight or the window's limit is hit.

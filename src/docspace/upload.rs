@@ -539,7 +539,8 @@ fn only_retry_unprocessed(error: AttemptError) -> AttemptError {
     match error {
         AttemptError::Transient {
             unprocessed: true, ..
-        } => error,
+        }
+        | AttemptError::Throttled { .. } => error,
         other => AttemptError::Fatal(other.into_error()),
     }
 }

@@ -38,6 +38,8 @@ pub struct Context {
     pub secrets: SecretIndex,
     /// Portals resources may name.
     pub allowed_portals: super::allowed::AllowedPortals,
+    /// One request limiter per portal, shared by every run against it.
+    pub limiters: Arc<crate::docspace::PortalLimiters>,
 }
 
 impl Context {

@@ -289,6 +289,7 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
         reconcile_failures: ReconcileFailures::new(backoff),
         failed_inputs: FailedInputs::default(),
         allowed_portals: AllowedPortals::new(&options.allowed_portals),
+        limiters: Arc::default(),
         secrets: watches.secrets.clone(),
     });
 

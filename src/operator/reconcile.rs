@@ -336,7 +336,7 @@ impl<'a> Pass<'a> {
             }
         };
         let started = Instant::now();
-        let result = run_once(request, &NoProgress).await;
+        let result = run_once(request, Arc::new(NoProgress)).await;
         self.ctx
             .metrics
             .run_duration
@@ -419,6 +419,9 @@ impl<'a> Pass<'a> {
             look_up_previous_manifest: true,
             signing_key,
             timeout: Some(self.ctx.run_timeout),
+            limiters: Arc::clone(&self.ctx.limiters),
+            // The previous period's count sizes this one's concurrent read.
+            expected_events: status.last_fetched_count,
             previous: status.last_event_count.map(|events| PreviousTotals {
                 events,
                 by_category: status.last_category_counts.clone(),

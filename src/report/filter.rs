@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use crate::docspace::Event;
 use crate::docspace::catalog::{ACTION_TYPES, ActionCatalog, ENTRY_TYPES, SmallEnum};
+use crate::docspace::{Event, ServerFilter};
 use crate::spec::{EventFilterSpec, NameOrId};
 
 /// A filter entry that names nothing DocSpace knows.
@@ -79,6 +79,27 @@ fn resolve_enum(
         .collect()
 }
 
+/// A UUID in its 8-4-4-4-12 form (what `userId` carries).
+fn is_uuid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, len)| g.len() == len && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether DocSpace's action mappers know the action (the server returns only mapped actions,
+/// and asking for an unmapped one explicitly may fail).
+fn mapped_action(id: i32) -> bool {
+    !UNMAPPED_ACTIONS.contains(&id)
+}
+
+/// Actions in `MessageAction` that no mapper lists (see the API reference).
+const UNMAPPED_ACTIONS: [i32; 11] = [
+    5083, 5101, 5102, 5103, 5104, 5105, 5098, 7001, 7002, 7003, 7004,
+];
+
 fn normalized(values: &[String]) -> HashSet<String> {
     values.iter().map(|v| v.trim().to_lowercase()).collect()
 }
@@ -141,6 +162,34 @@ impl EventFilter {
                     .is_some_and(|c| self.contexts.contains(&c.trim().to_lowercase())))
     }
 
+    /// The part of the filter the portal can apply before paging: the user when the spec
+    /// names exactly one by UUID, the action when it names exactly one, else the action type
+    /// when it names exactly one. Events the portal returns still pass [`Self::matches`]. An
+    /// action outside every DocSpace mapper is never sent (the server cannot describe it).
+    pub fn server_side(&self) -> ServerFilter {
+        let single = |set: &HashSet<i32>| {
+            (set.len() == 1)
+                .then(|| set.iter().copied().next())
+                .flatten()
+        };
+        let user_id = (self.users.len() == 1)
+            .then(|| self.users.iter().next())
+            .flatten()
+            .filter(|user| is_uuid(user))
+            .cloned();
+        let action = single(&self.actions).filter(|id| mapped_action(*id));
+        let action_type = if self.actions.is_empty() {
+            single(&self.action_types)
+        } else {
+            None
+        };
+        ServerFilter {
+            user_id,
+            action,
+            action_type,
+        }
+    }
+
     /// Whether the filter keeps everything.
     pub fn is_empty(&self) -> bool {
         self == &Self::default()
@@ -197,6 +246,37 @@ mod tests {
         assert!(f.matches(&e));
         e.entries = vec![23];
         assert!(!f.matches(&e));
+    }
+
+    #[test]
+    fn only_single_values_go_to_the_server() {
+        let server = |json: &str| EventFilter::compile(&spec(json)).unwrap().server_side();
+        assert!(server("{}").is_empty());
+        let one = server(
+            r#"{"users":["6B0F7B1E-2A1C-4B8E-9D2A-0C1F5E6A7B8C"],"actions":["FileDeleted"],"actionTypes":["Delete"]}"#,
+        );
+        assert_eq!(
+            one.query(),
+            [
+                ("userId", "6b0f7b1e-2a1c-4b8e-9d2a-0c1f5e6a7b8c".to_owned()),
+                ("action", "5018".to_owned())
+            ]
+        );
+        // Two users, a user by name, two actions: filtered here only.
+        assert!(server(r#"{"users":["a@example.com"]}"#).is_empty());
+        assert!(server(r#"{"actions":["FileDeleted","FileUploaded"]}"#).is_empty());
+        assert_eq!(
+            server(r#"{"actionTypes":["Delete"]}"#).query(),
+            [("actionType", "3".to_owned())]
+        );
+        // With two actions the single action type is not sent either: the server would
+        // apply it alone and the client needs both lists.
+        assert!(
+            server(r#"{"actions":["FileDeleted","FileUploaded"],"actionTypes":["Delete"]}"#)
+                .is_empty()
+        );
+        // An action no mapper knows stays client-side.
+        assert!(server(r#"{"actions":[7001]}"#).is_empty());
     }
 
     #[test]

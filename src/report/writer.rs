@@ -101,6 +101,8 @@ pub struct ReportWriter {
     xlsx: bool,
     spools: Vec<Spool>,
     sections: Vec<Section>,
+    /// The place in the report of each chunk (the same for every spool): larger is older.
+    chunk_orders: Vec<u64>,
     summary: Summary,
 }
 
@@ -135,6 +137,7 @@ impl ReportWriter {
             context,
             spools,
             sections: Vec::new(),
+            chunk_orders: Vec::new(),
             summary,
         })
     }
@@ -151,7 +154,7 @@ impl ReportWriter {
 
     /// Starts the events of `source`; later batches belong to it.
     pub fn begin_source(&mut self, source: Source) {
-        let first_chunk = self.spools.first().map_or(0, |s| s.chunks.len());
+        let first_chunk = self.chunk_orders.len();
         self.sections.push(Section {
             source,
             first_chunk,
@@ -159,8 +162,17 @@ impl ReportWriter {
         });
     }
 
-    /// Renders one batch of kept events, given newest first.
+    /// Renders one batch of kept events, given newest first, each batch no newer than the one
+    /// before it.
     pub fn write_batch(&mut self, newest_first: &[Event]) -> io::Result<()> {
+        let order = self.chunk_orders.len() as u64;
+        self.write_batch_at(order, newest_first)
+    }
+
+    /// Renders one batch of kept events, given newest first, whose place in the report is
+    /// `order`: within a source, batches are reported from the largest `order` to the
+    /// smallest, so batches read concurrently may arrive in any order.
+    pub fn write_batch_at(&mut self, order: u64, newest_first: &[Event]) -> io::Result<()> {
         let time_zone = self.context.period.time_zone;
         for spool in &mut self.spools {
             spool.buffer.clear();
@@ -189,7 +201,27 @@ impl ReportWriter {
             spool.chunks.push((spool.written, len));
             spool.written += len;
         }
+        self.chunk_orders.push(order);
         Ok(())
+    }
+
+    /// The chunk indices of every section in report order: sections as begun, chunks of each
+    /// from the largest order to the smallest.
+    fn report_order(&self) -> Vec<Vec<usize>> {
+        let total = self.chunk_orders.len();
+        self.sections
+            .iter()
+            .enumerate()
+            .map(|(index, section)| {
+                let end = self
+                    .sections
+                    .get(index + 1)
+                    .map_or(total, |next| next.first_chunk);
+                let mut chunks: Vec<usize> = (section.first_chunk..end).collect();
+                chunks.sort_by_key(|&chunk| std::cmp::Reverse(self.chunk_orders[chunk]));
+                chunks
+            })
+            .collect()
     }
 
     /// Writes the final files `{stem}.{ext}` into `dir` and returns them with their hashes,
@@ -200,13 +232,17 @@ impl ReportWriter {
             sha256: String::new(),
         };
         // Fetching is over: finish the formats side by side, one thread each.
+        let order = self.report_order();
         let (context, summary, sections) = (&self.context, &self.summary, &self.sections);
+        let order = &order;
         let finished: Vec<io::Result<Finished>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .spools
                 .iter_mut()
                 .map(|spool| {
-                    scope.spawn(move || finish_spool(spool, context, summary, sections, dir, stem))
+                    scope.spawn(move || {
+                        finish_spool(spool, context, summary, sections, order, dir, stem)
+                    })
                 })
                 .collect();
             handles
@@ -236,6 +272,7 @@ impl ReportWriter {
     }
 
     fn write_xlsx(&mut self, dir: &Path, stem: &str) -> io::Result<Artefact> {
+        let order = self.report_order();
         let file_name = format!("{stem}.xlsx");
         let path = dir.join(&file_name);
         let canonical = self
@@ -246,21 +283,10 @@ impl ReportWriter {
             return Err(io::Error::other("the canonical event stream is missing"));
         };
         canonical.file.flush()?;
-        let ranges: Vec<(u64, u64)> = self
-            .sections
+        let ranges: Vec<(u64, u64)> = order
             .iter()
-            .enumerate()
-            .flat_map(|(index, section)| {
-                let end = self
-                    .sections
-                    .get(index + 1)
-                    .map_or(canonical.chunks.len(), |next| next.first_chunk);
-                canonical.chunks[section.first_chunk..end]
-                    .iter()
-                    .rev()
-                    .copied()
-                    .collect::<Vec<_>>()
-            })
+            .flatten()
+            .map(|&chunk| canonical.chunks[chunk])
             .collect();
         let mut lines = ChunkLines {
             file: canonical.file.get_ref(),
@@ -324,19 +350,20 @@ fn finish_spool(
     context: &ReportContext,
     summary: &Summary,
     sections: &[Section],
+    order: &[Vec<usize>],
     dir: &Path,
     stem: &str,
 ) -> io::Result<Finished> {
     let Some(format) = spool.format else {
         let mut out = HashingWriter::new(io::sink());
-        copy_chunks(spool, sections, &mut out, false)?;
+        copy_chunks(spool, sections, order, &mut out, false)?;
         return Ok(Finished::Canonical(out.finish()?.0));
     };
     let file_name = format!("{stem}.{}", format.extension());
     let path = dir.join(&file_name);
     let mut out = HashingWriter::new(BufWriter::with_capacity(256 * 1024, File::create(&path)?));
     spool.renderer.preamble(context, summary, &mut out)?;
-    copy_chunks(spool, sections, &mut out, true)?;
+    copy_chunks(spool, sections, order, &mut out, true)?;
     spool.renderer.epilogue(context, summary, &mut out)?;
     let (sha256, bytes) = out.finish()?;
     Ok(Finished::File(Artefact {
@@ -349,26 +376,25 @@ fn finish_spool(
     }))
 }
 
-/// Copies a spool's chunks in report order (sections in order, chunks of each reversed) to
-/// `out`, with the renderer's section headings when `headings` is set.
+/// Copies a spool's chunks in report `order` (per section, see `ReportWriter::report_order`)
+/// to `out`, with the renderer's section headings when `headings` is set.
 fn copy_chunks(
     spool: &mut Spool,
     sections: &[Section],
+    order: &[Vec<usize>],
     out: &mut dyn Write,
     headings: bool,
 ) -> io::Result<()> {
     spool.file.flush()?;
     let mut buffer = Vec::new();
-    for (index, section) in sections.iter().enumerate() {
-        let end = sections
-            .get(index + 1)
-            .map_or(spool.chunks.len(), |next| next.first_chunk);
+    for (section, chunks) in sections.iter().zip(order) {
         if headings {
             spool
                 .renderer
                 .section(section.source, section.events, out)?;
         }
-        for &(offset, len) in spool.chunks[section.first_chunk..end].iter().rev() {
+        for &chunk in chunks {
+            let (offset, len) = spool.chunks[chunk];
             buffer.resize(len as usize, 0);
             spool.file.get_ref().read_exact_at(&mut buffer, offset)?;
             out.write_all(&buffer)?;
@@ -463,6 +489,50 @@ mod tests {
             })
             .collect();
         assert_eq!(ids, vec![1, 2, 3, 4, 5, 6]);
+    }
+
+    #[test]
+    fn batches_read_concurrently_come_out_in_the_order_they_name() {
+        let ids = |out: &[(Artefact, String)]| -> Vec<i64> {
+            out[0]
+                .1
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                        .as_i64()
+                        .unwrap()
+                })
+                .collect()
+        };
+        let sequential = render(
+            &[ReportFormat::Ndjson],
+            &[
+                vec![at(6, 6), at(5, 5)],
+                vec![at(4, 4), at(3, 3)],
+                vec![at(2, 2), at(1, 1)],
+            ],
+        );
+        // Slice 0 is the newest (events 4..6 in two batches), slice 1 the oldest; they
+        // arrive interleaved.
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ReportWriter::new(context(), &[ReportFormat::Ndjson], dir.path()).unwrap();
+        writer.begin_source(Source::Audit);
+        writer
+            .write_batch_at(1 << 32, &[at(3, 3), at(2, 2)])
+            .unwrap();
+        writer.write_batch_at(0, &[at(6, 6), at(5, 5)]).unwrap();
+        writer.write_batch_at((1 << 32) | 1, &[at(1, 1)]).unwrap();
+        writer.write_batch_at(1, &[at(4, 4)]).unwrap();
+        let out = tempfile::tempdir().unwrap().keep();
+        let (artefacts, digest) = writer.finish(&out, "report").unwrap();
+        let text = std::fs::read_to_string(&artefacts[0].path).unwrap();
+        let concurrent = vec![(artefacts[0].clone(), text)];
+        assert_eq!(ids(&concurrent), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            concurrent[0].1, sequential[0].1,
+            "the same bytes either way"
+        );
+        assert_eq!(digest.count, 6);
     }
 
     #[test]

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::docspace::{
-    ApiKey, AuditPager, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
-    PagingStats, READ_SCOPE, ResponseObserver, RetryPolicy, Source, UPLOAD_SCOPE,
+    ApiKey, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager, PagingStats,
+    PortalLimiters, READ_SCOPE, ResponseObserver, RetryPolicy, SlicedAuditFetch, Source,
+    UPLOAD_SCOPE,
 };
 use crate::integrity::SigningKey;
 use crate::report::{
@@ -99,12 +100,52 @@ pub struct RunRequest {
     /// The longest fetching and rendering may take; past it the run fails and uploads nothing.
     /// (Uploads have their own per-request timeouts and are never cut off half-way.)
     pub timeout: Option<std::time::Duration>,
+    /// About how many audit events the period holds (e.g. the previous period's count): the
+    /// read is cut into concurrent slices at once instead of after a first page.
+    pub expected_events: Option<u64>,
+    /// The request limiters of the process, one per portal: every run against a portal shares
+    /// its limiter.
+    pub limiters: Arc<PortalLimiters>,
 }
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.
 pub trait Progress: Send + Sync {
-    /// `events` events fetched from `source` so far, in `pages` pages.
+    /// `events` events fetched from `source` so far; `pages` pages requested.
     fn fetched(&self, source: Source, events: u64, pages: u64);
+
+    /// The portal is rate-limiting: requests wait `wait` (zero when only fewer are sent at
+    /// once).
+    fn throttled(&self, wait: std::time::Duration) {
+        let _ = wait;
+    }
+}
+
+/// Passes every answer to the caller's observer and rate limiting to the progress display.
+#[derive(Clone)]
+struct RunObserver {
+    inner: Option<Arc<dyn ResponseObserver>>,
+    progress: Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for RunObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunObserver").finish_non_exhaustive()
+    }
+}
+
+impl ResponseObserver for RunObserver {
+    fn observed(&self, endpoint: &'static str, status: u16) {
+        if let Some(inner) = &self.inner {
+            inner.observed(endpoint, status);
+        }
+    }
+
+    fn throttled(&self, endpoint: &'static str, wait: std::time::Duration) {
+        if let Some(inner) = &self.inner {
+            inner.throttled(endpoint, wait);
+        }
+        self.progress.throttled(wait);
+    }
 }
 
 /// A [`Progress`] that ignores everything.
@@ -157,6 +198,8 @@ pub struct RunOutcome {
     pub uploads: Vec<UploadOutcome>,
     /// When the API key expires, as the portal says (`GET keys/@self`).
     pub key_expires_at: Option<DateTime<Utc>>,
+    /// How long reading the events took (from the first page request to the last answer).
+    pub fetch_duration: std::time::Duration,
 }
 
 /// The period a request covers.
@@ -210,6 +253,7 @@ struct Rendered {
     paging: Vec<(Source, PagingStats)>,
     by_category: std::collections::BTreeMap<String, u64>,
     manifest_sha256: String,
+    fetch_duration: std::time::Duration,
 }
 
 /// How long before the API key expires a run starts warning.
@@ -238,7 +282,7 @@ pub fn key_expiry_warning(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
 /// timeout, then upload.
 pub async fn run_once(
     request: RunRequest,
-    progress: &dyn Progress,
+    progress: Arc<dyn Progress>,
 ) -> Result<RunOutcome, RunError> {
     // `generated_at` is the caller's now (the operator's clock, the CLI's start).
     let period = plan(&request)?;
@@ -253,12 +297,12 @@ pub async fn run_once(
         tokio::time::sleep(wait).await;
     }
     let rendered = match request.timeout {
-        Some(limit) => tokio::time::timeout(limit, fetch_and_render(&request, period, progress))
+        Some(limit) => tokio::time::timeout(limit, fetch_and_render(&request, period, &progress))
             .await
             .map_err(|_| RunError::DeadlineExceeded {
                 seconds: limit.as_secs(),
             })??,
-        None => fetch_and_render(&request, period, progress).await?,
+        None => fetch_and_render(&request, period, &progress).await?,
     };
     deliver(&request, rendered).await
 }
@@ -268,7 +312,7 @@ pub async fn run_once(
 async fn fetch_and_render(
     request: &RunRequest,
     period: ReportPeriod,
-    progress: &dyn Progress,
+    progress: &Arc<dyn Progress>,
 ) -> Result<Rendered, RunError> {
     // The file names first: a bad name fails before any request.
     let stem = file_stem(
@@ -278,19 +322,51 @@ async fn fetch_and_render(
         &period,
     )
     .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
+    let window = FetchWindow {
+        from: period.from,
+        to_inclusive: period.to_inclusive(),
+    };
     let mut config = ClientConfig::new(
         request.validated.portal_url.clone(),
         request.api_key.clone(),
     );
     config.retry = request.retry.clone();
-    config.observer = request.observer.clone();
+    config.observer = Some(Arc::new(RunObserver {
+        inner: request.observer.clone(),
+        progress: Arc::clone(progress),
+    }));
+    config.limiter = request.limiters.for_portal(
+        request.validated.portal_url.as_str(),
+        request.spec.portal.limits(),
+    );
     let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
     let key_expires_at = check_key(&client, request.delivery).await?;
-
-    let audit_plan = client
-        .audit_in_plan()
-        .await
-        .map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+    // The remaining questions and the first page of events in one round trip.
+    let fetch_started = tokio::time::Instant::now();
+    let uploading = request.look_up_previous_manifest && request.delivery == Delivery::Upload;
+    let server_filter = request.validated.filter.server_side();
+    let mut audit =
+        request.spec.sources.audit_trail.then(|| {
+            SlicedAuditFetch::new(&client, window, &server_filter, request.expected_events)
+        });
+    let (audit_plan, retention, link, first_batch) = tokio::join!(
+        client.audit_in_plan(),
+        client.audit_lifetime(),
+        async {
+            if uploading {
+                Some(chain::resolve(&client, request, &period).await)
+            } else {
+                None
+            }
+        },
+        async {
+            match &mut audit {
+                Some(fetch) => fetch.next_batch().await,
+                None => Ok(None),
+            }
+        }
+    );
+    let audit_plan = audit_plan.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
     if audit_plan == Some(false) {
         return Err(RunError::Fetch(
             Step::Fetch,
@@ -299,19 +375,13 @@ async fn fetch_and_render(
             },
         ));
     }
+    let first_batch = first_batch.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
 
-    let retention = client
-        .audit_lifetime()
-        .await
-        .map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+    let retention = retention.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
     let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
     let work_dir = spool::Spool::create(&work_parent)
         .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
-    let link = if request.look_up_previous_manifest && request.delivery == Delivery::Upload {
-        chain::resolve(&client, request, &period).await
-    } else {
-        chain::ChainLink::given(request)
-    };
+    let link = link.unwrap_or_else(|| chain::ChainLink::given(request));
     let context = ReportContext {
         resource: format!("{}/{}", request.resource.namespace, request.resource.name),
         portal: request.validated.portal_url.to_string(),
@@ -345,42 +415,49 @@ async fn fetch_and_render(
     summary.previous = request.previous.clone();
     summary.generated_at = Some(request.generated_at);
 
-    let window = FetchWindow {
-        from: period.from,
-        to_inclusive: period.to_inclusive(),
-    };
     // Login history is read from further back, to know the countries users signed in from.
     let login_window = FetchWindow {
         from: period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
         ..window
     };
     let mut paging = Vec::new();
-    if request.spec.sources.audit_trail {
-        let mut pager = AuditPager::new(&client, window);
-        writer.begin_source(Source::Audit);
-        while let Some(batch) = pager
-            .next_batch()
-            .await
-            .map_err(|e| RunError::Fetch(Step::Fetch, e))?
-        {
-            keep_matching(&mut writer, request, period.from, batch).map_err(render_error)?;
-            progress.fetched(Source::Audit, pager.stats().events, pager.stats().pages);
+    if let Some(mut fetch) = audit {
+        if !server_filter.is_empty() {
+            tracing::info!(filter = ?server_filter.query(), "the portal filters audit events before paging");
         }
-        paging.push((Source::Audit, pager.stats()));
+        writer.begin_source(Source::Audit);
+        let mut next = first_batch;
+        while let Some(batch) = next {
+            keep_matching(&mut writer, request, period.from, batch.order, batch.events)
+                .map_err(render_error)?;
+            progress.fetched(
+                Source::Audit,
+                fetch.stats().events,
+                client.config.limiter.stats().requests,
+            );
+            next = fetch
+                .next_batch()
+                .await
+                .map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+        }
+        paging.push((Source::Audit, fetch.stats()));
     }
     if request.spec.sources.login_history {
         let mut pager = LoginPager::new(&client, login_window);
         writer.begin_source(Source::Login);
+        let mut order = 0;
         while let Some(batch) = pager
             .next_batch()
             .await
             .map_err(|e| RunError::Fetch(Step::Fetch, e))?
         {
-            keep_matching(&mut writer, request, period.from, batch).map_err(render_error)?;
+            keep_matching(&mut writer, request, period.from, order, batch).map_err(render_error)?;
+            order += 1;
             progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
         }
         paging.push((Source::Login, pager.stats()));
     }
+    let fetch_duration = fetch_started.elapsed();
     for (source, stats) in &paging {
         writer.summary_mut().paging.insert(source.as_str(), *stats);
     }
@@ -425,6 +502,7 @@ async fn fetch_and_render(
         paging,
         by_category,
         manifest_sha256,
+        fetch_duration,
     })
 }
 
@@ -441,6 +519,7 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
         paging,
         by_category,
         manifest_sha256,
+        fetch_duration,
     } = rendered;
     let mut uploads = match request.delivery {
         Delivery::DryRun => artefacts.iter().map(|a| not_uploaded(a, false)).collect(),
@@ -466,6 +545,7 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
         by_category,
         uploads,
         manifest_sha256,
+        fetch_duration,
     })
 }
 
@@ -475,6 +555,7 @@ fn keep_matching(
     writer: &mut ReportWriter,
     request: &RunRequest,
     period_from: DateTime<Utc>,
+    order: u64,
     batch: Vec<crate::docspace::Event>,
 ) -> std::io::Result<()> {
     let (lookback, mut batch): (Vec<_>, Vec<_>) =
@@ -492,7 +573,7 @@ fn keep_matching(
     for event in &mut batch {
         request.privacy.apply(event);
     }
-    writer.write_batch(&batch)
+    writer.write_batch_at(order, &batch)
 }
 
 fn not_uploaded(artefact: &Artefact, skipped_existing: bool) -> UploadOutcome {

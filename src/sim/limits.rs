@@ -1,7 +1,8 @@
 //! The server's rate limiter, when a portal enables it (`RateLimiterSettings`): a sliding
 //! window of requests per minute and a cap on GETs in flight, per caller; past either, 429 with
-//! an empty body and `X-RateLimit-*` headers (`Retry-After` only from the window limiter). Plus
-//! a fixed latency per request, as a real portal takes time per page.
+//! an empty body and `X-RateLimit-*` headers, without `Retry-After` (RedisRateLimiting's
+//! sliding-window and concurrency leases carry none). Plus a fixed latency per request, as a
+//! real portal takes time per page.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -32,18 +33,19 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn too_many(limit: u32, retry_after: Option<u64>) -> Response {
+fn too_many(limit: u32) -> Response {
     let mut response = envelope::empty(StatusCode::TOO_MANY_REQUESTS);
     let headers = response.headers_mut();
     headers.insert("X-RateLimit-Limit", HeaderValue::from(limit));
     headers.insert("X-RateLimit-Remaining", HeaderValue::from(0u32));
-    if let Some(seconds) = retry_after {
-        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    }
     response
 }
 
 /// Applies the configured limits and latency (after authentication, as the server does).
+///
+/// The server chains its limiters: the sliding window first, where an accepted request is
+/// logged at once, then the concurrency cap, so a GET refused for concurrency has still used a
+/// slot of the window. Neither sends `Retry-After` (only the daily write limit does).
 pub(crate) async fn limits(
     State(state): State<Arc<SimState>>,
     req: Request,
@@ -51,19 +53,6 @@ pub(crate) async fn limits(
 ) -> Response {
     let config = &state.config;
     let limiter = state.limiter();
-    let _slot = if let Some(max) = config
-        .max_concurrent_gets
-        .filter(|_| req.method() == Method::GET)
-    {
-        let before = limiter.gets_in_flight.fetch_add(1, Ordering::AcqRel);
-        let slot = InFlight(&limiter.gets_in_flight);
-        if before >= max as usize {
-            return too_many(max, None);
-        }
-        Some(slot)
-    } else {
-        None
-    };
     if let Some(per_minute) = config.rate_limit_per_minute {
         let now = Instant::now();
         let mut window = limiter.window.lock().unwrap_or_else(|e| e.into_inner());
@@ -74,12 +63,23 @@ pub(crate) async fn limits(
             window.pop_front();
         }
         if window.len() >= per_minute as usize {
-            let oldest = window.front().copied().unwrap_or(now);
-            let wait = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
-            return too_many(per_minute, Some(wait.as_secs().max(1)));
+            return too_many(per_minute);
         }
         window.push_back(now);
     }
+    let _slot = if let Some(max) = config
+        .max_concurrent_gets
+        .filter(|_| req.method() == Method::GET)
+    {
+        let before = limiter.gets_in_flight.fetch_add(1, Ordering::AcqRel);
+        let slot = InFlight(&limiter.gets_in_flight);
+        if before >= max as usize {
+            return too_many(max);
+        }
+        Some(slot)
+    } else {
+        None
+    };
     if !config.latency.is_zero() {
         tokio::time::sleep(config.latency).await;
     }
@@ -96,7 +96,7 @@ mod tests {
     const QUOTA: &str = "/api/2.0/portal/quota";
 
     #[tokio::test]
-    async fn the_window_limiter_answers_429_with_retry_after() {
+    async fn the_window_limiter_answers_429_without_retry_after() {
         let config = SimConfig {
             rate_limit_per_minute: Some(5),
             ..march(10, 0)
@@ -110,8 +110,7 @@ mod tests {
         let headers = limited.headers().clone();
         assert_eq!(headers["X-RateLimit-Limit"], "5");
         assert_eq!(headers["X-RateLimit-Remaining"], "0");
-        let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
-        assert!((1..=60).contains(&retry_after), "{retry_after}");
+        assert!(headers.get("retry-after").is_none(), "{headers:?}");
         assert!(limited.text().await.unwrap().is_empty(), "an empty body");
         let statuses: Vec<u16> = sim.requests().iter().map(|r| r.status).collect();
         assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);

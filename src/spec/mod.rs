@@ -94,6 +94,35 @@ pub struct PortalSpec {
     /// Allows a plain `http` URL to a non-loopback host. Only for test portals.
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// Requests per minute the operator sends to this portal, all reports on it together
+    /// (when reports disagree, the lowest wins). DocSpace's rate limiter, when enabled, allows
+    /// 1,500 per user in any minute; the default leaves room for the user's other clients.
+    #[serde(default = "default_max_requests_per_minute")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub max_requests_per_minute: u32,
+    /// Requests in flight at once to this portal, all reports on it together (the lowest
+    /// wins). DocSpace allows 50 GETs per user; on 429 the operator sends fewer and recovers.
+    #[serde(default = "default_max_concurrent_requests")]
+    #[schemars(range(min = 1, max = 200))]
+    pub max_concurrent_requests: u32,
+}
+
+fn default_max_requests_per_minute() -> u32 {
+    crate::docspace::PortalLimits::DEFAULT_REQUESTS_PER_MINUTE
+}
+
+fn default_max_concurrent_requests() -> u32 {
+    crate::docspace::PortalLimits::DEFAULT_MAX_CONCURRENT
+}
+
+impl PortalSpec {
+    /// The request limits this spec sets for its portal.
+    pub fn limits(&self) -> crate::docspace::PortalLimits {
+        crate::docspace::PortalLimits {
+            requests_per_minute: self.max_requests_per_minute,
+            max_concurrent: self.max_concurrent_requests,
+        }
+    }
 }
 
 /// A key inside a Secret of the resource's namespace.

@@ -127,6 +127,24 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
             "must name the key inside the Secret".to_owned(),
         );
     }
+    if !(1..=100_000).contains(&spec.portal.max_requests_per_minute) {
+        problem(
+            "spec.portal.maxRequestsPerMinute",
+            format!(
+                "{} is out of range; use 1 to 100000 (DocSpace allows 1500 per user when its limiter is on)",
+                spec.portal.max_requests_per_minute
+            ),
+        );
+    }
+    if !(1..=200).contains(&spec.portal.max_concurrent_requests) {
+        problem(
+            "spec.portal.maxConcurrentRequests",
+            format!(
+                "{} is out of range; use 1 to 200 (DocSpace allows 50 GETs in flight per user)",
+                spec.portal.max_concurrent_requests
+            ),
+        );
+    }
     let time_zone = parse_time_zone(&spec.time_zone)
         .map_err(|e| problem("spec.timeZone", e.to_string()))
         .ok();

@@ -73,6 +73,7 @@ pub fn fast_retries() -> RetryPolicy {
         max_delay: Duration::from_millis(20),
         max_total_delay: Duration::from_secs(5),
         max_retry_after: Duration::from_secs(5),
+        max_throttle_wait: Duration::from_secs(30),
     }
 }
 
@@ -108,6 +109,8 @@ pub fn request(
         look_up_previous_manifest: true,
         signing_key: None,
         timeout: None,
+        limiters: std::sync::Arc::default(),
+        expected_events: None,
     }
 }
 
@@ -119,7 +122,7 @@ pub async fn run(
 ) -> Result<RunOutcome, RunError> {
     run_once(
         request(spec, &sim_key(), at, Delivery::Upload, out_dir),
-        &NoProgress,
+        std::sync::Arc::new(NoProgress),
     )
     .await
 }
