@@ -9,7 +9,22 @@ struct Output<'a> {
     period: Period,
     fetched_count: u64,
     event_count: u64,
+    fetch: Fetch,
     uploads: Vec<Upload<'a>>,
+}
+
+/// How the events were read.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Fetch {
+    /// From the first page request to the last answer.
+    seconds: f64,
+    /// Audit-event pages read.
+    pages: u64,
+    /// Requests to the portal in the whole run, uploads included.
+    requests: u64,
+    /// Of which the portal answered 429.
+    throttled: u64,
 }
 
 #[derive(Serialize)]
@@ -43,6 +58,12 @@ pub fn outcome_json(outcome: &RunOutcome) -> String {
         },
         fetched_count: outcome.fetched_count,
         event_count: outcome.event_count,
+        fetch: Fetch {
+            seconds: (outcome.fetch_duration.as_secs_f64() * 1000.0).round() / 1000.0,
+            pages: outcome.paging.iter().map(|(_, stats)| stats.pages).sum(),
+            requests: outcome.requests.sent,
+            throttled: outcome.requests.throttled,
+        },
         uploads: outcome
             .uploads
             .iter()

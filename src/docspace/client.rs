@@ -52,6 +52,12 @@ pub trait ResponseObserver: Send + Sync + std::fmt::Debug {
     /// `endpoint` answered with HTTP `status`, or 0 when no answer came.
     fn observed(&self, endpoint: &'static str, status: u16);
 
+    /// A request to `endpoint` is about to be sent (its answer may never be read: a page
+    /// requested ahead is dropped when its window turns out to be exhausted).
+    fn sending(&self, endpoint: &'static str) {
+        let _ = endpoint;
+    }
+
     /// The portal rate-limited `endpoint`; every request to it waits `wait` (zero when the
     /// portal gave no `Retry-After` and only the concurrency dropped).
     fn throttled(&self, endpoint: &'static str, wait: Duration) {
@@ -364,6 +370,9 @@ impl DocSpaceClient {
             }
         };
         let permit = self.config.limiter.acquire().await;
+        if let Some(observer) = &self.config.observer {
+            observer.sending(endpoint);
+        }
         let response = request.send().await.map_err(|e| {
             observe(0);
             transport_error(endpoint, &e)

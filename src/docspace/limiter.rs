@@ -93,7 +93,8 @@ struct State {
     /// Bumped on every decrease: a 429 of a request sent before the last decrease belongs to
     /// the same round and does not halve again.
     epoch: u64,
-    /// 429s since the last success: the pause without `Retry-After` doubles with each.
+    /// Rounds of 429s since the last success: the pause without `Retry-After` doubles with
+    /// each.
     consecutive_throttles: u32,
 }
 
@@ -290,17 +291,18 @@ impl Permit {
     /// The server answered 429: halve the congestion window (once per round) and pause every
     /// request for `retry_after`. DocSpace's sliding window and concurrency limiters send no
     /// `Retry-After` (only its daily write limit does): then the pause starts at
-    /// [`FIRST_PAUSE`] and doubles with every 429 until a request succeeds, up to
+    /// [`FIRST_PAUSE`] and doubles with every round of 429s until a request succeeds, up to
     /// [`LONGEST_PAUSE`].
     pub fn throttled(&self, retry_after: Option<Duration>) {
         self.limiter.throttled.fetch_add(1, Ordering::Relaxed);
         let mut state = self.limiter.lock();
         if self.epoch == state.epoch {
+            // A new round of 429s: halve, and double the pause of the round before.
             state.congestion_window = (state.congestion_window / 2.0).max(1.0);
             state.epoch += 1;
+            state.consecutive_throttles = state.consecutive_throttles.saturating_add(1);
         }
-        let doubling = state.consecutive_throttles.min(6);
-        state.consecutive_throttles = state.consecutive_throttles.saturating_add(1);
+        let doubling = state.consecutive_throttles.saturating_sub(1).min(6);
         let backoff = (FIRST_PAUSE * 2u32.pow(doubling)).min(LONGEST_PAUSE);
         let until = Instant::now() + retry_after.unwrap_or(backoff);
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
@@ -434,11 +436,8 @@ mod tests {
         permit.throttled(None);
         assert_eq!(limiter.concurrency(), 4);
         assert_eq!(limiter.stats().throttled, 17);
-        // Without Retry-After the pause doubles with every 429 until a success.
-        assert_eq!(
-            limiter.paused_for(),
-            Some(FIRST_PAUSE * 2u32.pow(16).min(64)).map(|d| d.min(LONGEST_PAUSE))
-        );
+        // Without Retry-After the pause doubles with every round of 429s until a success.
+        assert_eq!(limiter.paused_for(), Some(FIRST_PAUSE * 2));
         drop(permit);
         let permit = limiter.acquire().await;
         permit.succeeded();

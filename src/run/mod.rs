@@ -120,11 +120,13 @@ pub trait Progress: Send + Sync {
     }
 }
 
-/// Passes every answer to the caller's observer and rate limiting to the progress display.
-#[derive(Clone)]
+/// Passes every answer to the caller's observer and rate limiting to the progress display,
+/// and counts the run's requests.
 struct RunObserver {
     inner: Option<Arc<dyn ResponseObserver>>,
     progress: Arc<dyn Progress>,
+    requests: std::sync::atomic::AtomicU64,
+    throttled: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for RunObserver {
@@ -134,7 +136,19 @@ impl std::fmt::Debug for RunObserver {
 }
 
 impl ResponseObserver for RunObserver {
+    fn sending(&self, endpoint: &'static str) {
+        self.requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(inner) = &self.inner {
+            inner.sending(endpoint);
+        }
+    }
+
     fn observed(&self, endpoint: &'static str, status: u16) {
+        if status == 429 {
+            self.throttled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(inner) = &self.inner {
             inner.observed(endpoint, status);
         }
@@ -200,6 +214,17 @@ pub struct RunOutcome {
     pub key_expires_at: Option<DateTime<Utc>>,
     /// How long reading the events took (from the first page request to the last answer).
     pub fetch_duration: std::time::Duration,
+    /// Requests this run sent to the portal (uploads included) and how many were answered 429.
+    pub requests: RequestCounts,
+}
+
+/// Requests of one run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// Requests sent (each retry counts).
+    pub sent: u64,
+    /// Answered 429 by the portal's rate limiter.
+    pub throttled: u64,
 }
 
 /// The period a request covers.
@@ -254,6 +279,7 @@ struct Rendered {
     by_category: std::collections::BTreeMap<String, u64>,
     manifest_sha256: String,
     fetch_duration: std::time::Duration,
+    observer: Arc<RunObserver>,
 }
 
 /// How long before the API key expires a run starts warning.
@@ -331,10 +357,13 @@ async fn fetch_and_render(
         request.api_key.clone(),
     );
     config.retry = request.retry.clone();
-    config.observer = Some(Arc::new(RunObserver {
+    let observer = Arc::new(RunObserver {
         inner: request.observer.clone(),
         progress: Arc::clone(progress),
-    }));
+        requests: 0.into(),
+        throttled: 0.into(),
+    });
+    config.observer = Some(Arc::clone(&observer) as Arc<dyn ResponseObserver>);
     config.limiter = request.limiters.for_portal(
         request.validated.portal_url.as_str(),
         request.spec.portal.limits(),
@@ -503,6 +532,7 @@ async fn fetch_and_render(
         by_category,
         manifest_sha256,
         fetch_duration,
+        observer,
     })
 }
 
@@ -520,6 +550,7 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
         by_category,
         manifest_sha256,
         fetch_duration,
+        observer,
     } = rendered;
     let mut uploads = match request.delivery {
         Delivery::DryRun => artefacts.iter().map(|a| not_uploaded(a, false)).collect(),
@@ -546,6 +577,12 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
         uploads,
         manifest_sha256,
         fetch_duration,
+        requests: RequestCounts {
+            sent: observer.requests.load(std::sync::atomic::Ordering::Relaxed),
+            throttled: observer
+                .throttled
+                .load(std::sync::atomic::Ordering::Relaxed),
+        },
     })
 }
 

@@ -86,6 +86,11 @@ impl SimHandle {
         self.state.requests()
     }
 
+    /// Forgets the requests recorded so far (to count those of the next run alone).
+    pub fn clear_requests(&self) {
+        self.state.clear_requests();
+    }
+
     /// Ids of the stored audit events whose date (whole seconds) is in `[from, to_inclusive]`,
     /// newest first.
     pub fn audit_event_ids_in(&self, from: DateTime<Utc>, to_inclusive: DateTime<Utc>) -> Vec<i64> {

@@ -322,6 +322,11 @@ impl SimState {
         lock(&self.requests).clone()
     }
 
+    /// Forgets the requests recorded so far.
+    pub fn clear_requests(&self) {
+        lock(&self.requests).clear();
+    }
+
     /// Adds `n` audit events at `date` (truncated to the second).
     pub fn insert_audit_events_at(&self, date: DateTime<Utc>, n: usize) {
         self.insert_audit_events_at_secs(floor_secs(&date), n);
