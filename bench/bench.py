@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
 """Benchmark: `report` against the vendor seed script (through seed_harness.py), side by side,
-on the same simulator, at 10k, 100k and 1M audit events. Prints events per second and peak RSS
-(from GNU time) as a Markdown table. Not a test: run it by hand, record the figures in
-BENCHMARKS.md.
+on the same simulator. Not a test: run it by hand, record the figures in BENCHMARKS.md.
+
+Loopback mode (default): no latency, no rate limits, at 10k, 100k and 1M audit events. Prints
+events per second, peak RSS and CPU seconds of each client process (user+sys, GNU time).
+
+Realistic mode (--realistic): the simulator takes 50 ms per request and enforces DocSpace's
+default limits when its rate limiter is on (a sliding window of 1,500 requests per minute, 50
+GETs in flight, 429 past either), at 10k, 100k, 300k and 1M events. Prints wall time, the
+time spent fetching, requests, 429s and the floor those limits allow: the N // 100 + 1 pages
+any client needs (the last one short, to know it is the last), 50 at a time for the first
+1,500, then 25 per second.
 
     python3 bench/bench.py [--sizes 10000,100000,1000000] [--seed ../shared/seed/seed_report.py]
+    python3 bench/bench.py --realistic [--client-limits portal|default]
 """
 
 import argparse
@@ -27,7 +36,7 @@ SPEC = """apiVersion: compliance.docspace.dev/v1alpha1
 kind: ComplianceReport
 metadata: {{name: bench, namespace: bench}}
 spec:
-  portal: {{url: "{url}", tokenSecretRef: {{name: unused}}}}
+  portal: {{url: "{url}", tokenSecretRef: {{name: unused}}{limits}}}
   schedule: "0 3 1 * *"
   timeZone: UTC
   period: PreviousMonth
@@ -36,24 +45,41 @@ spec:
 """
 
 
+# The limits DocSpace applies per user when its rate limiter is enabled.
+PORTAL_PER_MINUTE = 1500
+PORTAL_MAX_GETS = 50
+LATENCY_MS = 50
+
+
 def timed(cmd, env):
-    """Runs cmd under GNU time; returns (seconds, peak RSS in KiB, stdout)."""
+    """Runs cmd under GNU time; returns (seconds, peak RSS in KiB, CPU seconds, stdout)."""
     with tempfile.NamedTemporaryFile("r") as stats:
         proc = subprocess.run(
-            ["/usr/bin/time", "-o", stats.name, "-f", "%e %M"] + cmd,
+            ["/usr/bin/time", "-o", stats.name, "-f", "%e %M %U %S"] + cmd,
             env=env, capture_output=True, text=True,
         )
         if proc.returncode != 0:
             raise SystemExit(f"{cmd[0]} failed: {proc.stderr[-2000:]}")
-        seconds, rss = stats.read().split()[-2:]
-    return float(seconds), int(rss), proc.stdout
+        seconds, rss, user, system = stats.read().split()[-4:]
+    return float(seconds), int(rss), float(user) + float(system), proc.stdout
 
 
-def start_sim(n):
+def floor_seconds(n):
+    """The least time DocSpace's default limits allow for n events (see the module doc)."""
+    pages = n // 100 + 1
+    latency = LATENCY_MS / 1000
+    burst = min(pages, PORTAL_PER_MINUTE)
+    seconds = -(-burst // PORTAL_MAX_GETS) * latency
+    return seconds + max(0, pages - PORTAL_PER_MINUTE) / (PORTAL_PER_MINUTE / 60), pages
+
+
+def start_sim(n, realistic=False):
+    limits = ["--latency-ms", str(LATENCY_MS), "--rate-limit-per-minute", str(PORTAL_PER_MINUTE),
+              "--max-concurrent-gets", str(PORTAL_MAX_GETS)] if realistic else []
     proc = subprocess.Popen(
         [str(BIN / "docspace-sim"), "--listen", "127.0.0.1:0", "--api-key", KEY,
          "--audit-events", str(n), "--login-events", "0",
-         "--from", PERIOD_FROM, "--to", PERIOD_TO, "--folder", "1045"],
+         "--from", PERIOD_FROM, "--to", PERIOD_TO, "--folder", "1045"] + limits,
         stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline().strip()
@@ -63,46 +89,95 @@ def start_sim(n):
     return proc, line.removeprefix("listening on ")
 
 
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return (f"Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}\n")
+
+
+def run_pair(n, args, env, realistic, limits):
+    """Runs `report` and the seed, each against a fresh simulator of n events (a rate-limiting
+    portal counts requests per user: the second client must not inherit the first's minute)."""
+    sim, url = start_sim(n, realistic)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = Path(tmp) / "bench.yaml"
+            spec.write_text(SPEC.format(url=url, n=n, limits=limits))
+            ours = timed(
+                [str(BIN / "docspace-compliance-operator"), "report", "--file", str(spec),
+                 "--at", "2025-04-01T03:00:00Z"], env)
+            outcome = json.loads(ours[3])
+    finally:
+        sim.terminate()
+        sim.wait()
+    sim, url = start_sim(n, realistic)
+    try:
+        seed = timed(
+            [sys.executable, str(ROOT / "bench" / "seed_harness.py"), "--seed", args.seed,
+             "--base-url", url, "--from", PERIOD_FROM, "--to", PERIOD_TO_INCLUSIVE], env)
+        seed_events = json.loads(seed[3])["eventCount"]
+    finally:
+        sim.terminate()
+        sim.wait()
+    if outcome["eventCount"] != n or seed_events != n:
+        raise SystemExit(f"event counts differ: expected {n}, ours {outcome['eventCount']}, seed {seed_events}")
+    print(f"{n}: ours {ours[0]:.2f}s {ours[1] // 1024} MiB {ours[2]:.2f} CPU s {outcome['fetch']}, "
+          f"seed {seed[0]:.2f}s {seed[1] // 1024} MiB {seed[2]:.2f} CPU s", file=sys.stderr)
+    return ours, outcome, seed
+
+
+def loopback(args, env, sizes):
+    rows = [(n, *run_pair(n, args, env, False, "")) for n in sizes]
+    print(machine())
+    print("| events | report: s | report: events/s | report: peak RSS | report: CPU s per 1M events "
+          "| seed: s | seed: events/s | seed: peak RSS | seed: CPU s per 1M events | speed-up | CPU ratio |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, ours, _, seed in rows:
+        per_million = lambda cpu: cpu * 1_000_000 / n
+        print(f"| {n:,} | {ours[0]:.2f} | {n / max(ours[0], 0.01):,.0f} | {ours[1] / 1024:.1f} MiB | "
+              f"{per_million(ours[2]):.2f} | {seed[0]:.2f} | {n / max(seed[0], 0.01):,.0f} | "
+              f"{seed[1] / 1024:.1f} MiB | {per_million(seed[2]):.2f} | {seed[0] / max(ours[0], 0.01):.1f}x | "
+              f"{seed[2] / max(ours[2], 0.01):.1f}x |")
+
+
+def realistic(args, env, sizes):
+    limits = ("" if args.client_limits == "default" else
+              f", maxRequestsPerMinute: {PORTAL_PER_MINUTE}, maxConcurrentRequests: {PORTAL_MAX_GETS}")
+    rows = [(n, *run_pair(n, args, env, True, limits)) for n in sizes]
+    print(machine())
+    print(f"Simulator: {LATENCY_MS} ms per request, {PORTAL_PER_MINUTE} requests per minute (sliding window), "
+          f"{PORTAL_MAX_GETS} GETs in flight. Client limits: {args.client_limits}.\n")
+    print("| events | floor: pages | floor: s | report: s | report: fetch s | fetch / floor | report: requests "
+          "| report: 429s | report: peak RSS | seed: s | seed / report |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for n, ours, outcome, seed in rows:
+        floor, pages = floor_seconds(n)
+        fetch = outcome["fetch"]
+        print(f"| {n:,} | {pages:,} | {floor:.2f} | {ours[0]:.2f} | {fetch['seconds']:.2f} | "
+              f"{fetch['seconds'] / floor:.2f} | {fetch['requests']:,} | {fetch['throttled']} | "
+              f"{ours[1] / 1024:.1f} MiB | {seed[0]:.2f} | {seed[0] / max(ours[0], 0.01):.1f}x |")
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--sizes", help="comma-separated event counts")
     parser.add_argument("--seed", default=str(ROOT.parent / "shared" / "seed" / "seed_report.py"))
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--realistic", action="store_true",
+                        help="50 ms per request and DocSpace's default rate limits")
+    parser.add_argument("--client-limits", choices=["portal", "default"], default="portal",
+                        help="realistic mode: the report's spec.portal limits at the portal's own "
+                             "(1500/min, 50) or at the operator's defaults (1200/min, 16)")
     args = parser.parse_args()
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--bins"], cwd=ROOT, check=True)
-
     env = dict(os.environ, DOCSPACE_TOKEN=KEY)
-    rows = []
-    for n in [int(s) for s in args.sizes.split(",")]:
-        sim, url = start_sim(n)
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                spec = Path(tmp) / "bench.yaml"
-                spec.write_text(SPEC.format(url=url, n=n))
-                ours_s, ours_rss, out = timed(
-                    [str(BIN / "docspace-compliance-operator"), "report", "--file", str(spec),
-                     "--at", "2025-04-01T03:00:00Z"], env)
-                ours_events = json.loads(out)["eventCount"]
-                peer_s, peer_rss, out = timed(
-                    [sys.executable, str(ROOT / "bench" / "seed_harness.py"), "--seed", args.seed,
-                     "--base-url", url, "--from", PERIOD_FROM, "--to", PERIOD_TO_INCLUSIVE], env)
-                peer_events = json.loads(out)["eventCount"]
-        finally:
-            sim.terminate()
-            sim.wait()
-        if ours_events != n or peer_events != n:
-            raise SystemExit(f"event counts differ: expected {n}, ours {ours_events}, seed {peer_events}")
-        rows.append((n, ours_s, ours_rss, peer_s, peer_rss))
-        print(f"{n}: ours {ours_s:.2f}s {ours_rss // 1024} MiB, seed {peer_s:.2f}s {peer_rss // 1024} MiB", file=sys.stderr)
-
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    print(f"Machine: {os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}\n")
-    print("| events | report: s | report: events/s | report: peak RSS | seed: s | seed: events/s | seed: peak RSS | speed-up |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, os_, orss, ps, prss in rows:
-        print(f"| {n:,} | {os_:.2f} | {n / max(os_, 0.01):,.0f} | {orss / 1024:.1f} MiB | {ps:.2f} | "
-              f"{n / max(ps, 0.01):,.0f} | {prss / 1024:.1f} MiB | {ps / max(os_, 0.01):.1f}x |")
+    default_sizes = "10000,100000,300000,1000000" if args.realistic else "10000,100000,1000000"
+    sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
+    if args.realistic:
+        realistic(args, env, sizes)
+    else:
+        loopback(args, env, sizes)
 
 
 if __name__ == "__main__":

@@ -330,7 +330,10 @@ async fn a_second_whose_pages_never_end_hits_a_bound() {
         error.contains("bound:") && error.contains("2025-03-31T12:00:00Z.."),
         "names the window and the bound: {error}"
     );
-    assert!(pages <= 130, "{pages} pages");
+    // The probe, the first window of 20 pages, the bound of 100 pages for one second, at most
+    // 8 pages already requested ahead when the bound is hit, and the older slices the probe's
+    // density suggested (up to 16, each requesting a few pages ahead; all turn out empty).
+    assert!(pages <= 1 + 20 + 100 + 8 + 16 * 8, "{pages} pages");
 }
 
 #[tokio::test]

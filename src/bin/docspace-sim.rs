@@ -84,7 +84,7 @@ struct Args {
     /// Milliseconds every request takes before it is answered (a real portal's time per page).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
-    /// Enable the rate limiter's sliding window: requests per minute, then 429 with
+    /// Enable the rate limiter's sliding window: requests per minute, then 429 without
     /// Retry-After (DocSpace's default when enabled: 1500).
     #[arg(long)]
     rate_limit_per_minute: Option<u32>,

@@ -157,6 +157,11 @@ pub struct ReportArgs {
     /// ago (DocSpace stores audit events late).
     #[arg(long)]
     pub no_wait: bool,
+    /// About how many audit events the period holds (e.g. the previous period's count, as the
+    /// operator keeps it in the status): the period is cut into concurrent slices at once
+    /// instead of after a first page. Only the speed depends on it.
+    #[arg(long, value_name = "EVENTS")]
+    pub expected_events: Option<u64>,
 }
 
 /// Arguments of `demo`.

@@ -96,7 +96,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         previous_manifest_sha256,
         signing_key,
         limiters: std::sync::Arc::default(),
-        expected_events: None,
+        expected_events: args.expected_events,
         timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
     };
     let period = plan(&request).map_err(|e| e.to_string())?;

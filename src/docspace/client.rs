@@ -111,7 +111,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(60),
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
-            page_concurrency: 4,
+            page_concurrency: 8,
             slices: DEFAULT_SLICES,
             limiter: PortalLimiter::new(PortalLimits::default()),
             observer: None,

@@ -287,6 +287,8 @@ pub struct AuditPager {
     requested_in_window: usize,
     /// After out-of-order drift was seen: one request at a time.
     sequential: bool,
+    /// Pages requested ahead while earlier ones are processed.
+    lookahead: usize,
     /// The last event of the previous full page, which the next page must contain.
     anchor: Option<i64>,
     /// Pages this window may request before it is narrowed (more for a busy second).
@@ -327,6 +329,7 @@ impl AuditPager {
             client: client.clone(),
             window,
             filter: filter.query(),
+            lookahead: client.config.page_concurrency.max(1),
             requested_in_window: 0,
             sequential: false,
             anchor: None,
@@ -350,8 +353,14 @@ impl AuditPager {
         self.stats
     }
 
-    /// Requests only the first page until [`Self::resume`]: a probe of how many events the
-    /// window holds.
+    /// Requests at most `pages` ahead (at least one): a window expected to hold few events
+    /// does not request pages past its end.
+    pub(crate) fn limit_lookahead(&mut self, pages: usize) {
+        self.lookahead = self.lookahead.min(pages).max(1);
+    }
+
+    /// Requests only the first page until [`Self::resume_from`]: a probe of how many events
+    /// the window holds.
     pub(crate) fn probe_first_page(&mut self) {
         self.sequential = true;
     }
@@ -382,11 +391,7 @@ impl AuditPager {
 
     /// Requests pages until the configured number are in flight or the window's limit is hit.
     fn fill_pipeline(&mut self) {
-        let concurrency = if self.sequential {
-            1
-        } else {
-            self.client.config.page_concurrency.max(1)
-        };
+        let concurrency = if self.sequential { 1 } else { self.lookahead };
         while self.in_flight.len() < concurrency && self.requested_in_window < self.request_limit {
             let client = self.client.clone();
             let query = self.query(self.requested_in_window * PAGE_STRIDE);
@@ -400,6 +405,10 @@ impl AuditPager {
     /// The next batch, newest first; `None` when the window is exhausted.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Event>>, DocSpaceError> {
         if self.done {
+            // Pages requested past the end are still being served: their answers are awaited
+            // (and dropped) so that each holds its place at the portal's limiter until the
+            // portal is done with it.
+            while self.in_flight.next().await.is_some() {}
             return Ok(None);
         }
         self.fill_pipeline();
@@ -413,6 +422,8 @@ impl AuditPager {
         if let Some(anchor) = self.anchor
             && !page.iter().any(|e| e.id == anchor)
         {
+            // The pages in flight are of no use now, but the portal serves them anyway.
+            while self.in_flight.next().await.is_some() {}
             self.reread_window_sequentially()?;
             return Ok(Some(Vec::new()));
         }
@@ -432,7 +443,6 @@ impl AuditPager {
             }
         } else {
             self.done = true;
-            self.in_flight.clear();
         }
         Ok(Some(batch))
     }

@@ -60,6 +60,9 @@ fn step(index: usize, mut pager: AuditPager) -> Step {
     })
 }
 
+/// Pages overlap by one event.
+const PAGE_STRIDE: u64 = super::PAGE_SIZE as u64 - 1;
+
 /// Events a slice is planned to hold (about ten pages).
 const EVENTS_PER_SLICE: u64 = 1_000;
 
@@ -119,7 +122,7 @@ impl SlicedAuditFetch {
             stats: PagingStats::default(),
         };
         match expected_events.filter(|n| *n >= super::PAGE_SIZE as u64) {
-            Some(events) => fetch.start_slices(window, slice_count(events, client.config.slices)),
+            Some(events) => fetch.start_slices(window, events),
             None => {
                 let mut probe = AuditPager::filtered(client, window, filter);
                 probe.probe_first_page();
@@ -129,12 +132,18 @@ impl SlicedAuditFetch {
         fetch
     }
 
-    /// Starts one pager per slice of `part`, numbered after those already running.
-    fn start_slices(&mut self, part: FetchWindow, count: usize) {
-        for slice in slices(part, count) {
+    /// Starts one pager per slice of `part`, which holds about `events` events, numbered
+    /// after those already running. Each requests about as many pages ahead as its share of
+    /// the events fills (plus the short last page), so slices that turn out quiet cost little.
+    fn start_slices(&mut self, part: FetchWindow, events: u64) {
+        let parts = slices(part, slice_count(events, self.client.config.slices));
+        let per_slice = events / parts.len().max(1) as u64;
+        let pages = usize::try_from(per_slice / PAGE_STRIDE + 2).unwrap_or(usize::MAX);
+        for slice in parts {
             let index = self.batches.len();
             self.batches.push(0);
-            let pager = AuditPager::filtered(&self.client, slice, &self.filter);
+            let mut pager = AuditPager::filtered(&self.client, slice, &self.filter);
+            pager.limit_lookahead(pages);
             self.running.push(step(index, pager));
         }
     }
@@ -182,7 +191,7 @@ impl SlicedAuditFetch {
                 from: self.window.from,
                 to_inclusive: oldest - TimeDelta::nanoseconds(100),
             };
-            self.start_slices(older, slice_count(estimate, self.client.config.slices));
+            self.start_slices(older, estimate);
         }
         Ok(Some(SliceBatch { order: 0, events }))
     }

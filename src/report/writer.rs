@@ -142,6 +142,12 @@ impl ReportWriter {
         })
     }
 
+    /// Sets the report's chain link description (known only once the upload folder was
+    /// searched for the previous manifest, which happens while events are read).
+    pub fn set_chain(&mut self, chain: String) {
+        self.context.chain = chain;
+    }
+
     /// The totals so far.
     pub fn summary(&self) -> &Summary {
         &self.summary

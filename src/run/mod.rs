@@ -333,25 +333,12 @@ pub async fn run_once(
     deliver(&request, rendered).await
 }
 
-/// Fetches every event of the period and renders the artefacts and the manifest into a
-/// temporary directory. Dropping the future (a timeout) removes that directory.
-async fn fetch_and_render(
+/// A client for the request's portal, sharing the portal's limiter, with an observer that
+/// counts the run's requests.
+fn client_for(
     request: &RunRequest,
-    period: ReportPeriod,
     progress: &Arc<dyn Progress>,
-) -> Result<Rendered, RunError> {
-    // The file names first: a bad name fails before any request.
-    let stem = file_stem(
-        &request.spec.report.file_name,
-        &request.resource.name,
-        &request.resource.namespace,
-        &period,
-    )
-    .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
-    let window = FetchWindow {
-        from: period.from,
-        to_inclusive: period.to_inclusive(),
-    };
+) -> Result<(DocSpaceClient, Arc<RunObserver>), RunError> {
     let mut config = ClientConfig::new(
         request.validated.portal_url.clone(),
         request.api_key.clone(),
@@ -369,49 +356,12 @@ async fn fetch_and_render(
         request.spec.portal.limits(),
     );
     let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
-    let key_expires_at = check_key(&client, request.delivery).await?;
-    // The remaining questions and the first page of events in one round trip.
-    let fetch_started = tokio::time::Instant::now();
-    let uploading = request.look_up_previous_manifest && request.delivery == Delivery::Upload;
-    let server_filter = request.validated.filter.server_side();
-    let mut audit =
-        request.spec.sources.audit_trail.then(|| {
-            SlicedAuditFetch::new(&client, window, &server_filter, request.expected_events)
-        });
-    let (audit_plan, retention, link, first_batch) = tokio::join!(
-        client.audit_in_plan(),
-        client.audit_lifetime(),
-        async {
-            if uploading {
-                Some(chain::resolve(&client, request, &period).await)
-            } else {
-                None
-            }
-        },
-        async {
-            match &mut audit {
-                Some(fetch) => fetch.next_batch().await,
-                None => Ok(None),
-            }
-        }
-    );
-    let audit_plan = audit_plan.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
-    if audit_plan == Some(false) {
-        return Err(RunError::Fetch(
-            Step::Fetch,
-            DocSpaceError::PlanLacksAudit {
-                evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
-            },
-        ));
-    }
-    let first_batch = first_batch.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+    Ok((client, observer))
+}
 
-    let retention = retention.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
-    let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let work_dir = spool::Spool::create(&work_parent)
-        .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
-    let link = link.unwrap_or_else(|| chain::ChainLink::given(request));
-    let context = ReportContext {
+/// What the report says about its own making; the chain link is filled in once known.
+fn report_context(request: &RunRequest, period: &ReportPeriod) -> ReportContext {
+    ReportContext {
         resource: format!("{}/{}", request.resource.namespace, request.resource.name),
         portal: request.validated.portal_url.to_string(),
         period: period.clone(),
@@ -433,62 +383,76 @@ async fn fetch_and_render(
             list_limit: LIST_LIMIT,
         },
         settle_seconds: request.spec.settle_seconds,
-        chain: link.describe(),
+        chain: String::new(),
+    }
+}
+
+/// Fetches every event of the period and renders the artefacts and the manifest into a
+/// temporary directory. Dropping the future (a timeout) removes that directory.
+async fn fetch_and_render(
+    request: &RunRequest,
+    period: ReportPeriod,
+    progress: &Arc<dyn Progress>,
+) -> Result<Rendered, RunError> {
+    // The file names first: a bad name fails before any request.
+    let stem = file_stem(
+        &request.spec.report.file_name,
+        &request.resource.name,
+        &request.resource.namespace,
+        &period,
+    )
+    .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
+    let (client, observer) = client_for(request, progress)?;
+    let key_expires_at = check_key(&client, request.delivery).await?;
+
+    let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let work_dir = spool::Spool::create(&work_parent)
+        .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
+    let work_path = work_dir.path().display().to_string();
+    let render_error = |e| RunError::Render(work_path.clone(), e);
+    let mut writer = ReportWriter::new(
+        report_context(request, &period),
+        &request.spec.report.formats,
+        work_dir.path(),
+    )
+    .map_err(render_error)?;
+
+    // The questions the report needs besides the events go out with the first pages; none of
+    // them holds the events up.
+    let fetch_started = tokio::time::Instant::now();
+    let uploading = request.look_up_previous_manifest && request.delivery == Delivery::Upload;
+    let questions = async {
+        tokio::join!(client.audit_in_plan(), client.audit_lifetime(), async {
+            if uploading {
+                Some(chain::resolve(&client, request, &period).await)
+            } else {
+                None
+            }
+        })
     };
-    let render_error = |e| RunError::Render(work_dir.path().display().to_string(), e);
-    let mut writer = ReportWriter::new(context, &request.spec.report.formats, work_dir.path())
-        .map_err(render_error)?;
+    let reading = read_events(&client, request, &period, &mut writer, progress, &work_path);
+    let ((audit_plan, retention, link), paging) = tokio::join!(questions, reading);
+    let fetch_duration = fetch_started.elapsed();
+    let audit_plan = audit_plan.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+    if audit_plan == Some(false) {
+        return Err(RunError::Fetch(
+            Step::Fetch,
+            DocSpaceError::PlanLacksAudit {
+                evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
+            },
+        ));
+    }
+    let paging = paging?;
+    let retention = retention.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+    let link = link.unwrap_or_else(|| chain::ChainLink::given(request));
+    writer.set_chain(link.describe());
     let summary = writer.summary_mut();
     summary.audit_plan = audit_plan;
     summary.retention = retention;
     summary.previous = request.previous.clone();
     summary.generated_at = Some(request.generated_at);
-
-    // Login history is read from further back, to know the countries users signed in from.
-    let login_window = FetchWindow {
-        from: period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
-        ..window
-    };
-    let mut paging = Vec::new();
-    if let Some(mut fetch) = audit {
-        if !server_filter.is_empty() {
-            tracing::info!(filter = ?server_filter.query(), "the portal filters audit events before paging");
-        }
-        writer.begin_source(Source::Audit);
-        let mut next = first_batch;
-        while let Some(batch) = next {
-            keep_matching(&mut writer, request, period.from, batch.order, batch.events)
-                .map_err(render_error)?;
-            progress.fetched(
-                Source::Audit,
-                fetch.stats().events,
-                client.config.limiter.stats().requests,
-            );
-            next = fetch
-                .next_batch()
-                .await
-                .map_err(|e| RunError::Fetch(Step::Fetch, e))?;
-        }
-        paging.push((Source::Audit, fetch.stats()));
-    }
-    if request.spec.sources.login_history {
-        let mut pager = LoginPager::new(&client, login_window);
-        writer.begin_source(Source::Login);
-        let mut order = 0;
-        while let Some(batch) = pager
-            .next_batch()
-            .await
-            .map_err(|e| RunError::Fetch(Step::Fetch, e))?
-        {
-            keep_matching(&mut writer, request, period.from, order, batch).map_err(render_error)?;
-            order += 1;
-            progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
-        }
-        paging.push((Source::Login, pager.stats()));
-    }
-    let fetch_duration = fetch_started.elapsed();
     for (source, stats) in &paging {
-        writer.summary_mut().paging.insert(source.as_str(), *stats);
+        summary.paging.insert(source.as_str(), *stats);
     }
     let fetched_count = writer.summary().total_fetched();
     let event_count = writer.summary().total_reported();
@@ -534,6 +498,61 @@ async fn fetch_and_render(
         fetch_duration,
         observer,
     })
+}
+
+/// Reads the audit trail (as concurrent slices) and the login history of the period into
+/// `writer`; returns the paging counters of each source read.
+async fn read_events(
+    client: &DocSpaceClient,
+    request: &RunRequest,
+    period: &ReportPeriod,
+    writer: &mut ReportWriter,
+    progress: &Arc<dyn Progress>,
+    work_path: &str,
+) -> Result<Vec<(Source, PagingStats)>, RunError> {
+    let render_error = |e| RunError::Render(work_path.to_owned(), e);
+    let fetch_error = |e| RunError::Fetch(Step::Fetch, e);
+    let window = FetchWindow {
+        from: period.from,
+        to_inclusive: period.to_inclusive(),
+    };
+    let mut paging = Vec::new();
+    if request.spec.sources.audit_trail {
+        let server_filter = request.validated.filter.server_side();
+        if !server_filter.is_empty() {
+            tracing::info!(filter = ?server_filter.query(), "the portal filters audit events before paging");
+        }
+        let mut fetch =
+            SlicedAuditFetch::new(client, window, &server_filter, request.expected_events);
+        writer.begin_source(Source::Audit);
+        while let Some(batch) = fetch.next_batch().await.map_err(fetch_error)? {
+            keep_matching(writer, request, period.from, batch.order, batch.events)
+                .map_err(render_error)?;
+            progress.fetched(
+                Source::Audit,
+                fetch.stats().events,
+                client.config.limiter.stats().requests,
+            );
+        }
+        paging.push((Source::Audit, fetch.stats()));
+    }
+    if request.spec.sources.login_history {
+        // Read from further back, to know the countries users signed in from.
+        let login_window = FetchWindow {
+            from: period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
+            ..window
+        };
+        let mut pager = LoginPager::new(client, login_window);
+        writer.begin_source(Source::Login);
+        let mut order = 0;
+        while let Some(batch) = pager.next_batch().await.map_err(fetch_error)? {
+            keep_matching(writer, request, period.from, order, batch).map_err(render_error)?;
+            order += 1;
+            progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
+        }
+        paging.push((Source::Login, pager.stats()));
+    }
+    Ok(paging)
 }
 
 /// Uploads the rendered artefacts (all or nothing) and keeps local copies if asked.
