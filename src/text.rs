@@ -24,7 +24,8 @@ pub fn is_unsafe(c: char) -> bool {
 /// `text` with every unsafe character escaped visibly, so it stays one line and shows what
 /// it holds.
 pub fn one_line(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
+    // Printable ASCII, the usual case, is safe: checked byte by byte, without decoding.
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) || !text.chars().any(is_unsafe) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);

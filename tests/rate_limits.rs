@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use common::*;
 use docspace_compliance_operator::docspace::PortalLimiters;
-use docspace_compliance_operator::run::{Delivery, NoProgress, RunOutcome, RunRequest, run_once};
+use docspace_compliance_operator::docspace::Source;
+use docspace_compliance_operator::run::{
+    Delivery, NoProgress, Progress, RunOutcome, RunRequest, run_once,
+};
 use docspace_compliance_operator::sim::{RequestRecord, SimHandle};
 use serde_json::json;
 
@@ -61,17 +64,40 @@ async fn run(request: RunRequest) -> RunOutcome {
     run_once(request, Arc::new(NoProgress)).await.unwrap()
 }
 
+/// Counts what a progress display is told.
+#[derive(Default)]
+struct Recorded {
+    throttled: std::sync::Mutex<Vec<Duration>>,
+    fetched: std::sync::atomic::AtomicU64,
+}
+
+impl Progress for Recorded {
+    fn fetched(&self, _: Source, _: u64, _: u64) {
+        self.fetched
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn throttled(&self, wait: Duration) {
+        self.throttled.lock().unwrap().push(wait);
+    }
+}
+
 #[tokio::test]
 async fn a_portal_that_refuses_excess_requests_gets_fewer_and_every_event_is_read() {
     // The spec allows 16 requests in flight; the portal only 4.
     let sim = limited_portal(3_000, 20, 4).await;
     let out = tempfile::tempdir().unwrap();
-    let outcome = run(dry_run(
-        &sim,
-        json!({"portal": {"maxConcurrentRequests": 16}}),
-        out.path(),
-    ))
-    .await;
+    let progress = Arc::new(Recorded::default());
+    let outcome = run_once(
+        dry_run(
+            &sim,
+            json!({"portal": {"maxConcurrentRequests": 16}}),
+            out.path(),
+        ),
+        progress.clone(),
+    )
+    .await
+    .unwrap();
     assert_eq!(unique(&ndjson_ids(&outcome, "audit")), truth(&sim));
     let requests = sim.requests();
     let throttled = status_count(&requests, 429);
@@ -81,6 +107,14 @@ async fn a_portal_that_refuses_excess_requests_gets_fewer_and_every_event_is_rea
         outcome.requests
     );
     assert!(throttled > 0, "the portal did refuse some requests");
+    // The progress display was told about each wait (the portal sends no Retry-After: the
+    // client pauses for 250 ms and more).
+    let waits = progress.throttled.lock().unwrap().clone();
+    assert_eq!(waits.len(), throttled, "{waits:?}");
+    assert!(
+        waits.iter().all(|w| *w <= Duration::from_secs(15)),
+        "{waits:?}"
+    );
     assert_eq!(outcome.requests.throttled, throttled as u64);
     // Concurrency halves on each round of 429s (16, 8, 4) instead of hammering the portal.
     assert!(throttled <= 40, "{throttled} requests answered 429");

@@ -54,10 +54,11 @@ pub enum Command {
 }
 
 impl Command {
-    /// Whether the command needs a multi-threaded runtime (the operator does; one-shot
-    /// commands run fastest on one thread).
+    /// Whether the command needs a multi-threaded runtime: the operator, and a report, whose
+    /// pages are read in one task while another renders them.
     pub fn multi_threaded(&self) -> bool {
-        matches!(self, Self::Run(_))
+        // A report reads pages in one task and renders them in another.
+        matches!(self, Self::Run(_) | Self::Report(_) | Self::Demo(_))
     }
 }
 

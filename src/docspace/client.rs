@@ -111,7 +111,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(60),
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
-            page_concurrency: 8,
+            page_concurrency: 12,
             slices: DEFAULT_SLICES,
             limiter: PortalLimiter::new(PortalLimits::default()),
             observer: None,
@@ -370,6 +370,7 @@ impl DocSpaceClient {
             }
         };
         let permit = self.config.limiter.acquire().await;
+        tracing::trace!(endpoint, "sending");
         if let Some(observer) = &self.config.observer {
             observer.sending(endpoint);
         }

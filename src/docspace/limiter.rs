@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// How long the server's window is.
@@ -85,7 +85,12 @@ struct State {
     limits: PortalLimits,
     /// Requests that may be in flight now: between 1 and `limits.max_concurrent`.
     congestion_window: f64,
-    in_flight: u32,
+    /// Slots in circulation: `congestion_window` rounded down. The semaphore holds them, less
+    /// `debt`.
+    slots: usize,
+    /// Slots to take out of circulation as requests finish (after a decrease while they were
+    /// in flight).
+    debt: usize,
     /// When each request of the last window was sent, oldest first.
     sent: VecDeque<Instant>,
     /// Nobody sends before this (the server's `Retry-After`).
@@ -102,8 +107,8 @@ struct State {
 #[derive(Debug)]
 pub struct PortalLimiter {
     state: Mutex<State>,
-    /// Woken when a request finishes or the limits change.
-    released: Notify,
+    /// The slots of the congestion window, handed out first come, first served.
+    slots: Arc<Semaphore>,
     requests: AtomicU64,
     throttled: AtomicU64,
     window_waits: AtomicU64,
@@ -113,6 +118,8 @@ pub struct PortalLimiter {
 #[derive(Debug)]
 pub struct Permit {
     limiter: Arc<PortalLimiter>,
+    /// `None` only if the semaphore were closed, which never happens.
+    slot: Option<OwnedSemaphorePermit>,
     epoch: u64,
 }
 
@@ -123,17 +130,19 @@ impl PortalLimiter {
             requests_per_minute: limits.requests_per_minute.max(1),
             max_concurrent: limits.max_concurrent.max(1),
         };
+        let slots = limits.max_concurrent as usize;
         Arc::new(Self {
             state: Mutex::new(State {
                 limits,
                 congestion_window: f64::from(limits.max_concurrent),
-                in_flight: 0,
+                slots,
+                debt: 0,
                 sent: VecDeque::new(),
                 paused_until: None,
                 epoch: 0,
                 consecutive_throttles: 0,
             }),
-            released: Notify::new(),
+            slots: Arc::new(Semaphore::new(slots)),
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             window_waits: AtomicU64::new(0),
@@ -155,14 +164,16 @@ impl PortalLimiter {
     pub fn tighten(&self, limits: PortalLimits) {
         let mut state = self.lock();
         state.limits = state.limits.min(limits);
-        state.congestion_window = state
-            .congestion_window
-            .min(f64::from(state.limits.max_concurrent));
+        let max = f64::from(state.limits.max_concurrent);
+        if state.congestion_window > max {
+            state.congestion_window = max;
+            self.shrink_to_window(&mut state);
+        }
     }
 
     /// Requests that may be in flight now (the adaptive window).
     pub fn concurrency(&self) -> u32 {
-        self.lock().congestion_window.floor() as u32
+        u32::try_from(self.lock().slots).unwrap_or(u32::MAX)
     }
 
     /// How long everyone waits for the server's `Retry-After`, if at all.
@@ -183,21 +194,17 @@ impl PortalLimiter {
         }
     }
 
-    /// Waits until one more request may be sent, and records it as sent.
+    /// Waits until one more request may be sent, and records it as sent: first for a slot
+    /// (in the order requests asked), then, holding it, for a pause or a full window to end.
     pub async fn acquire(self: &Arc<Self>) -> Permit {
+        let slot = Arc::clone(&self.slots).acquire_owned().await.ok();
         let mut waited_for_window = false;
         loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
-            // Registered before the state is read: a release between the check and the await
-            // still wakes this task.
-            released.as_mut().enable();
-            let wake_at = {
+            let wait_until = {
                 let mut state = self.lock();
                 let now = Instant::now();
                 match state.next_send(now) {
                     Ok(()) => {
-                        state.in_flight += 1;
                         state.sent.push_back(now);
                         let epoch = state.epoch;
                         drop(state);
@@ -207,50 +214,60 @@ impl PortalLimiter {
                         }
                         return Permit {
                             limiter: Arc::clone(self),
+                            slot,
                             epoch,
                         };
                     }
-                    Err(Blocked::Until(at)) => {
-                        waited_for_window |= state.paused_until.is_none_or(|p| p <= now);
-                        Some(at)
+                    Err(Blocked::Paused(until)) => until,
+                    Err(Blocked::WindowFull(until)) => {
+                        waited_for_window = true;
+                        until
                     }
-                    Err(Blocked::Slot) => None,
                 }
             };
-            match wake_at {
-                Some(at) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at) => {}
-                        () = released => {}
-                    }
-                }
-                None => released.await,
-            }
+            tokio::time::sleep_until(wait_until).await;
         }
     }
 
-    fn release(&self) {
-        let mut state = self.lock();
-        state.in_flight = state.in_flight.saturating_sub(1);
-        drop(state);
-        self.released.notify_waiters();
+    /// Takes slots out of circulation down to the congestion window: free ones at once, the
+    /// others as their requests finish.
+    fn shrink_to_window(&self, state: &mut State) {
+        let target = (state.congestion_window.floor() as usize).max(1);
+        if state.slots > target {
+            let excess = state.slots - target;
+            state.slots = target;
+            let taken = self.slots.forget_permits(excess);
+            state.debt += excess - taken;
+        }
+    }
+
+    /// Puts slots back into circulation up to the congestion window.
+    fn grow_to_window(&self, state: &mut State) {
+        let target = (state.congestion_window.floor() as usize).max(1);
+        while state.slots < target {
+            state.slots += 1;
+            if state.debt > 0 {
+                state.debt -= 1;
+            } else {
+                self.slots.add_permits(1);
+            }
+        }
     }
 }
 
 /// Why a request cannot be sent yet.
 enum Blocked {
-    /// Not before this instant (a pause, or the window is full until its oldest request ages
-    /// out).
-    Until(Instant),
-    /// Every slot of the congestion window is taken; a release frees one.
-    Slot,
+    /// Paused until then (the server's `Retry-After`, or the pause after a 429).
+    Paused(Instant),
+    /// The window is full until its oldest request ages out.
+    WindowFull(Instant),
 }
 
 impl State {
     fn next_send(&mut self, now: Instant) -> Result<(), Blocked> {
         if let Some(until) = self.paused_until {
             if until > now {
-                return Err(Blocked::Until(until));
+                return Err(Blocked::Paused(until));
             }
             self.paused_until = None;
         }
@@ -264,10 +281,7 @@ impl State {
         }
         if self.sent.len() >= self.limits.requests_per_minute as usize {
             let oldest = self.sent.front().copied().unwrap_or(now);
-            return Err(Blocked::Until(oldest + span));
-        }
-        if self.in_flight >= (self.congestion_window.floor() as u32).max(1) {
-            return Err(Blocked::Slot);
+            return Err(Blocked::WindowFull(oldest + span));
         }
         Ok(())
     }
@@ -283,8 +297,7 @@ impl Permit {
         if state.congestion_window < max {
             state.congestion_window =
                 (state.congestion_window + 1.0 / state.congestion_window).min(max);
-            drop(state);
-            self.limiter.released.notify_waiters();
+            self.limiter.grow_to_window(&mut state);
         }
     }
 
@@ -299,6 +312,7 @@ impl Permit {
         if self.epoch == state.epoch {
             // A new round of 429s: halve, and double the pause of the round before.
             state.congestion_window = (state.congestion_window / 2.0).max(1.0);
+            self.limiter.shrink_to_window(&mut state);
             state.epoch += 1;
             state.consecutive_throttles = state.consecutive_throttles.saturating_add(1);
         }
@@ -311,7 +325,14 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.limiter.release();
+        let Some(slot) = self.slot.take() else {
+            return;
+        };
+        let mut state = self.limiter.lock();
+        if state.debt > 0 {
+            state.debt -= 1;
+            slot.forget();
+        }
     }
 }
 

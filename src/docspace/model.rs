@@ -76,10 +76,8 @@ impl Event {
     /// A digest of the whole event, to tell a repeated event from a different one that
     /// reuses its id (valid within one process).
     pub fn fingerprint(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.hash(&mut hasher);
-        hasher.finish()
+        use std::hash::BuildHasher;
+        foldhash::quality::FixedState::default().hash_one(self)
     }
 }
 

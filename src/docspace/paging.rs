@@ -154,7 +154,7 @@ pub struct PagingStats {
 
 /// Ids seen so far, each with the fingerprint of the content first seen under it.
 #[derive(Debug, Default)]
-struct SeenIds(HashMap<i64, u64>);
+struct SeenIds(HashMap<i64, u64, foldhash::fast::RandomState>);
 
 impl SeenIds {
     /// Records `event`; false when its id was seen before. A repeat with other content counts
@@ -217,6 +217,7 @@ impl DocSpaceClient {
             Source::Audit => AUDIT_PATH,
             Source::Login => LOGIN_PATH,
         };
+        tracing::trace!(source = source.as_str(), ?query, "requesting a page");
         let wire: Vec<WireEvent> = self.get_json(endpoint_of(source), path, query).await?;
         into_events(source, wire)
     }
@@ -289,6 +290,14 @@ pub struct AuditPager {
     sequential: bool,
     /// Pages requested ahead while earlier ones are processed.
     lookahead: usize,
+    /// Pages the window is expected to need: requests ahead stop there, and past it go one
+    /// at a time; every full page re-estimates it (see `update_expectation`).
+    expected_pages: usize,
+    /// Pages requested in every window of this pager.
+    requested: usize,
+    /// The last instant of the first window: with the oldest instant seen, it tells how much of
+    /// the window the pages so far covered.
+    first_to: DateTime<Utc>,
     /// The last event of the previous full page, which the next page must contain.
     anchor: Option<i64>,
     /// Pages this window may request before it is narrowed (more for a busy second).
@@ -330,6 +339,9 @@ impl AuditPager {
             window,
             filter: filter.query(),
             lookahead: client.config.page_concurrency.max(1),
+            expected_pages: usize::MAX,
+            requested: 0,
+            first_to: window.to_inclusive,
             requested_in_window: 0,
             sequential: false,
             anchor: None,
@@ -353,10 +365,11 @@ impl AuditPager {
         self.stats
     }
 
-    /// Requests at most `pages` ahead (at least one): a window expected to hold few events
-    /// does not request pages past its end.
-    pub(crate) fn limit_lookahead(&mut self, pages: usize) {
-        self.lookahead = self.lookahead.min(pages).max(1);
+    /// Expects the window to need about `pages` pages: pages ahead are requested up to there
+    /// (all at once, up to the client's lookahead), and every full page re-estimates it from
+    /// the share of the window's time it covered. A slice requests few pages past its end.
+    pub(crate) fn expect_pages(&mut self, pages: usize) {
+        self.expected_pages = pages.max(1);
     }
 
     /// Requests only the first page until [`Self::resume_from`]: a probe of how many events
@@ -392,13 +405,17 @@ impl AuditPager {
     /// Requests pages until the configured number are in flight or the window's limit is hit.
     fn fill_pipeline(&mut self) {
         let concurrency = if self.sequential { 1 } else { self.lookahead };
-        while self.in_flight.len() < concurrency && self.requested_in_window < self.request_limit {
+        while self.in_flight.len() < concurrency
+            && self.requested_in_window < self.request_limit
+            && (self.requested < self.expected_pages || self.in_flight.is_empty())
+        {
             let client = self.client.clone();
             let query = self.query(self.requested_in_window * PAGE_STRIDE);
             self.in_flight.push_back(Box::pin(async move {
                 client.fetch_page(Source::Audit, &query).await
             }));
             self.requested_in_window += 1;
+            self.requested += 1;
         }
     }
 
@@ -437,6 +454,9 @@ impl AuditPager {
         let batch = self.keep_unseen(page, anchor);
         self.stats.events += batch.len() as u64;
         if full {
+            self.update_expectation();
+        }
+        if full {
             self.pages_in_window += 1;
             if self.pages_in_window == self.request_limit {
                 self.narrow_window()?;
@@ -445,6 +465,28 @@ impl AuditPager {
             self.done = true;
         }
         Ok(Some(batch))
+    }
+
+    /// After a full page: re-estimates the pages the window needs from how much of its time
+    /// the pages so far covered (events lie about evenly within a slice), and when that says
+    /// nothing new but the last expected page came back full, expects a quarter more.
+    fn update_expectation(&mut self) {
+        if self.expected_pages == usize::MAX {
+            return;
+        }
+        let received = self.stats.pages;
+        if let Some(oldest) = self.oldest_second {
+            let whole = (self.first_to - self.window.from).num_milliseconds().max(1) as f64;
+            let covered = (self.first_to - oldest).num_milliseconds().max(1) as f64;
+            let estimate = (received as f64 * whole / covered).ceil() as u64 + 1;
+            self.expected_pages = usize::try_from(estimate.max(received + 1))
+                .unwrap_or(usize::MAX)
+                .min(MAX_PAGES_PER_SECOND * WINDOW_PAGES);
+        }
+        if received >= self.expected_pages as u64 {
+            let more = (self.expected_pages / 4).max(2);
+            self.expected_pages = self.expected_pages.saturating_add(more);
+        }
     }
 
     /// Fails when the answer shows the plan-without-audit fallback: events outside the window,

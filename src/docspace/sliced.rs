@@ -133,17 +133,18 @@ impl SlicedAuditFetch {
     }
 
     /// Starts one pager per slice of `part`, which holds about `events` events, numbered
-    /// after those already running. Each requests about as many pages ahead as its share of
-    /// the events fills (plus the short last page), so slices that turn out quiet cost little.
+    /// after those already running. Each expects the pages its share of the events fills
+    /// (plus the short last page), so a slice as busy as estimated requests nothing past its
+    /// end, and one that turns out quiet costs one request.
     fn start_slices(&mut self, part: FetchWindow, events: u64) {
         let parts = slices(part, slice_count(events, self.client.config.slices));
         let per_slice = events / parts.len().max(1) as u64;
-        let pages = usize::try_from(per_slice / PAGE_STRIDE + 2).unwrap_or(usize::MAX);
+        let pages = usize::try_from(per_slice / PAGE_STRIDE + 1).unwrap_or(usize::MAX);
         for slice in parts {
             let index = self.batches.len();
             self.batches.push(0);
             let mut pager = AuditPager::filtered(&self.client, slice, &self.filter);
-            pager.limit_lookahead(pages);
+            pager.expect_pages(pages);
             self.running.push(step(index, pager));
         }
     }
@@ -185,6 +186,8 @@ impl SlicedAuditFetch {
         let older_span = (oldest - self.window.from).num_seconds().max(0) as u64;
         let estimate = (events.len() as u64).saturating_mul(older_span) / newest_span;
         probe.resume_from(oldest);
+        // What is left of the newest part is usually the events of the page's last instant.
+        probe.expect_pages(2);
         self.running.push(step(0, probe));
         if oldest > self.window.from {
             let older = FetchWindow {

@@ -522,19 +522,26 @@ async fn read_events(
         if !server_filter.is_empty() {
             tracing::info!(filter = ?server_filter.query(), "the portal filters audit events before paging");
         }
-        let mut fetch =
-            SlicedAuditFetch::new(client, window, &server_filter, request.expected_events);
+        let fetch = SlicedAuditFetch::new(client, window, &server_filter, request.expected_events);
         writer.begin_source(Source::Audit);
-        while let Some(batch) = fetch.next_batch().await.map_err(fetch_error)? {
+        // Pages are requested, read and parsed in a task of their own, so that rendering a
+        // batch never holds up the next requests; the channel bounds what waits in memory.
+        let (batches, task) = spawn_audit_fetch(fetch);
+        let mut batches = batches;
+        let mut events = 0;
+        while let Some(batch) = batches.recv().await {
+            let batch = batch.map_err(fetch_error)?;
+            events += batch.events.len() as u64;
             keep_matching(writer, request, period.from, batch.order, batch.events)
                 .map_err(render_error)?;
             progress.fetched(
                 Source::Audit,
-                fetch.stats().events,
+                events,
                 client.config.limiter.stats().requests,
             );
         }
-        paging.push((Source::Audit, fetch.stats()));
+        let stats = task.finish().await.map_err(fetch_error)?;
+        paging.push((Source::Audit, stats));
     }
     if request.spec.sources.login_history {
         // Read from further back, to know the countries users signed in from.
@@ -603,6 +610,58 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
                 .load(std::sync::atomic::Ordering::Relaxed),
         },
     })
+}
+
+/// Batches read ahead of rendering, at most.
+const BATCHES_AHEAD: usize = 32;
+
+/// The audit read running in its own task; dropping it stops the read.
+struct AuditTask(tokio::task::JoinHandle<PagingStats>);
+
+impl AuditTask {
+    /// The read's counters, once the channel said every batch was handed out.
+    async fn finish(mut self) -> Result<PagingStats, DocSpaceError> {
+        (&mut self.0).await.map_err(|e| DocSpaceError::Malformed {
+            endpoint: "audit events",
+            detail: format!("the reading task failed: {e}"),
+        })
+    }
+}
+
+impl Drop for AuditTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts reading in a task of its own; batches (or the error that ended the read) arrive on
+/// the channel, at most [`BATCHES_AHEAD`] ahead of the consumer.
+fn spawn_audit_fetch(
+    mut fetch: SlicedAuditFetch,
+) -> (
+    tokio::sync::mpsc::Receiver<Result<crate::docspace::SliceBatch, DocSpaceError>>,
+    AuditTask,
+) {
+    let (sender, receiver) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
+    let task = tokio::spawn(async move {
+        loop {
+            match fetch.next_batch().await {
+                Ok(Some(batch)) => {
+                    if sender.send(Ok(batch)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The consumer fails the run with it.
+                    let _ = sender.send(Err(e)).await;
+                    break;
+                }
+            }
+        }
+        fetch.stats()
+    });
+    (receiver, AuditTask(task))
 }
 
 /// Events before `period_from` (the login lookback) only feed the baseline; the rest are
