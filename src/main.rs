@@ -8,12 +8,6 @@ use clap::Parser;
 use cli::{Cli, LogFormat};
 use docspace_compliance_operator::{logging, text};
 
-/// Pages are read into buffers of a few hundred KiB while many small strings come and go:
-/// glibc's allocator spent a quarter of a large report's CPU consolidating its free lists,
-/// and kept per-thread arenas the operator did not need.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(
