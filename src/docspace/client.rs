@@ -394,7 +394,9 @@ impl DocSpaceClient {
         }
         let wait = retry_after(response.headers());
         if status == StatusCode::TOO_MANY_REQUESTS {
-            permit.throttled(wait);
+            // A pause longer than the client waits ends this request's retries (see
+            // `with_retries`); it must not hold every other request to the portal.
+            permit.throttled(wait.filter(|w| *w <= self.config.retry.max_retry_after));
         }
         if status.is_success() {
             let body =

@@ -292,6 +292,10 @@ impl Permit {
     /// successes (additive increase).
     pub fn succeeded(&self) {
         let mut state = self.limiter.lock();
+        if self.epoch != state.epoch {
+            // Sent before the last decrease: says nothing about the new window.
+            return;
+        }
         state.consecutive_throttles = 0;
         let max = f64::from(state.limits.max_concurrent);
         if state.congestion_window < max {
@@ -318,7 +322,12 @@ impl Permit {
         }
         let doubling = state.consecutive_throttles.saturating_sub(1).min(6);
         let backoff = (FIRST_PAUSE * 2u32.pow(doubling)).min(LONGEST_PAUSE);
-        let until = Instant::now() + retry_after.unwrap_or(backoff);
+        // `Retry-After: 0` still pauses a little; an absurd one is capped (and never overflows).
+        let pause = retry_after
+            .map_or(backoff, |wait| wait.max(FIRST_PAUSE))
+            .min(Duration::from_secs(24 * 3600));
+        let now = Instant::now();
+        let until = now.checked_add(pause).unwrap_or(now);
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
     }
 }

@@ -311,6 +311,9 @@ pub struct AuditPager {
     oldest_second: Option<DateTime<Utc>>,
     /// Ids and fingerprints of the events of the oldest instant seen.
     ids_at_oldest_second: Vec<(i64, u64)>,
+    /// Ids of the instant the current window starts again from (after a narrowing): read
+    /// again on purpose.
+    boundary_ids: Vec<i64>,
     done: bool,
     stats: PagingStats,
 }
@@ -352,6 +355,7 @@ impl AuditPager {
             seen_in_window: SeenIds::default(),
             oldest_second: None,
             ids_at_oldest_second: Vec::new(),
+            boundary_ids: Vec::new(),
             done: false,
             stats: PagingStats {
                 windows: 1,
@@ -383,12 +387,28 @@ impl AuditPager {
         self.done
     }
 
-    /// After the first page of a probe: keep reading only from `from` on (other pagers read
-    /// what is older) with the configured pages in flight. Offsets count from the newest
-    /// event, so raising the window's start does not move them.
-    pub(crate) fn resume_from(&mut self, from: DateTime<Utc>) {
-        self.window.from = from.max(self.window.from);
+    /// After the first page of a probe, whose oldest instant is `oldest`: every event newer
+    /// than it was on that page (pages run newest first), so only the rest of that instant
+    /// remains. The window becomes that one instant, read again from offset 0 with what the
+    /// page held of it dropped by id, as a narrowing does (offsets under another `from` may
+    /// order ties differently, so they are not carried over). Other pagers read what is older.
+    pub(crate) fn resume_at(&mut self, oldest: DateTime<Utc>) {
+        self.window = FetchWindow {
+            from: oldest.max(self.window.from),
+            to_inclusive: oldest.min(self.window.to_inclusive),
+        };
         self.sequential = self.stats.rereads > 0;
+        self.requested_in_window = 0;
+        self.anchor = None;
+        self.pages_in_window = 0;
+        self.seen_in_window = SeenIds(self.ids_at_oldest_second.iter().copied().collect());
+        self.boundary_ids = self
+            .ids_at_oldest_second
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        self.rereads_in_window = 0;
+        self.stats.windows += 1;
     }
 
     fn query(&self, start_index: usize) -> Vec<(&'static str, String)> {
@@ -527,7 +547,9 @@ impl AuditPager {
         let mut batch = Vec::with_capacity(page.len());
         for event in page {
             if !self.seen_in_window.insert(&event, &mut self.stats) {
-                if Some(event.id) != anchor {
+                // The previous page's last event and the events of the instant a narrowed
+                // window starts again from are read twice by design; anything else came back.
+                if Some(event.id) != anchor && !self.boundary_ids.contains(&event.id) {
                     self.stats.duplicates += 1;
                 }
                 continue;
@@ -606,6 +628,11 @@ impl AuditPager {
         self.anchor = None;
         self.pages_in_window = 0;
         self.seen_in_window = SeenIds(self.ids_at_oldest_second.iter().copied().collect());
+        self.boundary_ids = self
+            .ids_at_oldest_second
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
         self.rereads_in_window = 0;
         self.stats.windows += 1;
         Ok(())

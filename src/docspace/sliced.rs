@@ -80,7 +80,8 @@ fn slice_count(events: u64, max: usize) -> usize {
 /// Without an estimate of the window's size, the first page of the whole window is a probe: a
 /// short page is the whole answer (one request for a quiet period); a full one shows how
 /// densely the newest events lie, which sets how many slices the rest of the window is cut
-/// into. The probe's pager goes on reading the newest part, so its page is not wasted.
+/// into. The page holds every event newer than its oldest instant, so the probe's pager goes
+/// on with that one instant only, and its page is not wasted.
 pub struct SlicedAuditFetch {
     client: DocSpaceClient,
     window: FetchWindow,
@@ -185,9 +186,9 @@ impl SlicedAuditFetch {
         let newest_span = (self.window.to_inclusive - oldest).num_seconds().max(1) as u64;
         let older_span = (oldest - self.window.from).num_seconds().max(0) as u64;
         let estimate = (events.len() as u64).saturating_mul(older_span) / newest_span;
-        probe.resume_from(oldest);
-        // What is left of the newest part is usually the events of the page's last instant.
-        probe.expect_pages(2);
+        probe.resume_at(oldest);
+        // What is left of the newest part is the rest of the page's oldest instant.
+        probe.expect_pages(1);
         self.running.push(step(0, probe));
         if oldest > self.window.from {
             let older = FetchWindow {

@@ -366,7 +366,7 @@ fn report_context(request: &RunRequest, period: &ReportPeriod) -> ReportContext 
         portal: request.validated.portal_url.to_string(),
         period: period.clone(),
         generated_at: request.generated_at,
-        filter: describe_filter(&request.spec),
+        filter: describe_filter(&request.spec, &request.validated.filter.server_side()),
         privacy: request.privacy.describe(),
         sections: if request.spec.report.sections.is_empty() {
             SectionName::ALL.to_vec()
@@ -422,28 +422,30 @@ async fn fetch_and_render(
     let fetch_started = tokio::time::Instant::now();
     let uploading = request.look_up_previous_manifest && request.delivery == Delivery::Upload;
     let questions = async {
-        tokio::join!(client.audit_in_plan(), client.audit_lifetime(), async {
-            if uploading {
-                Some(chain::resolve(&client, request, &period).await)
-            } else {
-                None
-            }
-        })
+        let (audit_plan, retention, link) =
+            tokio::join!(client.audit_in_plan(), client.audit_lifetime(), async {
+                if uploading {
+                    Some(chain::resolve(&client, request, &period).await)
+                } else {
+                    None
+                }
+            });
+        let audit_plan = audit_plan.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+        if audit_plan == Some(false) {
+            return Err(RunError::Fetch(
+                Step::Fetch,
+                DocSpaceError::PlanLacksAudit {
+                    evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
+                },
+            ));
+        }
+        let retention = retention.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+        Ok((audit_plan, retention, link))
     };
     let reading = read_events(&client, request, &period, &mut writer, progress, &work_path);
-    let ((audit_plan, retention, link), paging) = tokio::join!(questions, reading);
+    // The first failure on either side ends both.
+    let ((audit_plan, retention, link), paging) = tokio::try_join!(questions, reading)?;
     let fetch_duration = fetch_started.elapsed();
-    let audit_plan = audit_plan.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
-    if audit_plan == Some(false) {
-        return Err(RunError::Fetch(
-            Step::Fetch,
-            DocSpaceError::PlanLacksAudit {
-                evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
-            },
-        ));
-    }
-    let paging = paging?;
-    let retention = retention.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
     let link = link.unwrap_or_else(|| chain::ChainLink::given(request));
     writer.set_chain(link.describe());
     let summary = writer.summary_mut();
@@ -520,7 +522,8 @@ async fn read_events(
     if request.spec.sources.audit_trail {
         let server_filter = request.validated.filter.server_side();
         if !server_filter.is_empty() {
-            tracing::info!(filter = ?server_filter.query(), "the portal filters audit events before paging");
+            let parameters: Vec<&str> = server_filter.query().iter().map(|(k, _)| *k).collect();
+            tracing::debug!(?parameters, "the portal filters audit events before paging");
         }
         let fetch = SlicedAuditFetch::new(client, window, &server_filter, request.expected_events);
         writer.begin_source(Source::Audit);
@@ -705,8 +708,26 @@ fn not_uploaded(artefact: &Artefact, skipped_existing: bool) -> UploadOutcome {
     }
 }
 
+/// A one-line description of the spec's filter, and of the part the portal applies before
+/// paging (events it filtered out are not in the fetched count).
+fn describe_filter(spec: &ComplianceReportSpec, server: &crate::docspace::ServerFilter) -> String {
+    let described = describe_spec_filter(spec);
+    if server.is_empty() {
+        return described;
+    }
+    let applied: Vec<String> = server
+        .query()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "{described}; applied by the portal before paging: {} (the fetched count is what it returned)",
+        applied.join(", ")
+    )
+}
+
 /// A one-line description of the spec's filter.
-fn describe_filter(spec: &ComplianceReportSpec) -> String {
+fn describe_spec_filter(spec: &ComplianceReportSpec) -> String {
     let f = &spec.filter;
     let join = |v: &[crate::spec::NameOrId]| {
         v.iter()
