@@ -398,6 +398,13 @@ impl AuditPager {
             to_inclusive: oldest.min(self.window.to_inclusive),
         };
         self.sequential = self.stats.rereads > 0;
+        self.start_window_again();
+    }
+
+    /// Starts the (changed) window again at offset 0. The events of the oldest instant seen
+    /// are the only ones it can hold that were already handed out: they are dropped by id and
+    /// not counted as repeats.
+    fn start_window_again(&mut self) {
         self.requested_in_window = 0;
         self.anchor = None;
         self.pages_in_window = 0;
@@ -624,17 +631,7 @@ impl AuditPager {
             return Ok(());
         }
         self.window.to_inclusive = new_end;
-        self.requested_in_window = 0;
-        self.anchor = None;
-        self.pages_in_window = 0;
-        self.seen_in_window = SeenIds(self.ids_at_oldest_second.iter().copied().collect());
-        self.boundary_ids = self
-            .ids_at_oldest_second
-            .iter()
-            .map(|(id, _)| *id)
-            .collect();
-        self.rereads_in_window = 0;
-        self.stats.windows += 1;
+        self.start_window_again();
         Ok(())
     }
 }
