@@ -84,9 +84,9 @@ readonly BUILD="${BUILD:-0}"
 
 log() { printf 'operator_scale.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Seconds since the script started (or since $1, an EPOCHREALTIME), one decimal.
-elapsed() { awk -v a="${1:-$T_START}" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() { sed -n '2,56p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -137,30 +137,7 @@ SIM_PIDS=()
 APISERVER_STARTED=0
 SUCCEEDED=0
 
-# running <pid>: exists and is not a zombie.
-running() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat:0:1}" != Z ]]
-}
 
-# stop_pid <pid> <what>: TERM, then KILL after 10 s.
-stop_pid() {
-    local pid="$1" i
-    if running "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            running "$pid" || break
-            sleep 0.2
-        done
-        if running "$pid"; then
-            log "$2 (pid $pid) still running after 10s; sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$? pid job
@@ -185,18 +162,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-# A random loopback port that nothing listens on.
-free_port() {
-    local port i
-    for ((i = 0; i < 100; i++)); do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            printf '%s\n' "$port"
-            return 0
-        fi
-    done
-    die "no free loopback port found"
-}
 
 # ---------------------------------------------------------------------------
 # the Python half: YAML generation and the analysis of kubectl's JSON
@@ -504,11 +469,6 @@ metrics() { curl -s --max-time 5 "http://127.0.0.1:$PORT/metrics"; }
 metric() {
     metrics | awk -v s="docspace_compliance_$1" '$1 == s { v = $2 } END { print v + 0 }'
 }
-status_kib() {
-    awk -v f="$1:" '$1 == f { print $2; found = 1 } END { exit !found }' "/proc/$OP_PID/status" \
-        || die "cannot read $1 of pid $OP_PID"
-}
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # CPU time (utime + stime) of the operator in clock ticks.
 cpu_ticks() {
     local stat

@@ -56,9 +56,9 @@ readonly KEEP_STATE="${KEEP_STATE:-0}"
 
 log() { printf 'secrets_rss.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Seconds since the script started (or since $1, an EPOCHREALTIME), one decimal.
-elapsed() { awk -v a="${1:-$T_START}" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() { sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
@@ -98,29 +98,10 @@ OP_PID=""
 APISERVER_STARTED=0
 SUCCEEDED=0
 
-# running <pid>: exists and is not a zombie.
-running() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat:0:1}" != Z ]]
-}
 
 stop_operator() {
     [[ -n "$OP_PID" ]] || return 0
-    local i
-    if running "$OP_PID"; then
-        kill -TERM "$OP_PID" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            running "$OP_PID" || break
-            sleep 0.2
-        done
-        if running "$OP_PID"; then
-            log "operator (pid $OP_PID) still running after 10s; sending KILL"
-            kill -KILL "$OP_PID" 2>/dev/null || true
-        fi
-    fi
-    wait "$OP_PID" 2>/dev/null || true
+    stop_pid "$OP_PID" operator
     OP_PID=""
 }
 
@@ -145,18 +126,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM
 
-# A random loopback port that nothing listens on.
-free_port() {
-    local port i
-    for ((i = 0; i < 100; i++)); do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            printf '%s\n' "$port"
-            return 0
-        fi
-    done
-    die "no free loopback port found"
-}
 
 # ---------------------------------------------------------------------------
 # API server and CRD
@@ -296,12 +265,6 @@ operator_died() {
     die "the operator exited ($1)"
 }
 
-# status_kib <field>: VmRSS or VmHWM of the operator, in KiB.
-status_kib() {
-    awk -v f="$1:" '$1 == f { print $2; found = 1 } END { exit !found }' "/proc/$OP_PID/status" \
-        || die "cannot read $1 of pid $OP_PID"
-}
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 deadline=$((SECONDS + READY_TIMEOUT))
 code=""

@@ -272,6 +272,20 @@ fn event(id: i64, date: &str) -> serde_json::Value {
     serde_json::json!({"id": id, "date": date, "action": "Login", "actionId": 1000, "user": "u"})
 }
 
+/// For a scripted portal: the `startIndex` of an audit-events request, or the answer to any
+/// other request (the quota says audit is in the plan; the rest is 404).
+fn audit_page_start(path: &str, query: &str) -> Result<usize, Option<serde_json::Value>> {
+    if path.ends_with("/portal/quota") {
+        return Err(Some(serde_json::json!({"audit": true})));
+    }
+    if !path.ends_with("/audit/events/filter") {
+        return Err(None);
+    }
+    Ok(query_value(query, "startIndex")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
 fn query_value(query: &str, key: &str) -> Option<String> {
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == key)
@@ -494,15 +508,10 @@ async fn an_id_that_comes_back_with_other_content_is_reported_not_dropped() {
     // Events 50..=200, one per second, paged newest first; id 101 comes back as another
     // user whenever it is asked for again (a later page, or any window but the whole month).
     let script = |path: &str, query: &str| {
-        if path.ends_with("/portal/quota") {
-            return Some(serde_json::json!({"audit": true}));
-        }
-        if !path.ends_with("/audit/events/filter") {
-            return None;
-        }
-        let start: usize = query_value(query, "startIndex")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let start = match audit_page_start(path, query) {
+            Ok(start) => start,
+            Err(answer) => return answer,
+        };
         let dated = |id: i64| {
             let mut e = event(
                 id,
@@ -559,15 +568,10 @@ async fn ties_served_in_a_new_order_on_every_request_are_bounded() {
     // 300 events of one second, shuffled anew for every request, then paged by offset: pages
     // overlap arbitrarily, so the anchor check keeps failing. The run must stop by itself.
     let script = |path: &str, query: &str| {
-        if path.ends_with("/portal/quota") {
-            return Some(serde_json::json!({"audit": true}));
-        }
-        if !path.ends_with("/audit/events/filter") {
-            return None;
-        }
-        let start: usize = query_value(query, "startIndex")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let start = match audit_page_start(path, query) {
+            Ok(start) => start,
+            Err(answer) => return answer,
+        };
         let mut ids: Vec<i64> = (1..=300).collect();
         fastrand::shuffle(&mut ids);
         Some(

@@ -31,23 +31,15 @@ async fn limited_portal(events: usize, latency_ms: u64, max_gets: u32) -> SimHan
 }
 
 fn dry_run(sim: &SimHandle, patch: serde_json::Value, out: &std::path::Path) -> RunRequest {
-    let mut spec = spec(sim, json!({"report": {"formats": ["ndjson"]}}));
-    let patched = serde_json::to_value(&spec).unwrap();
-    let mut merged = patched;
-    merge_into(&mut merged, patch);
-    spec = serde_json::from_value(merged).unwrap();
-    request(spec, &sim_key(), APRIL_RUN, Delivery::DryRun, out)
-}
-
-fn merge_into(base: &mut serde_json::Value, patch: serde_json::Value) {
-    match (base, patch) {
-        (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
-            for (k, v) in p {
-                merge_into(b.entry(k).or_insert(serde_json::Value::Null), v);
-            }
-        }
-        (b, p) => *b = p,
-    }
+    let mut spec_patch = json!({"report": {"formats": ["ndjson"]}});
+    merge(&mut spec_patch, patch);
+    request(
+        spec(sim, spec_patch),
+        &sim_key(),
+        APRIL_RUN,
+        Delivery::DryRun,
+        out,
+    )
 }
 
 fn truth(sim: &SimHandle) -> HashSet<i64> {

@@ -267,7 +267,7 @@ fn fallback_error(source: Source, detail: String) -> DocSpaceError {
 type PageFuture = Pin<Box<dyn Future<Output = Result<Vec<Event>, DocSpaceError>> + Send>>;
 
 /// Pages overlap by one event, so that each page can prove it connects to the one before.
-const PAGE_STRIDE: usize = PAGE_SIZE - 1;
+pub(crate) const PAGE_STRIDE: usize = PAGE_SIZE - 1;
 
 /// Reads every audit event of a window.
 ///

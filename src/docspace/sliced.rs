@@ -20,7 +20,7 @@ use futures::stream::FuturesUnordered;
 use super::client::DocSpaceClient;
 use super::error::DocSpaceError;
 use super::model::Event;
-use super::paging::{AuditPager, FetchWindow, PagingStats, ServerFilter};
+use super::paging::{AuditPager, FetchWindow, PAGE_STRIDE, PagingStats, ServerFilter};
 
 /// A batch of one slice, newest first.
 #[derive(Debug)]
@@ -59,9 +59,6 @@ fn step(index: usize, mut pager: AuditPager) -> Step {
         (index, pager, result)
     })
 }
-
-/// Pages overlap by one event.
-const PAGE_STRIDE: u64 = super::PAGE_SIZE as u64 - 1;
 
 /// Events a slice is planned to hold (about ten pages).
 const EVENTS_PER_SLICE: u64 = 1_000;
@@ -140,7 +137,7 @@ impl SlicedAuditFetch {
     fn start_slices(&mut self, part: FetchWindow, events: u64) {
         let parts = slices(part, slice_count(events, self.client.config.slices));
         let per_slice = events / parts.len().max(1) as u64;
-        let pages = usize::try_from(per_slice / PAGE_STRIDE + 1).unwrap_or(usize::MAX);
+        let pages = usize::try_from(per_slice / PAGE_STRIDE as u64 + 1).unwrap_or(usize::MAX);
         for slice in parts {
             let index = self.batches.len();
             self.batches.push(0);

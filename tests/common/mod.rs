@@ -54,7 +54,8 @@ pub fn spec(sim: &SimHandle, patch: serde_json::Value) -> ComplianceReportSpec {
     serde_json::from_value(value).unwrap()
 }
 
-fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+/// Merges `patch` into `base`, object by object; anything else in `patch` replaces.
+pub fn merge(base: &mut serde_json::Value, patch: serde_json::Value) {
     match (base, patch) {
         (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
             for (k, v) in p {

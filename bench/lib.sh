@@ -1,0 +1,52 @@
+# Helpers shared by the benchmark scripts; sourced after they define `log`, `die`, T_START and
+# (for status_kib) OP_PID.
+# shellcheck shell=bash
+
+# Seconds since the script started (or since $1, an EPOCHREALTIME), one decimal.
+elapsed() { awk -v a="${1:-$T_START}" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# running <pid>: exists and is not a zombie.
+running() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat:0:1}" != Z ]]
+}
+
+# stop_pid <pid> <what>: TERM, then KILL after 10 s.
+stop_pid() {
+    local pid="$1" i
+    if running "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            running "$pid" || break
+            sleep 0.2
+        done
+        if running "$pid"; then
+            log "$2 (pid $pid) still running after 10s; sending KILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# A random loopback port that nothing listens on.
+free_port() {
+    local port i
+    for ((i = 0; i < 100; i++)); do
+        port=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    die "no free loopback port found"
+}
+
+# status_kib <field>: VmRSS or VmHWM of the operator, in KiB.
+status_kib() {
+    awk -v f="$1:" '$1 == f { print $2; found = 1 } END { exit !found }' "/proc/$OP_PID/status" \
+        || die "cannot read $1 of pid $OP_PID"
+}
+
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
