@@ -43,7 +43,7 @@ spec:
   timeZone: UTC
   period: PreviousMonth
   report: {{formats: [txt], fileName: "bench-{{period}}-{n}"}}
-  upload: {{folderId: "1045", onExisting: rename}}
+  upload: {{folderId: "1045", onExisting: Rename}}
 """
 
 

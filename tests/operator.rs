@@ -195,7 +195,10 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     };
     assert!(
         server
-            .apply(&hourly("hourly", "  settleSeconds: 0\n"))
+            .apply(&hourly(
+                "hourly",
+                "  settleSeconds: 0\n  missedRuns: Latest\n"
+            ))
             .status
             .success()
     );
@@ -206,7 +209,12 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
             .success()
     );
     // The default settle time: a run of a period that just ended waits for late writes.
-    assert!(server.apply(&hourly("settling", "")).status.success());
+    assert!(
+        server
+            .apply(&hourly("settling", "  missedRuns: Latest\n"))
+            .status
+            .success()
+    );
     server.wait_for("team", "creport/late", WAIT, reason_is("Scheduled"));
 
     // The schedule comes due.
@@ -275,7 +283,20 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     assert!(
         server
             .event_reasons("team", "late")
-            .contains(&"MissedSchedule".to_owned())
+            .contains(&"MissedSchedules".to_owned())
+    );
+    // The skipped hours are a gap of its SinceLastRun coverage, up to the newest skipped one.
+    let gap = &late["status"]["gaps"][0];
+    assert_eq!(
+        gap["reason"], "StartingDeadlineExceeded",
+        "{}",
+        late["status"]
+    );
+    let instant =
+        |v: &serde_json::Value| DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert_eq!(
+        instant(&gap["to"]),
+        instant(&late["status"]["lastScheduleTime"])
     );
     assert!(!sim.uploads().iter().any(|f| f.title.starts_with("late-")));
     // Suspended: nothing ran.
@@ -468,7 +489,7 @@ async fn two_replicas_and_a_crash_upload_each_period_once() {
         .replace("formats: [csv]", "formats: [csv, ndjson]")
         .replace(
             "upload: {folderId: \"1045\"}",
-            "upload: {folderId: \"1045\", onExisting: rename}",
+            "upload: {folderId: \"1045\", onExisting: Rename}",
         );
     assert!(server.apply(&spec).status.success());
 
@@ -976,4 +997,297 @@ async fn a_narrowed_secret_scope_says_why_a_secret_is_not_found() {
         reason_is("Scheduled"),
     );
     assert!(sim.requests().is_empty());
+}
+
+/// The time an annotation can carry.
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn history(value: &serde_json::Value) -> Vec<serde_json::Value> {
+    value["status"]["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_two_controls_run_now_backfill_gaps_history_deadline_and_metrics() {
+    let Setup {
+        server,
+        work,
+        clock,
+        sim,
+        ..
+    } = Setup::new(200, "day2").await;
+    let url = sim.base_url();
+    let start = Utc::now();
+    let operator = Operator::start(&server, &clock, "op-d", work.path());
+    let apply = |yaml: String| {
+        let out = server.apply(&yaml);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    apply(secret("day2", "docspace", DEFAULT_API_KEY));
+    let shaped = |name: &str, cron: &str, period: &str, extra: &str| {
+        report(
+            "day2",
+            name,
+            &url,
+            "docspace",
+            &format!("  settleSeconds: 0\n{extra}"),
+        )
+        .replace("0 3 1 * *", cron)
+        .replace("PreviousMonth", period)
+    };
+    // Hourly, every missed hour reported (missedRuns: All is the default).
+    apply(shaped("backfill", "0 * * * *", "SinceLastRun", ""));
+    // Daily with a starting deadline: days it could not start on are gaps.
+    apply(shaped(
+        "daily",
+        "30 0 * * *",
+        "PreviousDay",
+        "  startingDeadlineSeconds: 600\n",
+    ));
+    // Monthly, run by request; `newVersion` is the deprecated spelling of NewVersion.
+    apply(shaped("rerun", "0 3 1 * *", "PreviousMonth", "").replace(
+        "upload: {folderId: \"1045\"}",
+        "upload: {folderId: \"1045\", onExisting: newVersion}",
+    ));
+    // Monthly with a 2-second limit and three artefacts (csv, txt, manifest).
+    apply(
+        shaped(
+            "slow",
+            "0 3 1 * *",
+            "PreviousMonth",
+            "  activeDeadlineSeconds: 2\n",
+        )
+        .replace("formats: [csv]", "formats: [csv, txt]"),
+    );
+    apply(shaped(
+        "paused",
+        "0 3 1 * *",
+        "PreviousMonth",
+        "  suspend: true\n",
+    ));
+    for name in ["backfill", "daily", "rerun", "slow"] {
+        server.wait_for(
+            "day2",
+            &format!("creport/{name}"),
+            WAIT,
+            reason_is("Scheduled"),
+        );
+    }
+    server.wait_for("day2", "creport/paused", WAIT, reason_is("Suspended"));
+    let notes = server.event_notes("day2", "rerun");
+    assert!(
+        notes.iter().any(|n| n.contains(
+            "spec.upload.onExisting: \"newVersion\" is deprecated, write \"NewVersion\""
+        )),
+        "{notes:?}"
+    );
+    assert!(
+        server
+            .event_reasons("day2", "rerun")
+            .contains(&"DeprecatedSpelling".to_owned())
+    );
+
+    // Run now: the most recent scheduled instant at or before the request, though the
+    // schedule never ran it (it precedes the report).
+    let monthly = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
+    let instant = monthly.latest_at_or_before(start).unwrap();
+    let label = docspace_compliance_operator::schedule::period_for(
+        docspace_compliance_operator::spec::Period::PreviousMonth,
+        &monthly,
+        instant,
+        None,
+    )
+    .unwrap()
+    .label;
+    let annotate = |name: &str, token: &str| {
+        server.kubectl_ok(&[
+            "annotate",
+            "--overwrite",
+            "-n",
+            "day2",
+            &format!("creport/{name}"),
+            &format!(
+                "{}={token}",
+                docspace_compliance_operator::operator::RUN_REQUESTED_AT
+            ),
+        ]);
+    };
+    let handled = |token: String| {
+        move |v: &serde_json::Value| v["status"]["lastHandledRunRequest"] == token.as_str()
+    };
+    let first = rfc3339(start);
+    annotate("rerun", &first);
+    let done = server.wait_for("day2", "creport/rerun", WAIT, handled(first.clone()));
+    assert_eq!(ready(&done).unwrap().1, "Succeeded", "{}", done["status"]);
+    let runs = history(&done);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["trigger"], "RunRequested");
+    assert_eq!(runs[0]["result"], "Succeeded");
+    assert_eq!(runs[0]["scheduleTime"], rfc3339(instant));
+    assert_eq!(
+        runs[0]["manifestSha256"],
+        done["status"]["lastManifestSha256"]
+    );
+    // The schedule's own bookkeeping is untouched: the first scheduled run is still to come.
+    assert!(
+        done["status"]["lastScheduleTime"].is_null(),
+        "{}",
+        done["status"]
+    );
+    let title = format!("rerun-{label}.csv");
+    let version = |title: &str| {
+        sim.uploads()
+            .into_iter()
+            .find(|f| f.title == title)
+            .map(|f| f.version)
+    };
+    assert_eq!(version(&title), Some(1));
+    // The same value again is not a new request; a new value runs again, and onExisting
+    // (NewVersion) decides what happens to the file already there.
+    annotate("rerun", &first);
+    let second = rfc3339(start + TimeDelta::seconds(1));
+    annotate("rerun", &second);
+    let again = server.wait_for("day2", "creport/rerun", WAIT, handled(second.clone()));
+    assert_eq!(history(&again).len(), 2, "{}", again["status"]);
+    assert_eq!(version(&title), Some(2));
+    // A request to a suspended report is answered, not kept for later.
+    annotate("paused", &first);
+    server.wait_for("day2", "creport/paused", WAIT, handled(first.clone()));
+    assert!(
+        server
+            .event_reasons("day2", "paused")
+            .contains(&"RunRequestIgnored".to_owned())
+    );
+    assert!(!sim.uploads().iter().any(|f| f.title.starts_with("paused-")));
+    // A value that is no instant says what to write.
+    annotate("daily", "yesterday");
+    server.wait_for(
+        "day2",
+        "creport/daily",
+        WAIT,
+        handled("yesterday".to_owned()),
+    );
+    assert!(
+        server
+            .event_notes("day2", "daily")
+            .iter()
+            .any(|n| n.contains("is not an RFC 3339 instant"))
+    );
+
+    // Over its time limit: the second upload takes 4 s, so the manifest never starts and the
+    // csv is taken back.
+    sim.add_fault(FaultRule {
+        path_contains: "/files/1045/upload".to_owned(),
+        skip: 1,
+        times: 1,
+        fault: Fault::Delay(Duration::from_secs(4)),
+    });
+    annotate("slow", &first);
+    let slow = server.wait_for("day2", "creport/slow", WAIT, handled(first.clone()));
+    let (status, reason, message) = ready(&slow).unwrap();
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "DeadlineExceeded"),
+        "{message}"
+    );
+    assert!(
+        message.contains("time limit of 2 s while uploading")
+            && message.contains("spec.activeDeadlineSeconds"),
+        "{message}"
+    );
+    assert!(
+        !sim.uploads().iter().any(|f| f.title.starts_with("slow-")),
+        "{:?}",
+        sim.uploads()
+    );
+    assert_eq!(history(&slow)[0]["result"], "DeadlineExceeded");
+    assert!(!slow["status"]["lastFailedTime"].is_null());
+
+    // Per-report metrics, from the status.
+    let series = |metric: &str, name: &str| {
+        operator.metric(&format!("{metric}{{namespace=\"day2\",name=\"{name}\"}}"))
+    };
+    let success = series("report_last_success_timestamp_seconds", "rerun");
+    assert!(success >= start.timestamp() as f64, "{success}");
+    assert!(series("report_last_failure_timestamp_seconds", "slow") >= start.timestamp() as f64);
+    assert!(series("report_run_duration_seconds", "slow") >= 2.0);
+    assert_eq!(series("report_schedule_interval_seconds", "daily"), 86400.0);
+
+    // Three days later: the hourly report backfills its 12 most recent hours, one run each,
+    // oldest first, and its first run covers the hours before them (no gap); the daily
+    // report's days are past their deadline: one gap, three skipped runs.
+    let later = start + TimeDelta::days(3) + TimeDelta::hours(1);
+    set_clock(&clock, later);
+    let hourly = Schedule::parse("0 * * * *", parse_time_zone("UTC").unwrap()).unwrap();
+    let newest = hourly.latest_at_or_before(later).unwrap();
+    let caught_up = server.wait_for("day2", "creport/backfill", WAIT, |v| {
+        v["status"]["lastScheduleTime"] == rfc3339(newest).as_str()
+    });
+    let runs = history(&caught_up);
+    assert_eq!(runs.len(), 10, "history is bounded: {runs:?}");
+    assert_eq!(runs[0]["trigger"], "Schedule");
+    assert!(
+        runs[1..].iter().all(|r| r["trigger"] == "Backfill"),
+        "{runs:?}"
+    );
+    let scheduled: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r["scheduleTime"].as_str())
+        .collect();
+    let expected: Vec<String> = (0..10)
+        .map(|h| rfc3339(newest - TimeDelta::hours(h)))
+        .collect();
+    assert_eq!(scheduled, expected);
+    let uploads = sim
+        .uploads()
+        .into_iter()
+        .filter(|f| f.title.starts_with("backfill-") && f.title.ends_with(".csv"))
+        .count();
+    assert_eq!(uploads, 12);
+    let reasons = server.event_reasons("day2", "backfill");
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "Backfill").count(),
+        11,
+        "{reasons:?}"
+    );
+    assert!(
+        caught_up["status"]["gaps"].is_null(),
+        "{}",
+        caught_up["status"]
+    );
+    let notes = server.event_notes("day2", "backfill");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("the report that runs next covers their time")),
+        "{notes:?}"
+    );
+    let daily = server.wait_for("day2", "creport/daily", WAIT, |v| {
+        !v["status"]["gaps"].is_null()
+    });
+    let gaps = daily["status"]["gaps"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["reason"], "StartingDeadlineExceeded");
+    assert_eq!(gaps[0]["skippedRuns"], 3, "{gaps:?}");
+    assert!(
+        server
+            .event_notes("day2", "daily")
+            .iter()
+            .any(|n| n.contains("no report covers")),
+    );
+
+    // Deleting a report removes its series.
+    server.kubectl_ok(&["delete", "-n", "day2", "creport/rerun"]);
+    eventually("rerun's series to go", WAIT, || {
+        series("report_last_success_timestamp_seconds", "rerun") == 0.0
+    });
+    assert!(series("report_last_success_timestamp_seconds", "backfill") > 0.0);
 }

@@ -418,9 +418,9 @@ async fn an_error_in_a_2xx_body_fails_the_run() {
 #[tokio::test]
 async fn on_existing_skip_new_version_and_rename() {
     for (mode, files_after, second_id_is_new) in [
-        ("skip", 1, None),
-        ("newVersion", 1, Some(false)),
-        ("rename", 2, Some(true)),
+        ("Skip", 1, None),
+        ("NewVersion", 1, Some(false)),
+        ("Rename", 2, Some(true)),
     ] {
         let sim = sim(120, MARCH_FROM, MARCH_TO, |_| {}).await;
         let s = spec(
@@ -467,7 +467,7 @@ async fn on_existing_skip_new_version_and_rename() {
         // The stored content is byte for byte what was hashed.
         let stored = files.iter().find(|f| f.id.to_string() == first_id).unwrap();
         let digest = sha256_hex(&stored.content);
-        assert!(digest == first.uploads[0].sha256 || mode == "newVersion");
+        assert!(digest == first.uploads[0].sha256 || mode == "NewVersion");
     }
 }
 
@@ -524,7 +524,7 @@ async fn a_failed_new_version_set_leaves_the_previous_versions_in_place() {
     let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
     let s = spec(
         &sim,
-        json!({"report": {"formats": ["txt", "csv"]}, "upload": {"onExisting": "newVersion"}}),
+        json!({"report": {"formats": ["txt", "csv"]}, "upload": {"onExisting": "NewVersion"}}),
     );
     let out = tempfile::tempdir().unwrap();
     run(s.clone(), APRIL_RUN, out.path()).await.unwrap();
@@ -584,7 +584,7 @@ async fn a_locked_file_gets_a_second_copy_and_the_outcome_says_so() {
     let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
     let s = spec(
         &sim,
-        json!({"report": {"formats": ["txt"]}, "upload": {"onExisting": "newVersion"}}),
+        json!({"report": {"formats": ["txt"]}, "upload": {"onExisting": "NewVersion"}}),
     );
     let out = tempfile::tempdir().unwrap();
     let first = run(s.clone(), APRIL_RUN, out.path()).await.unwrap();
@@ -773,8 +773,8 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
             out.path(),
         );
         let settings = PrivacySpec {
-            ip,
-            users,
+            ip: ip.into(),
+            users: users.into(),
             key_secret_ref: None,
         };
         req.privacy = Privacy::new(&settings, PrivacyKey::new("a test key")).unwrap();

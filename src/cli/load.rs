@@ -44,6 +44,9 @@ pub fn load_report(path: &Path) -> Result<(ComplianceReport, ValidatedSpec), Str
     let report = parse_report(&text, &origin)?;
     check_metadata(&report).map_err(|e| format!("{origin}: {e}"))?;
     let validated = validate(&report.spec).map_err(|e| format!("{origin}: {e}"))?;
+    for deprecation in &validated.deprecations {
+        tracing::warn!("{origin}: {deprecation}");
+    }
     Ok((report, validated))
 }
 

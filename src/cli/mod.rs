@@ -98,9 +98,10 @@ pub struct RunArgs {
     /// Longest wait between retries after failures.
     #[arg(long, default_value_t = 900)]
     pub error_backoff_max_seconds: u64,
-    /// The longest a run may fetch and render; past it the run fails, uploads nothing, and is
-    /// retried with backoff.
-    #[arg(long, default_value_t = 3600)]
+    /// Caps every report's spec.activeDeadlineSeconds: no run takes longer, whatever its
+    /// resource says. Past its limit a run fails, keeps nothing it uploaded, and is retried
+    /// with backoff.
+    #[arg(long, default_value_t = 86400)]
     pub run_timeout_seconds: u64,
     /// Portals resources may name, as host names or base URLs, comma-separated. Required
     /// unless --allow-any-portal is given.
@@ -147,13 +148,14 @@ pub struct ReportArgs {
     /// `report.signingKeySecretRef`.
     #[arg(long, default_value = "DOCSPACE_SIGNING_KEY")]
     pub signing_key_env: String,
-    /// Environment variable that holds the key of `privacy: {ip: hash}` and `{users: pseudonym}`.
+    /// Environment variable that holds the key of `privacy: {ip: Hash}` and `{users: Pseudonym}`.
     #[arg(long, default_value = "DOCSPACE_PRIVACY_KEY")]
     pub privacy_key_env: String,
-    /// The longest fetching and rendering may take, in seconds; past it the run fails and
-    /// uploads nothing.
-    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
-    pub timeout: u64,
+    /// The longest the run may take, in seconds, fetching, rendering and uploading; past it
+    /// the run fails and keeps nothing it uploaded. Default: the resource's
+    /// spec.activeDeadlineSeconds (3600 unless set).
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
     /// Fail at once instead of waiting when the period ended less than `spec.settleSeconds`
     /// ago (DocSpace stores audit events late).
     #[arg(long)]

@@ -57,6 +57,9 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         None => None,
     };
     let now = Utc::now();
+    let timeout_seconds = args
+        .timeout
+        .unwrap_or(u64::from(report.spec.active_deadline_seconds));
     let request = RunRequest {
         resource: ResourceRef {
             namespace: report
@@ -97,7 +100,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         signing_key,
         limiters: std::sync::Arc::default(),
         expected_events: args.expected_events,
-        timeout: Some(std::time::Duration::from_secs(args.timeout.max(1))),
+        timeout: Some(std::time::Duration::from_secs(timeout_seconds.max(1))),
     };
     let period = plan(&request).map_err(|e| e.to_string())?;
     let settled = period.settled_at(request.spec.settle_seconds);

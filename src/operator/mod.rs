@@ -7,10 +7,12 @@ mod conditions;
 mod context;
 pub mod crd;
 mod decide;
+mod gaps;
 mod http;
 mod metrics;
 mod reconcile;
 mod retry;
+mod run_request;
 mod secret;
 mod status;
 mod watch;
@@ -33,7 +35,8 @@ pub use clock::{Clock, FileClock, SystemClock};
 pub use conditions::{
     Blocked, LastRun, Observation, PendingRetry, ReadyReason, ReconcilingReason, desired_conditions,
 };
-pub use decide::{Decision, decide};
+pub use decide::{Decision, SkipReason, Skipped, decide};
+pub use run_request::RUN_REQUESTED_AT;
 pub use watch::SecretScope;
 
 use allowed::AllowedPortals;
@@ -202,6 +205,23 @@ async fn leadership_lost(mut leader: Option<channel::Receiver<bool>>, lost: Arc<
     }
 }
 
+/// Removes the metrics of deleted reports, for the life of the process.
+fn forget_deleted_reports(
+    mut removals: tokio::sync::mpsc::UnboundedReceiver<()>,
+    reports: kube::runtime::reflector::Store<ComplianceReport>,
+    metrics: Arc<Metrics>,
+) {
+    tokio::spawn(async move {
+        while removals.recv().await.is_some() {
+            metrics.forget_reports(|labels| {
+                let key = kube::runtime::reflector::ObjectRef::new(&labels.name)
+                    .within(&labels.namespace);
+                reports.get(&key).is_some()
+            });
+        }
+    });
+}
+
 /// Runs the operator until SIGTERM/Ctrl-C (or until it loses the Lease).
 ///
 /// The watches start at once, so every replica turns ready when they have synced; only the
@@ -293,6 +313,11 @@ pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
         secrets: watches.secrets.clone(),
     });
 
+    forget_deleted_reports(
+        watches.report_removals,
+        watches.reports.clone(),
+        metrics.clone(),
+    );
     let report_changes = futures::stream::unfold(watches.report_changes, |mut rx| async move {
         rx.recv().await.map(|report| (Ok(report), rx))
     });

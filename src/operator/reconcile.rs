@@ -15,16 +15,20 @@ use super::conditions::{
     self, Blocked, LastRun, Observation, PendingRetry, READY, ReadyReason, desired_conditions,
 };
 use super::context::{Context, MetricsObserver};
-use super::decide::{Decision, decide};
-use super::metrics::{ReportLabels, ResultLabels};
+use super::decide::{Decision, SkipReason, Skipped, decide};
+use super::gaps::{self, Following};
+use super::metrics::{ReportLabels, ReportSeries, ResultLabels};
+use super::run_request::{self, RUN_REQUESTED_AT};
 use super::secret::{SecretError, read_api_key, read_value};
 use super::status;
 use crate::docspace::RetryPolicy;
 use crate::integrity::SigningKey;
 use crate::report::{PreviousTotals, Privacy, PrivacyKey};
 use crate::run::{Delivery, NoProgress, ResourceRef, RunOutcome, RunRequest, run_once};
+use crate::schedule::Schedule;
 use crate::spec::{
-    ComplianceReport, ComplianceReportStatus, PeriodStatus, UploadStatus, ValidatedSpec, validate,
+    ComplianceReport, ComplianceReportStatus, GAPS_LIMIT, HISTORY_LIMIT, PeriodStatus, RunRecord,
+    UploadStatus, ValidatedSpec, validate,
 };
 
 /// Why a reconcile failed; the controller retries it with per-report backoff. (A failed
@@ -113,6 +117,52 @@ pub fn error_policy(
     Action::requeue(delay)
 }
 
+/// Why a run happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Trigger {
+    /// Its scheduled instant came.
+    Schedule,
+    /// A missed instant; `remaining` more run after it.
+    Backfill {
+        /// Missed instants still to run after this one.
+        remaining: usize,
+    },
+    /// The run-requested-at annotation asked to run again an instant the schedule had
+    /// already handled; the schedule's own bookkeeping (retries, the next instant) stays as
+    /// it was.
+    Requested {
+        /// The annotation's value.
+        token: String,
+    },
+}
+
+impl Trigger {
+    /// The word in `status.history`.
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Schedule => "Schedule",
+            Self::Backfill { .. } => "Backfill",
+            Self::Requested { .. } => "RunRequested",
+        }
+    }
+
+    fn is_rerun(&self) -> bool {
+        matches!(self, Self::Requested { .. })
+    }
+}
+
+/// A run about to be made.
+#[derive(Debug, Clone)]
+struct Planned {
+    /// The scheduled instant it reports on.
+    scheduled: DateTime<Utc>,
+    /// Why it runs.
+    trigger: Trigger,
+    /// Where a `SinceLastRun` period starts: the previous run's instant, or the start of the
+    /// instants skipped before this one (so that their time is covered).
+    period_start: Option<DateTime<Utc>>,
+}
+
 /// One reconcile of one report.
 struct Pass<'a> {
     report: &'a ComplianceReport,
@@ -125,6 +175,8 @@ struct Pass<'a> {
     status: ComplianceReportStatus,
     /// A due run waits until then for late writes.
     settling_until: Option<DateTime<Utc>>,
+    /// The report's schedule, once the spec validated.
+    schedule: Option<Schedule>,
 }
 
 impl<'a> Pass<'a> {
@@ -144,6 +196,7 @@ impl<'a> Pass<'a> {
             now: ctx.clock.now(),
             status,
             settling_until: None,
+            schedule: None,
         }
     }
 
@@ -152,31 +205,63 @@ impl<'a> Pass<'a> {
             Ok(validated) => validated,
             Err(blocked) => return self.block(blocked).await,
         };
+        self.schedule = Some(validated.schedule.clone());
+        self.warn_deprecated(&validated).await;
+        if let Some(request) = run_request::pending(self.report)
+            && let Some(action) = self.requested(&validated, request).await?
+        {
+            return Ok(action);
+        }
         if self.report.spec.suspend {
             self.status.next_schedule_time = None;
-            self.ctx.metrics.next_run.remove(&self.labels);
             self.settle(None, None).await?;
             return Ok(self.wake(None));
         }
-        let since = self
-            .status
-            .last_schedule_time
-            .or_else(|| creation_time(self.report))
-            .unwrap_or(self.now);
         match decide(
             &validated.schedule,
-            since,
+            self.since(),
             self.now,
             self.report.spec.starting_deadline_seconds,
+            self.report.spec.missed_runs,
         ) {
             Decision::Wait { next } => {
-                self.set_next(next);
+                self.status.next_schedule_time = next;
                 self.settle(None, None).await?;
                 Ok(self.wake(next))
             }
-            Decision::DeadlinePassed { scheduled, next } => self.skip(scheduled, next).await,
-            Decision::Run { scheduled, missed } => self.due(validated, scheduled, missed).await,
+            Decision::DeadlinePassed { skipped, next } => {
+                self.skip(&validated, skipped, next).await
+            }
+            Decision::Run {
+                scheduled,
+                skipped,
+                backlog,
+            } => {
+                let period_start = self.status.last_schedule_time.or_else(|| {
+                    let (first, _) = skipped.instants.first()?;
+                    validated.schedule.latest_before(*first)
+                });
+                let trigger = match backlog {
+                    0 => Trigger::Schedule,
+                    remaining => Trigger::Backfill { remaining },
+                };
+                let planned = Planned {
+                    scheduled,
+                    trigger,
+                    period_start,
+                };
+                self.due(validated, planned, skipped).await
+            }
         }
+    }
+
+    /// The last scheduled instant handled, else the resource's creation: schedules at or
+    /// before it never run again on their own.
+    fn since(&self) -> DateTime<Utc> {
+        self.status
+            .last_schedule_time
+            .or_else(|| creation_time(self.report))
+            .unwrap_or(self.now)
     }
 
     /// What stops any run before trying: the spec, the allow-list, a missing Secret.
@@ -203,11 +288,147 @@ impl<'a> Pass<'a> {
         Ok(validated)
     }
 
+    /// A Warning event, once per generation, for values in a deprecated spelling.
+    async fn warn_deprecated(&self, validated: &ValidatedSpec) {
+        let observed = self
+            .report
+            .status
+            .as_ref()
+            .and_then(|s| s.observed_generation);
+        if validated.deprecations.is_empty() || observed == self.report.metadata.generation {
+            return;
+        }
+        self.publish(
+            EventType::Warning,
+            "DeprecatedSpelling",
+            validated.deprecations.join("; "),
+        )
+        .await;
+    }
+
+    /// Acts on a new run-requested-at annotation. `None`: the request is handled (or needs
+    /// nothing but the schedule) and the pass goes on as usual.
+    async fn requested(
+        &mut self,
+        validated: &ValidatedSpec,
+        request: run_request::RunRequest,
+    ) -> Result<Option<Action>, ReconcileError> {
+        let token = request.token;
+        let at = match request.at {
+            Ok(_) if self.report.spec.suspend => Err(
+                "the report is suspended (spec.suspend); resume it and request the run again"
+                    .to_owned(),
+            ),
+            at => at,
+        };
+        let at = match at {
+            Ok(at) => at.min(self.now),
+            Err(message) => {
+                self.status.last_handled_run_request = Some(token);
+                self.publish(EventType::Warning, "RunRequestIgnored", message)
+                    .await;
+                return Ok(None);
+            }
+        };
+        let Some(scheduled) = validated.schedule.latest_at_or_before(at) else {
+            self.status.last_handled_run_request = Some(token);
+            self.publish(
+                EventType::Warning,
+                "RunRequestIgnored",
+                format!(
+                    "the schedule has no instant at or before {}",
+                    at.to_rfc3339()
+                ),
+            )
+            .await;
+            return Ok(None);
+        };
+        let expired = self
+            .report
+            .spec
+            .starting_deadline_seconds
+            .is_some_and(|seconds| self.now - scheduled > TimeDelta::seconds(seconds));
+        if scheduled > self.since() && !expired {
+            // The schedule runs this instant anyway: now, without waiting for a retry.
+            if self.status.active_schedule_time.is_some() {
+                self.status.next_retry_time = None;
+            }
+            self.status.last_handled_run_request = Some(token);
+            self.publish(
+                EventType::Normal,
+                "RunRequested",
+                format!(
+                    "the run scheduled at {} is due; running it now",
+                    scheduled.to_rfc3339()
+                ),
+            )
+            .await;
+            return Ok(None);
+        }
+        // A re-run: the period of an instant handled already (or skipped by its deadline).
+        let period_start = self
+            .status
+            .last_schedule_time
+            .filter(|last| *last < scheduled);
+        let planned = Planned {
+            scheduled,
+            trigger: Trigger::Requested { token },
+            period_start,
+        };
+        if let Some(action) = self.wait_to_settle(validated, &planned).await? {
+            return Ok(Some(action));
+        }
+        // The cache may trail our own status write: ask whether this request was handled.
+        let fresh = self.api.get_status(&self.report.name_any()).await?;
+        let handled = fresh
+            .status
+            .as_ref()
+            .and_then(|s| s.last_handled_run_request.as_ref());
+        if let Trigger::Requested { token } = &planned.trigger
+            && handled == Some(token)
+        {
+            return Ok(Some(self.wake(self.status.next_schedule_time)));
+        }
+        self.publish(
+            EventType::Normal,
+            "RunRequested",
+            format!(
+                "running the report scheduled at {} again, as requested ({RUN_REQUESTED_AT})",
+                scheduled.to_rfc3339()
+            ),
+        )
+        .await;
+        self.run(validated.clone(), planned).await.map(Some)
+    }
+
+    /// Waits (requeues) while the run's period may still receive late writes.
+    async fn wait_to_settle(
+        &mut self,
+        validated: &ValidatedSpec,
+        planned: &Planned,
+    ) -> Result<Option<Action>, ReconcileError> {
+        let settled = crate::schedule::period_for(
+            self.report.spec.period,
+            &validated.schedule,
+            planned.scheduled,
+            planned.period_start,
+        )
+        .ok()
+        .map(|period| period.settled_at(self.report.spec.settle_seconds));
+        match settled {
+            Some(settled) if self.now < settled => {
+                self.settling_until = Some(settled);
+                self.settle(None, None).await?;
+                Ok(Some(requeue_at(settled, self.now)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// A report that cannot run until someone changes something: the conditions say what,
     /// a Warning event says it once, and no requeue (the change re-triggers).
     async fn block(&mut self, blocked: Blocked) -> Result<Action, ReconcileError> {
         self.status.next_schedule_time = None;
-        self.ctx.metrics.next_run.remove(&self.labels);
         let before = self.ready().map(|c| (c.reason.clone(), c.message.clone()));
         let (reason, message) = (blocked.reason, blocked.message.clone());
         self.settle(Some(blocked), None).await?;
@@ -218,29 +439,95 @@ impl<'a> Pass<'a> {
         Ok(self.wake(None))
     }
 
-    /// The most recent instant is past its starting deadline: skip it.
+    /// Every due instant is past its starting deadline: skip them.
     async fn skip(
         &mut self,
-        scheduled: DateTime<Utc>,
+        validated: &ValidatedSpec,
+        skipped: Skipped,
         next: Option<DateTime<Utc>>,
     ) -> Result<Action, ReconcileError> {
-        self.publish(
-            EventType::Warning,
-            "MissedSchedule",
-            format!(
-                "the run scheduled at {} could not start within startingDeadlineSeconds; it is skipped",
-                scheduled.to_rfc3339()
-            ),
-        )
-        .await;
-        self.status.last_schedule_time = Some(scheduled);
+        let newest = skipped.instants.last().map(|(at, _)| *at);
+        self.record_skipped(validated, &skipped, Following::Waits(next))
+            .await;
+        if let Some(newest) = newest {
+            self.status.last_schedule_time = Some(newest);
+        }
         self.status.active_schedule_time = None;
         self.status.failed_attempts = None;
         self.status.next_retry_time = None;
         self.ctx.failed_inputs.forget(&self.key);
-        self.set_next(next);
+        self.status.next_schedule_time = next;
         self.settle(None, None).await?;
         Ok(self.wake(next))
+    }
+
+    /// Says which scheduled instants will never run, and records the periods no report
+    /// covers because of it in `status.gaps`.
+    async fn record_skipped(
+        &mut self,
+        validated: &ValidatedSpec,
+        skipped: &Skipped,
+        following: Following,
+    ) {
+        let (Some((first, _)), Some((last, reason))) =
+            (skipped.instants.first(), skipped.instants.last())
+        else {
+            return;
+        };
+        let gaps = gaps::uncovered(
+            self.report.spec.period,
+            &validated.schedule,
+            skipped,
+            self.status.last_schedule_time,
+            following,
+        );
+        let count = if skipped.at_least {
+            format!("more than {}", skipped.total)
+        } else {
+            skipped.total.to_string()
+        };
+        let why = match reason {
+            SkipReason::StartingDeadlineExceeded => {
+                "they could not start within startingDeadlineSeconds"
+            }
+            SkipReason::MissedRunsLatest => "missedRuns is Latest",
+            SkipReason::BackfillLimit => "more were missed than one backfill runs",
+        };
+        let coverage = if gaps.is_empty() {
+            "the report that runs next covers their time".to_owned()
+        } else {
+            let spans: Vec<String> = gaps
+                .iter()
+                .map(|g| format!("[{}, {})", g.from, g.to))
+                .collect();
+            format!(
+                "no report covers {} (listed in status.gaps)",
+                spans.join(", ")
+            )
+        };
+        let first_attempt = match following {
+            Following::RunsNow(at) => self.status.active_schedule_time != Some(at),
+            Following::Waits(_) => true,
+        };
+        if !first_attempt {
+            return;
+        }
+        self.publish(
+            EventType::Warning,
+            "MissedSchedules",
+            format!(
+                "{count} earlier scheduled run(s) were missed and will not run, from {} to {} ({why}); {coverage}",
+                first.to_rfc3339(),
+                last.to_rfc3339()
+            ),
+        )
+        .await;
+        for gap in gaps.into_iter().rev() {
+            if !self.status.gaps.contains(&gap) {
+                self.status.gaps.insert(0, gap);
+            }
+        }
+        self.status.gaps.truncate(GAPS_LIMIT);
     }
 
     /// A scheduled instant is due: run it, unless its failed run waits for a retry and
@@ -248,9 +535,10 @@ impl<'a> Pass<'a> {
     async fn due(
         &mut self,
         validated: ValidatedSpec,
-        scheduled: DateTime<Utc>,
-        missed: usize,
+        planned: Planned,
+        skipped: Skipped,
     ) -> Result<Action, ReconcileError> {
+        let scheduled = planned.scheduled;
         if self.status.active_schedule_time == Some(scheduled)
             && let Some(retry_at) = self.status.next_retry_time
             && self.now + RETRY_SLACK < retry_at
@@ -263,20 +551,8 @@ impl<'a> Pass<'a> {
             return Ok(requeue_at(retry_at, self.now));
         }
         // The period's last moments may still be written: wait for them (spec.settleSeconds).
-        let settled = crate::schedule::period_for(
-            self.report.spec.period,
-            &validated.schedule,
-            scheduled,
-            self.status.last_schedule_time,
-        )
-        .ok()
-        .map(|period| period.settled_at(self.report.spec.settle_seconds));
-        if let Some(settled) = settled
-            && self.now < settled
-        {
-            self.settling_until = Some(settled);
-            self.settle(None, None).await?;
-            return Ok(requeue_at(settled, self.now));
+        if let Some(action) = self.wait_to_settle(&validated, &planned).await? {
+            return Ok(action);
         }
         // The cache may trail our own last status write: ask the API server whether this
         // instant already ran before running it (a run is expensive and must not repeat).
@@ -287,25 +563,27 @@ impl<'a> Pass<'a> {
             let next = validated.schedule.next_after(self.now.max(done));
             return Ok(self.wake(next));
         }
-        if missed > 0 {
+        self.record_skipped(&validated, &skipped, Following::RunsNow(scheduled))
+            .await;
+        if let Trigger::Backfill { remaining } = planned.trigger {
             self.publish(
-                EventType::Warning,
-                "MissedSchedules",
+                EventType::Normal,
+                "Backfill",
                 format!(
-                    "{missed} earlier scheduled run(s) were missed; running only the one of {}",
+                    "running the missed run scheduled at {} ({remaining} more missed run(s) after it)",
                     scheduled.to_rfc3339()
                 ),
             )
             .await;
         }
-        self.run(validated, scheduled).await
+        self.run(validated, planned).await
     }
 
-    /// Runs the report of `scheduled` and records the outcome.
+    /// Runs the report of `planned` and records the outcome.
     async fn run(
         &mut self,
         validated: ValidatedSpec,
-        scheduled: DateTime<Utc>,
+        planned: Planned,
     ) -> Result<Action, ReconcileError> {
         let _permit = self
             .ctx
@@ -313,12 +591,17 @@ impl<'a> Pass<'a> {
             .acquire()
             .await
             .map_err(|_| ReconcileError::ShuttingDown)?;
+        let scheduled = planned.scheduled;
+        let rerun = planned.trigger.is_rerun();
         let resume = self.status.active_schedule_time == Some(scheduled);
-        if !resume {
+        if !resume && !rerun {
             self.status.failed_attempts = None;
             self.status.next_retry_time = None;
         }
-        self.status.active_schedule_time = Some(scheduled);
+        // A re-run marks itself active only when no scheduled run waits for a retry.
+        if !rerun || self.status.active_schedule_time.is_none() {
+            self.status.active_schedule_time = Some(scheduled);
+        }
         self.settle(None, Some(scheduled)).await?;
         self.publish(
             EventType::Normal,
@@ -327,26 +610,42 @@ impl<'a> Pass<'a> {
         )
         .await;
         let inputs = self.ctx.secrets.fingerprint(self.report);
-        let request = match self.prepare(&validated, scheduled, resume).await {
-            Ok(prepared) => prepared,
-            Err((reason, message)) => {
-                return self
-                    .failed(&validated, scheduled, reason, message, inputs)
-                    .await;
-            }
-        };
+        let started_at = self.ctx.clock.now();
         let started = Instant::now();
-        let result = run_once(request, Arc::new(NoProgress)).await;
-        self.ctx
-            .metrics
-            .run_duration
-            .observe(started.elapsed().as_secs_f64());
+        let result = match self.prepare(&validated, &planned, resume).await {
+            Ok(request) => run_once(request, Arc::new(NoProgress))
+                .await
+                .map_err(|e| (ReadyReason::of_failure(e.reason()), e.to_string())),
+            Err(failure) => Err(failure),
+        };
+        let took = started.elapsed();
+        self.ctx.metrics.run_duration.observe(took.as_secs_f64());
+        self.now = self.ctx.clock.now();
+        let record = |result: &str, outcome: Option<&RunOutcome>| RunRecord {
+            schedule_time: scheduled,
+            trigger: planned.trigger.label().to_owned(),
+            result: result.to_owned(),
+            start_time: started_at,
+            duration_seconds: (took.as_millis() as f64) / 1000.0,
+            events: outcome.map(|o| o.event_count),
+            manifest_sha256: outcome.map(|o| o.manifest_sha256.clone()),
+        };
+        let record = match &result {
+            Ok(outcome) => record(ReadyReason::Succeeded.as_str(), Some(outcome)),
+            Err((reason, _)) => record(reason.as_str(), None),
+        };
+        self.status.history.insert(0, record);
+        self.status.history.truncate(HISTORY_LIMIT);
+        if rerun && self.status.active_schedule_time == Some(scheduled) {
+            self.status.active_schedule_time = None;
+        }
+        if let Trigger::Requested { token } = &planned.trigger {
+            self.status.last_handled_run_request = Some(token.clone());
+        }
         match result {
-            Ok(outcome) => self.succeeded(&validated, scheduled, &outcome).await,
-            Err(e) => {
-                let reason = ReadyReason::of_failure(e.reason());
-                let message = e.to_string();
-                self.failed(&validated, scheduled, reason, message, inputs)
+            Ok(outcome) => self.succeeded(&validated, &planned, &outcome).await,
+            Err((reason, message)) => {
+                self.failed(&validated, &planned, reason, message, inputs)
                     .await
             }
         }
@@ -356,7 +655,7 @@ impl<'a> Pass<'a> {
     async fn prepare(
         &self,
         validated: &ValidatedSpec,
-        scheduled: DateTime<Utc>,
+        planned: &Planned,
         resume: bool,
     ) -> Result<RunRequest, (ReadyReason, String)> {
         let (client, namespace) = (&self.ctx.client, &self.labels.namespace);
@@ -397,6 +696,9 @@ impl<'a> Pass<'a> {
         let privacy = Privacy::new(&spec.report.privacy, privacy_key.and_then(PrivacyKey::new))
             .map_err(|e| unusable(e.to_string()))?;
         let status = &self.status;
+        // spec.activeDeadlineSeconds, within the operator's cap.
+        let deadline =
+            Duration::from_secs(u64::from(spec.active_deadline_seconds)).min(self.ctx.run_timeout);
         let request = RunRequest {
             resource: ResourceRef {
                 namespace: namespace.clone(),
@@ -405,8 +707,8 @@ impl<'a> Pass<'a> {
             spec: spec.clone(),
             validated: validated.clone(),
             api_key,
-            scheduled_at: scheduled,
-            last_scheduled: status.last_schedule_time,
+            scheduled_at: planned.scheduled,
+            last_scheduled: planned.period_start,
             generated_at: self.ctx.clock.now(),
             delivery: Delivery::Upload,
             out_dir: None,
@@ -418,7 +720,7 @@ impl<'a> Pass<'a> {
             previous_manifest_origin: "resource's status (status.lastManifestSha256)".to_owned(),
             look_up_previous_manifest: true,
             signing_key,
-            timeout: Some(self.ctx.run_timeout),
+            timeout: Some(deadline),
             limiters: Arc::clone(&self.ctx.limiters),
             // The previous period's count sizes this one's concurrent read.
             expected_events: status.last_fetched_count,
@@ -433,10 +735,10 @@ impl<'a> Pass<'a> {
     async fn succeeded(
         &mut self,
         validated: &ValidatedSpec,
-        scheduled: DateTime<Utc>,
+        planned: &Planned,
         outcome: &RunOutcome,
     ) -> Result<Action, ReconcileError> {
-        self.now = self.ctx.clock.now();
+        let scheduled = planned.scheduled;
         let metrics = &self.ctx.metrics;
         metrics.events_fetched.inc_by(outcome.fetched_count);
         metrics
@@ -445,31 +747,53 @@ impl<'a> Pass<'a> {
                 result: "success".into(),
             })
             .inc();
-        let next = validated.schedule.next_after(self.now.max(scheduled));
         let summary = success_message(outcome);
-        record_success(&mut self.status, outcome, scheduled, self.now);
+        record_success(&mut self.status, outcome, self.now);
+        if planned.trigger.is_rerun() {
+            // A re-run leaves the schedule where it was, unless it ran an instant the schedule
+            // had not handled yet (one past its starting deadline).
+            if scheduled > self.since() {
+                self.status.last_schedule_time = Some(scheduled);
+            }
+        } else {
+            self.status.last_schedule_time = Some(scheduled);
+            self.status.active_schedule_time = None;
+            self.status.failed_attempts = None;
+            self.status.next_retry_time = None;
+            self.ctx.failed_inputs.forget(&self.key);
+        }
         self.status.key_expires_at = outcome.key_expires_at;
         self.status.last_run_result = Some(ReadyReason::Succeeded.as_str().to_owned());
         self.status.last_run_message = Some(summary.clone());
-        self.set_next(next);
+        let next = validated.schedule.next_after(self.now.max(scheduled));
+        self.status.next_schedule_time = next;
         self.settle(None, None).await?;
         self.publish(EventType::Normal, "RunSucceeded", summary)
             .await;
-        self.ctx.failed_inputs.forget(&self.key);
-        Ok(self.wake(next))
+        Ok(self.after_run(planned, next))
+    }
+
+    /// When to look again after a run: at once while missed runs or a pending retry wait,
+    /// else at the next instant.
+    fn after_run(&self, planned: &Planned, next: Option<DateTime<Utc>>) -> Action {
+        match planned.trigger {
+            Trigger::Backfill { .. } | Trigger::Requested { .. } => requeue_at(self.now, self.now),
+            Trigger::Schedule => self.wake(next),
+        }
     }
 
     /// Records a failed attempt and schedules the next one after the report's backoff (or
-    /// lets the starting deadline skip the instant when the retry would come too late).
+    /// lets the starting deadline skip the instant when the retry would come too late). A
+    /// failed re-run is not retried: it is requested again if still wanted.
     async fn failed(
         &mut self,
         validated: &ValidatedSpec,
-        scheduled: DateTime<Utc>,
+        planned: &Planned,
         reason: ReadyReason,
         message: String,
         inputs: String,
     ) -> Result<Action, ReconcileError> {
-        self.now = self.ctx.clock.now();
+        let scheduled = planned.scheduled;
         self.ctx
             .metrics
             .runs
@@ -477,6 +801,22 @@ impl<'a> Pass<'a> {
                 result: reason.as_str().to_owned(),
             })
             .inc();
+        self.status.last_run_time = Some(self.now);
+        self.status.last_failed_time = Some(self.now);
+        self.status.last_run_result = Some(reason.as_str().to_owned());
+        self.status.last_run_message = Some(message.clone());
+        let next = validated.schedule.next_after(self.now.max(scheduled));
+        self.status.next_schedule_time = next;
+        if planned.trigger.is_rerun() {
+            self.settle(None, None).await?;
+            self.publish(
+                EventType::Warning,
+                "RunFailed",
+                format!("{}: {message}", reason.as_str()),
+            )
+            .await;
+            return Ok(self.after_run(planned, next));
+        }
         let attempts = self.status.failed_attempts.unwrap_or(0).saturating_add(1);
         let delay = self.ctx.backoff.delay(attempts);
         let retry_at = self.now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
@@ -485,9 +825,6 @@ impl<'a> Pass<'a> {
             .spec
             .starting_deadline_seconds
             .map(|seconds| scheduled + TimeDelta::seconds(seconds));
-        self.status.last_run_time = Some(self.now);
-        self.status.last_run_result = Some(reason.as_str().to_owned());
-        self.status.last_run_message = Some(message.clone());
         self.status.failed_attempts = Some(attempts);
         let (action, retrying) = match deadline {
             Some(deadline) if retry_at > deadline => {
@@ -507,8 +844,6 @@ impl<'a> Pass<'a> {
                 )
             }
         };
-        let next = validated.schedule.next_after(self.now.max(scheduled));
-        self.set_next(next);
         self.settle(None, None).await?;
         self.publish(
             EventType::Warning,
@@ -521,22 +856,6 @@ impl<'a> Pass<'a> {
         }
         self.ctx.failed_inputs.remember(&self.key, inputs);
         Ok(action)
-    }
-
-    fn set_next(&mut self, next: Option<DateTime<Utc>>) {
-        self.status.next_schedule_time = next;
-        match next {
-            Some(next) => {
-                self.ctx
-                    .metrics
-                    .next_run
-                    .get_or_create(&self.labels)
-                    .set(next.timestamp());
-            }
-            None => {
-                self.ctx.metrics.next_run.remove(&self.labels);
-            }
-        }
     }
 
     /// Requeues at `next` (a scheduled instant) or when `KeyExpiring` changes, whichever comes
@@ -552,6 +871,24 @@ impl<'a> Pass<'a> {
 
     fn ready(&self) -> Option<&crate::spec::Condition> {
         conditions::find(&self.status.conditions, READY)
+    }
+
+    /// The report's metrics, as its status shows it.
+    fn series(&self) -> ReportSeries {
+        let status = &self.status;
+        let interval = match (&self.schedule, status.next_schedule_time) {
+            (Some(schedule), Some(next)) => schedule
+                .next_after(next)
+                .map(|after| (after - next).num_seconds()),
+            _ => None,
+        };
+        ReportSeries {
+            next_run: status.next_schedule_time.map(|t| t.timestamp()),
+            last_success: status.last_successful_time.map(|t| t.timestamp()),
+            last_failure: status.last_failed_time.map(|t| t.timestamp()),
+            last_duration: status.history.first().map(|r| r.duration_seconds),
+            schedule_interval: interval,
+        }
     }
 
     /// Recomputes the conditions from what this pass saw and writes the status if it changed.
@@ -585,6 +922,7 @@ impl<'a> Pass<'a> {
             self.publish(EventType::Warning, "KeyExpiring", message)
                 .await;
         }
+        self.ctx.metrics.show_report(&self.labels, &self.series());
         status::write(&self.api, self.report, &mut self.status).await
     }
 
@@ -602,18 +940,11 @@ impl<'a> Pass<'a> {
     }
 }
 
-fn record_success(
-    status: &mut ComplianceReportStatus,
-    outcome: &RunOutcome,
-    scheduled: DateTime<Utc>,
-    now: DateTime<Utc>,
-) {
-    status.last_schedule_time = Some(scheduled);
+/// Writes what a successful run reported into `status`; the schedule's bookkeeping is the
+/// caller's.
+fn record_success(status: &mut ComplianceReportStatus, outcome: &RunOutcome, now: DateTime<Utc>) {
     status.last_run_time = Some(now);
     status.last_successful_time = Some(now);
-    status.active_schedule_time = None;
-    status.failed_attempts = None;
-    status.next_retry_time = None;
     status.last_period = Some(PeriodStatus {
         from: outcome.period.from_local(),
         to: outcome.period.to_local(),

@@ -149,6 +149,9 @@ pub struct Watches {
     pub report_changes: mpsc::UnboundedReceiver<ComplianceReport>,
     /// Reports whose Secrets changed (sent only while leading).
     pub secret_changes: mpsc::UnboundedReceiver<ObjectRef<ComplianceReport>>,
+    /// A report was deleted, or the watch listed everything again (and may have missed
+    /// deletions): `reports` holds what is left.
+    pub report_removals: mpsc::UnboundedReceiver<()>,
     /// The Secrets' metadata.
     pub secrets: SecretIndex,
     /// Whether the watches have synced.
@@ -186,6 +189,7 @@ pub fn start(
     let (reports, writer) = reflector::store::<ComplianceReport>();
     let (reports_synced_tx, reports_synced) = watch::channel(false);
     let (report_tx, report_changes) = mpsc::unbounded_channel();
+    let (removal_tx, report_removals) = mpsc::unbounded_channel();
     let report_stream = reflector(
         writer,
         watcher(reports_api, watcher::Config::default().any_semantic()).default_backoff(),
@@ -193,6 +197,12 @@ pub fn start(
     .inspect(move |event| {
         if matches!(event, Ok(watcher::Event::InitDone)) && !reports_synced_tx.send_replace(true) {
             tracing::info!("the ComplianceReport watch has synced");
+        }
+        if matches!(
+            event,
+            Ok(watcher::Event::Delete(_) | watcher::Event::InitDone)
+        ) {
+            let _ = removal_tx.send(());
         }
     })
     .applied_objects()
@@ -271,6 +281,7 @@ pub fn start(
         reports,
         report_changes,
         secret_changes,
+        report_removals,
         secrets: SecretIndex { stores, scope },
         synced: Synced(synced),
     }

@@ -49,17 +49,17 @@ fn looks_like_uuid(text: &str) -> bool {
 }
 
 impl Privacy {
-    /// Settings for `spec`; `key` is required by `ip: hash` and `users: pseudonym`.
+    /// Settings for `spec`; `key` is required by `ip: Hash` and `users: Pseudonym`.
     pub fn new(spec: &PrivacySpec, key: Option<PrivacyKey>) -> Result<Self, PrivacyError> {
         let needs_key = spec.ip == IpPrivacy::Hash || spec.users == UserPrivacy::Pseudonym;
         if needs_key && key.is_none() {
             return Err(PrivacyError(
-                "ip: hash and users: pseudonym need a key; set keySecretRef to a Secret key holding a random value".to_owned(),
+                "ip: Hash and users: Pseudonym need a key; set keySecretRef to a Secret key holding a random value".to_owned(),
             ));
         }
         Ok(Self {
-            ip: spec.ip,
-            users: spec.users,
+            ip: spec.ip.value(),
+            users: spec.users.value(),
             key,
         })
     }
@@ -152,8 +152,8 @@ mod tests {
 
     fn privacy(ip: IpPrivacy, users: UserPrivacy) -> Privacy {
         let spec = PrivacySpec {
-            ip,
-            users,
+            ip: ip.into(),
+            users: users.into(),
             key_secret_ref: None,
         };
         Privacy::new(&spec, PrivacyKey::new("k3y")).unwrap()
@@ -200,8 +200,8 @@ mod tests {
     #[test]
     fn keyed_modes_need_a_key() {
         let spec = PrivacySpec {
-            ip: IpPrivacy::Hash,
-            users: UserPrivacy::Name,
+            ip: IpPrivacy::Hash.into(),
+            users: UserPrivacy::Name.into(),
             key_secret_ref: None,
         };
         let err = Privacy::new(&spec, None).unwrap_err();

@@ -47,15 +47,19 @@ pub enum RunError {
         /// The period's end.
         ends_at: String,
     },
-    /// Fetching and rendering took longer than the run may; nothing was uploaded.
+    /// The run took longer than it may (`spec.activeDeadlineSeconds`); it keeps nothing.
     #[error(
-        "the run exceeded its time limit of {seconds} s while fetching and rendering, nothing was uploaded; \
-         the portal is slow or the period very busy: raise the limit (report --timeout, operator \
-         --run-timeout-seconds) or shorten the period"
+        "the run exceeded its time limit of {seconds} s while {stage}{rollback}; the portal is slow \
+         or the period very busy: raise spec.activeDeadlineSeconds (report --timeout on the command \
+         line) or shorten the period"
     )]
     DeadlineExceeded {
         /// The limit in seconds.
         seconds: u64,
+        /// What the run was doing: `fetching and rendering` or `uploading`.
+        stage: &'static str,
+        /// What happened to the files uploaded before the limit.
+        rollback: String,
     },
     /// An upload failed.
     #[error("upload of {file_name} failed: {source}{rollback}")]

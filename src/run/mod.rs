@@ -97,8 +97,8 @@ pub struct RunRequest {
     pub look_up_previous_manifest: bool,
     /// Signs the manifest when present.
     pub signing_key: Option<Arc<SigningKey>>,
-    /// The longest fetching and rendering may take; past it the run fails and uploads nothing.
-    /// (Uploads have their own per-request timeouts and are never cut off half-way.)
+    /// The longest the run may take, fetching, rendering and uploading; past it the run fails
+    /// and the folder keeps nothing of it (what it had uploaded is removed again).
     pub timeout: Option<std::time::Duration>,
     /// About how many audit events the period holds (e.g. the previous period's count): the
     /// read is cut into concurrent slices at once instead of after a first page.
@@ -322,15 +322,21 @@ pub async fn run_once(
         tracing::info!(until = %settled.to_rfc3339(), "waiting for late audit writes to settle (spec.settleSeconds)");
         tokio::time::sleep(wait).await;
     }
-    let rendered = match request.timeout {
-        Some(limit) => tokio::time::timeout(limit, fetch_and_render(&request, period, &progress))
-            .await
-            .map_err(|_| RunError::DeadlineExceeded {
-                seconds: limit.as_secs(),
-            })??,
-        None => fetch_and_render(&request, period, &progress).await?,
+    let deadline = request
+        .timeout
+        .map(|limit| (tokio::time::Instant::now() + limit, limit.as_secs()));
+    let fetching = fetch_and_render(&request, period, &progress);
+    let rendered = match deadline {
+        Some((at, seconds)) => tokio::time::timeout_at(at, fetching).await.map_err(|_| {
+            RunError::DeadlineExceeded {
+                seconds,
+                stage: "fetching and rendering",
+                rollback: "; nothing was uploaded".to_owned(),
+            }
+        })??,
+        None => fetching.await?,
     };
-    deliver(&request, rendered).await
+    deliver(&request, rendered, deadline).await
 }
 
 /// A client for the request's portal, sharing the portal's limiter, with an observer that
@@ -566,7 +572,13 @@ async fn read_events(
 }
 
 /// Uploads the rendered artefacts (all or nothing) and keeps local copies if asked.
-async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome, RunError> {
+/// Uploads (or, on a dry run, keeps) the rendered artefacts; the upload stops at `deadline`
+/// (the instant and the limit in seconds) and undoes what it had uploaded.
+async fn deliver(
+    request: &RunRequest,
+    rendered: Rendered,
+    deadline: Option<(tokio::time::Instant, u64)>,
+) -> Result<RunOutcome, RunError> {
     let Rendered {
         client,
         key_expires_at,
@@ -584,7 +596,13 @@ async fn deliver(request: &RunRequest, rendered: Rendered) -> Result<RunOutcome,
     let mut uploads = match request.delivery {
         Delivery::DryRun => artefacts.iter().map(|a| not_uploaded(a, false)).collect(),
         Delivery::Upload => {
-            upload::upload_all(&client, &request.spec.upload, &artefacts, request.resume).await?
+            let target = upload::Target {
+                client: &client,
+                spec: &request.spec.upload,
+                resume: request.resume,
+                deadline,
+            };
+            upload::upload_all(&target, &artefacts).await?
         }
     };
     if let Some(out_dir) = &request.out_dir {

@@ -3,7 +3,10 @@
 //! all of them (delete the new files, delete the added versions), so the folder holds the
 //! previous complete set or the new one, never a mix. When the server may have acted on a
 //! failed request, the folder is looked up before deciding what changed. What cannot be
-//! undone is listed by name in the error.
+//! undone is listed by name in the error. The run's deadline holds here too: past it, no
+//! further upload starts and what was uploaded is undone like after a failure.
+
+use tokio::time::Instant;
 
 use super::{RunError, UploadOutcome, not_uploaded};
 use crate::docspace::{DocSpaceClient, DocSpaceError, FolderFile};
@@ -71,43 +74,105 @@ fn upload_error(file_name: String, source: DocSpaceError, rollback: String) -> R
     }
 }
 
-/// Uploads every artefact, or none (see the module). With `resume`, files that already exist
-/// are taken as uploaded by an earlier attempt at the same run.
+/// Where and how a run uploads.
+pub(super) struct Target<'a> {
+    /// The portal.
+    pub client: &'a DocSpaceClient,
+    /// The folder and what to do with existing files.
+    pub spec: &'a UploadSpec,
+    /// Files that already exist are taken as uploaded by an earlier attempt at the same run.
+    pub resume: bool,
+    /// The run's deadline and its limit in seconds: past it, the upload stops and is undone.
+    pub deadline: Option<(Instant, u64)>,
+}
+
+impl Target<'_> {
+    /// Whether the run's deadline has passed.
+    fn past_deadline(&self) -> bool {
+        self.deadline.is_some_and(|(at, _)| Instant::now() >= at)
+    }
+
+    /// Runs a request that changes nothing within the deadline; `None` when it passed first.
+    async fn look_within_deadline<T>(&self, look: impl Future<Output = T>) -> Option<T> {
+        match self.deadline {
+            Some((at, _)) => tokio::time::timeout_at(at, look).await.ok(),
+            None => Some(look.await),
+        }
+    }
+
+    fn deadline_error(&self, rollback: String) -> RunError {
+        RunError::DeadlineExceeded {
+            seconds: self
+                .deadline
+                .map(|(_, seconds)| seconds)
+                .unwrap_or_default(),
+            stage: "uploading",
+            rollback,
+        }
+    }
+}
+
+/// Why one upload did not finish.
+enum UploadStop {
+    /// The portal failed it.
+    Failed(DocSpaceError),
+    /// The run's deadline passed before the upload started.
+    Deadline,
+}
+
+/// Uploads every artefact, or none (see the module), within the run's deadline. The deadline
+/// is checked before each upload, not during one: an upload cut off in flight might still be
+/// stored after the run had looked, so it would never be undone. An upload that is slow
+/// therefore overruns the deadline by at most its own request timeouts, and then the whole set
+/// is undone.
 pub(super) async fn upload_all(
-    client: &DocSpaceClient,
-    spec: &UploadSpec,
+    target: &Target<'_>,
     artefacts: &[Artefact],
-    resume: bool,
 ) -> Result<Vec<UploadOutcome>, RunError> {
+    let (client, spec) = (target.client, target.spec);
     let titles: Vec<String> = artefacts.iter().map(|a| a.file_name.clone()).collect();
-    let existing = client
-        .existing_titles(&spec.folder_id, &titles)
+    let existing = target
+        .look_within_deadline(client.existing_titles(&spec.folder_id, &titles))
         .await
+        .ok_or_else(|| target.deadline_error("; nothing was uploaded".to_owned()))?
         .map_err(|source| upload_error(titles.join(", "), source, String::new()))?;
     let mut changes: Vec<Change> = Vec::new();
     let mut outcomes = Vec::with_capacity(artefacts.len());
     for artefact in artefacts {
+        if target.past_deadline() {
+            let rollback = roll_back(client, &changes).await;
+            return Err(target.deadline_error(rollback));
+        }
         let exists = existing.iter().any(|t| t == &artefact.file_name);
-        if exists && (resume || spec.on_existing == OnExisting::Skip) {
-            tracing::info!(file = %artefact.file_name, resume, "file exists in the folder; not uploading it again");
+        if exists && (target.resume || spec.on_existing == OnExisting::Skip) {
+            tracing::info!(file = %artefact.file_name, resume = target.resume, "file exists in the folder; not uploading it again");
             outcomes.push(not_uploaded(artefact, true));
             continue;
         }
-        match upload_one(client, spec, artefact, exists).await {
+        match upload_one(target, artefact, exists).await {
             Ok((outcome, change)) => {
                 changes.push(change);
                 outcomes.push(outcome);
             }
-            Err((source, changed)) => {
+            Err((stop, changed)) => {
                 changes.extend(changed);
                 let rollback = roll_back(client, &changes).await;
-                return Err(upload_error(artefact.file_name.clone(), source, rollback));
+                return Err(match stop {
+                    UploadStop::Failed(source) => {
+                        upload_error(artefact.file_name.clone(), source, rollback)
+                    }
+                    UploadStop::Deadline => target.deadline_error(rollback),
+                });
             }
         }
     }
     if spec.lock {
         for outcome in &outcomes {
             let Some(id) = &outcome.file_id else { continue };
+            if target.past_deadline() {
+                let rollback = roll_back(client, &changes).await;
+                return Err(target.deadline_error(rollback));
+            }
             if let Err(source) = client.lock_file(id).await {
                 let rollback = roll_back(client, &changes).await;
                 return Err(upload_error(
@@ -124,16 +189,17 @@ pub(super) async fn upload_all(
 /// Uploads one artefact and tells what it changed in the folder. On failure, the changes the
 /// server may still have made (found by listing the folder) come with the error.
 async fn upload_one(
-    client: &DocSpaceClient,
-    spec: &UploadSpec,
+    target: &Target<'_>,
     artefact: &Artefact,
     exists: bool,
-) -> Result<(UploadOutcome, Change), (DocSpaceError, Vec<Change>)> {
+) -> Result<(UploadOutcome, Change), (UploadStop, Vec<Change>)> {
+    let (client, spec) = (target.client, target.spec);
     let title = &artefact.file_name;
-    let before = client
-        .files_like(&spec.folder_id, base_name(title))
+    let before = target
+        .look_within_deadline(client.files_like(&spec.folder_id, base_name(title)))
         .await
-        .map_err(|e| (e, Vec::new()))?;
+        .ok_or((UploadStop::Deadline, Vec::new()))?
+        .map_err(|e| (UploadStop::Failed(e), Vec::new()))?;
     let rename = spec.on_existing == OnExisting::Rename;
     let uploaded = client
         .upload_file(
@@ -147,6 +213,7 @@ async fn upload_one(
     let file = match uploaded {
         Ok(file) => file,
         Err(error) => {
+            let error = UploadStop::Failed(error);
             // The server may have stored the file before the failure (a lost answer, an answer
             // without an id): look.
             let changed = match client.files_like(&spec.folder_id, base_name(title)).await {

@@ -5,6 +5,7 @@
 //! happens only where the operator writes the status.
 
 mod load;
+pub(crate) mod spelling;
 mod validate;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use load::parse_report;
+pub use spelling::{CamelCaseEnum, Spelled};
 pub use validate::{SpecError, ValidatedSpec, validate};
 
 /// What a `ComplianceReport` asks for: when to run, which period to cover, which events to
@@ -50,6 +52,18 @@ pub struct ComplianceReportSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub starting_deadline_seconds: Option<i64>,
+    /// What happens to scheduled instants missed while the operator was down or the report
+    /// suspended: `All` runs each (oldest first, at most 12 per wave, within
+    /// `startingDeadlineSeconds`), `Latest` only the most recent. Periods that are never
+    /// reported are listed in `status.gaps`.
+    #[serde(default)]
+    pub missed_runs: MissedRuns,
+    /// The longest a run may take, fetching, rendering and uploading. A run over it is
+    /// cancelled, uploads nothing (what it had uploaded is removed) and fails with reason
+    /// `DeadlineExceeded`.
+    #[serde(default = "default_active_deadline_seconds")]
+    #[schemars(range(min = 1, max = 604800))]
+    pub active_deadline_seconds: u32,
     /// Seconds to wait after the period's end before reading it. DocSpace stores audit events
     /// asynchronously, stamped with when they happened: an event of the period's last moments
     /// can be stored shortly after it ends. 0 reads at once (and the report says late writes
@@ -72,6 +86,20 @@ pub struct ComplianceReportSpec {
 
 fn default_settle_seconds() -> u32 {
     300
+}
+
+fn default_active_deadline_seconds() -> u32 {
+    3600
+}
+
+/// Which missed scheduled instants run.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum MissedRuns {
+    /// Every missed instant, oldest first: no period goes unreported.
+    #[default]
+    All,
+    /// Only the most recent missed instant (Kubernetes CronJob behaviour).
+    Latest,
 }
 
 fn default_time_zone() -> String {
@@ -433,12 +461,14 @@ pub enum Weekday {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrivacySpec {
-    /// Client IP addresses: as logged, with the last IPv4 octet zeroed, as a keyed hash, or left out.
+    /// Client IP addresses: as logged (`Full`), with the last IPv4 octet zeroed (`Truncate`),
+    /// as a keyed hash (`Hash`), or left out (`Drop`).
     #[serde(default)]
-    pub ip: IpPrivacy,
-    /// Users: display names, user ids only, or keyed pseudonyms stable across reports.
+    pub ip: Spelled<IpPrivacy>,
+    /// Users: display names (`Name`), user ids only (`Id`), or keyed pseudonyms stable across
+    /// reports (`Pseudonym`).
     #[serde(default)]
-    pub users: UserPrivacy,
+    pub users: Spelled<UserPrivacy>,
     /// The Secret key (same namespace) holding the key for `hash` and `pseudonym`; required
     /// by those modes. Keep it stable: changing it changes every pseudonym.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -446,8 +476,7 @@ pub struct PrivacySpec {
 }
 
 /// How client IP addresses appear.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IpPrivacy {
     /// As DocSpace logged them.
     #[default]
@@ -460,9 +489,15 @@ pub enum IpPrivacy {
     Drop,
 }
 
+spelling::camel_case_enum!(IpPrivacy {
+    Full => "full",
+    Truncate => "truncate",
+    Hash => "hash",
+    Drop => "drop",
+});
+
 /// How users appear.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum UserPrivacy {
     /// Display names, ids and logins as logged.
     #[default]
@@ -473,6 +508,12 @@ pub enum UserPrivacy {
     /// logins or ids; action texts become generic.
     Pseudonym,
 }
+
+spelling::camel_case_enum!(UserPrivacy {
+    Name => "name",
+    Id => "id",
+    Pseudonym => "pseudonym",
+});
 
 fn default_formats() -> Vec<ReportFormat> {
     vec![ReportFormat::Txt, ReportFormat::Csv]
@@ -518,17 +559,17 @@ pub struct UploadSpec {
     /// The DocSpace folder (or room) id to upload into.
     #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"))]
     pub folder_id: String,
-    /// What to do when a file with the report's name already exists in the folder.
+    /// What to do when a file with the report's name already exists in the folder: `Skip`
+    /// (keep it, upload nothing), `NewVersion` or `Rename`.
     #[serde(default)]
-    pub on_existing: OnExisting,
+    pub on_existing: Spelled<OnExisting>,
     /// Lock every uploaded file in DocSpace, so that nobody edits the evidence.
     #[serde(default)]
     pub lock: bool,
 }
 
 /// What to do when the report's file already exists in the target folder.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnExisting {
     /// Keep the existing file and upload nothing.
     #[default]
@@ -538,6 +579,12 @@ pub enum OnExisting {
     /// Upload as a new file; DocSpace appends ` (1)`, ` (2)`, ... to the name.
     Rename,
 }
+
+spelling::camel_case_enum!(OnExisting {
+    Skip => "skip",
+    NewVersion => "newVersion",
+    Rename => "rename",
+});
 
 /// What the operator reports about the last runs.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -607,6 +654,65 @@ pub struct ComplianceReportStatus {
     /// resource or its Secrets retries it sooner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_retry_time: Option<DateTime<Utc>>,
+    /// When the last failed run ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failed_time: Option<DateTime<Utc>>,
+    /// The value of the last `compliance.docspace.dev/run-requested-at` annotation the
+    /// operator acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub last_handled_run_request: Option<String>,
+    /// The last runs, newest first (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
+    pub history: Vec<RunRecord>,
+    /// Periods no report covers, because their scheduled runs were skipped; newest first (at
+    /// most 20). Run them by hand (`report --at`) if the evidence is needed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub gaps: Vec<Gap>,
+}
+
+/// Runs kept in `status.history`.
+pub const HISTORY_LIMIT: usize = 10;
+/// Gaps kept in `status.gaps`.
+pub const GAPS_LIMIT: usize = 20;
+
+/// One run in `status.history`.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    /// The scheduled instant the run reported on.
+    pub schedule_time: DateTime<Utc>,
+    /// Why it ran: `Schedule`, `Backfill` (a missed instant) or `RunRequested` (the
+    /// run-requested-at annotation).
+    pub trigger: String,
+    /// `Succeeded` or the reason it failed.
+    pub result: String,
+    /// When it started.
+    pub start_time: DateTime<Utc>,
+    /// How long it took, in seconds.
+    pub duration_seconds: f64,
+    /// Events in the report, after filtering (successful runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// SHA-256 of the run's manifest (successful runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+}
+
+/// A period no report covers.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Gap {
+    /// Start, inclusive, in the resource's time zone.
+    pub from: String,
+    /// End, exclusive, in the resource's time zone.
+    pub to: String,
+    /// Scheduled runs skipped.
+    pub skipped_runs: u32,
+    /// Why: `StartingDeadlineExceeded`, `MissedRunsLatest` or `BackfillLimit`.
+    pub reason: String,
 }
 
 /// A reporting period as shown in the status.

@@ -49,6 +49,26 @@ pub struct ValidatedSpec {
     pub portal_url: Url,
     /// The compiled event filter.
     pub filter: EventFilter,
+    /// Values written in a deprecated spelling, each with the spelling to use instead.
+    pub deprecations: Vec<String>,
+}
+
+/// The spec's values written in a deprecated spelling, as messages that say what to write.
+fn deprecations(spec: &ComplianceReportSpec) -> Vec<String> {
+    let privacy = &spec.report.privacy;
+    [
+        ("spec.upload.onExisting", spec.upload.on_existing.deprecated_spelling()),
+        ("spec.report.privacy.ip", privacy.ip.deprecated_spelling()),
+        ("spec.report.privacy.users", privacy.users.deprecated_spelling()),
+    ]
+    .into_iter()
+    .filter_map(|(field, spelling)| {
+        let (old, current) = spelling?;
+        Some(format!(
+            "{field}: {old:?} is deprecated, write {current:?} (Kubernetes spells enum values in CamelCase; the old spelling is accepted until the next API version)"
+        ))
+    })
+    .collect()
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -161,6 +181,12 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
             format!("{seconds} is negative; use 0 or more"),
         );
     }
+    if spec.active_deadline_seconds == 0 {
+        problem(
+            "spec.activeDeadlineSeconds",
+            "must be at least 1 (the default is 3600)".to_owned(),
+        );
+    }
     if !spec.sources.audit_trail && !spec.sources.login_history {
         problem(
             "spec.sources",
@@ -202,6 +228,7 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
                 schedule,
                 portal_url,
                 filter,
+                deprecations: deprecations(spec),
             })
         }
         _ => Err(SpecError { problems }),
@@ -300,6 +327,34 @@ mod tests {
             assert!(err.to_string().contains(field), "{patch}: {err}");
             assert_eq!(fields(err), vec![field.to_owned()], "{patch}");
         }
+    }
+
+    #[test]
+    fn old_enum_spellings_validate_with_a_deprecation_each() {
+        let current = validate(&spec(serde_json::json!({
+            "upload": {"onExisting": "NewVersion"},
+            "report": {"privacy": {"ip": "Truncate", "users": "Id"}}
+        })))
+        .unwrap();
+        assert!(
+            current.deprecations.is_empty(),
+            "{:?}",
+            current.deprecations
+        );
+        let old = validate(&spec(serde_json::json!({
+            "upload": {"onExisting": "newVersion"},
+            "report": {"privacy": {"ip": "truncate", "users": "id"}}
+        })))
+        .unwrap();
+        assert_eq!(old.deprecations.len(), 3, "{:?}", old.deprecations);
+        assert!(
+            old.deprecations[0].starts_with(
+                "spec.upload.onExisting: \"newVersion\" is deprecated, write \"NewVersion\""
+            ),
+            "{:?}",
+            old.deprecations
+        );
+        assert!(old.deprecations[2].contains("write \"Id\""));
     }
 
     #[test]

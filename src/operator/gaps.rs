@@ -1,0 +1,183 @@
+//! Which periods skipped runs leave unreported, as a pure function: the entries of
+//! `status.gaps`.
+//!
+//! A skipped instant of a calendar period (`PreviousDay`, `PreviousWeek`, `PreviousMonth`)
+//! leaves its period unreported unless a run that does happen reports the same period. A
+//! `SinceLastRun` report has no holes while it runs: its next run starts where the last one
+//! ended, so the run after skipped instants covers them. Only instants skipped with no run at
+//! all (every due instant past `startingDeadlineSeconds`) move its start past a stretch of time
+//! no report covers.
+
+use chrono::{DateTime, Utc};
+
+use super::decide::Skipped;
+use crate::schedule::{Schedule, period_for};
+use crate::spec::{Gap, Period};
+
+/// What follows the skipped instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Following {
+    /// The instant that runs now.
+    RunsNow(DateTime<Utc>),
+    /// Nothing runs now; the schedule's next instant, if any.
+    Waits(Option<DateTime<Utc>>),
+}
+
+/// The periods `skipped` leaves unreported, merged where they touch, oldest first.
+/// `last_scheduled` is the previous run's instant (where a `SinceLastRun` period starts).
+pub fn uncovered(
+    period: Period,
+    schedule: &Schedule,
+    skipped: &Skipped,
+    last_scheduled: Option<DateTime<Utc>>,
+    following: Following,
+) -> Vec<Gap> {
+    let Some(&(newest, reason)) = skipped.instants.last() else {
+        return Vec::new();
+    };
+    let mut spans: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    if period == Period::SinceLastRun {
+        if matches!(following, Following::Waits(_))
+            && let Ok(first) = period_for(period, schedule, skipped.instants[0].0, last_scheduled)
+        {
+            spans.push((first.from, newest));
+        }
+    } else {
+        // Where the next report made begins: periods ending by then are nobody's.
+        let next = match following {
+            Following::RunsNow(at) | Following::Waits(Some(at)) => Some(at),
+            Following::Waits(None) => None,
+        };
+        let covered_from = next
+            .and_then(|at| period_for(period, schedule, at, None).ok())
+            .map(|p| p.from);
+        spans = skipped
+            .instants
+            .iter()
+            .filter_map(|(at, _)| period_for(period, schedule, *at, last_scheduled).ok())
+            .map(|p| (p.from, p.to))
+            .filter(|(_, to)| covered_from.is_none_or(|from| *to <= from))
+            .collect();
+        spans.sort();
+        spans.dedup();
+    }
+    // Merge touching periods; after a jump over uncounted instants everything is one stretch.
+    let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>, u32)> = Vec::new();
+    for (from, to) in spans {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 || skipped.at_least => {
+                last.1 = last.1.max(to);
+                last.2 += 1;
+            }
+            _ => merged.push((from, to, 1)),
+        }
+    }
+    let tz = schedule.time_zone();
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
+    let total = u32::try_from(skipped.total).unwrap_or(u32::MAX);
+    let single = merged.len() == 1;
+    merged
+        .into_iter()
+        .map(|(from, to, runs)| Gap {
+            from: local(from),
+            to: local(to),
+            skipped_runs: if single { total.max(runs) } else { runs },
+            reason: reason.as_str().to_owned(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operator::decide::SkipReason;
+    use crate::schedule::parse_time_zone;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn skipped(at: &[&str], why: SkipReason) -> Skipped {
+        Skipped {
+            instants: at.iter().map(|a| (utc(a), why)).collect(),
+            total: at.len(),
+            at_least: false,
+        }
+    }
+
+    fn schedule(cron: &str) -> Schedule {
+        Schedule::parse(cron, parse_time_zone("UTC").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn skipped_months_are_gaps_merged_where_they_touch() {
+        let gaps = uncovered(
+            Period::PreviousMonth,
+            &schedule("0 3 1 * *"),
+            &skipped(
+                &["2025-02-01T03:00:00Z", "2025-03-01T03:00:00Z"],
+                SkipReason::StartingDeadlineExceeded,
+            ),
+            None,
+            Following::RunsNow(utc("2025-04-01T03:00:00Z")),
+        );
+        assert_eq!(
+            gaps,
+            vec![Gap {
+                from: "2025-01-01T00:00:00+00:00".into(),
+                to: "2025-03-01T00:00:00+00:00".into(),
+                skipped_runs: 2,
+                reason: "StartingDeadlineExceeded".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_period_that_a_run_still_reports_is_no_gap() {
+        // Hourly runs of the previous day: the skipped 01:00 reports the same day as the
+        // 02:00 run that happens.
+        let gaps = uncovered(
+            Period::PreviousDay,
+            &schedule("0 * * * *"),
+            &skipped(&["2025-01-02T01:00:00Z"], SkipReason::BackfillLimit),
+            None,
+            Following::RunsNow(utc("2025-01-02T02:00:00Z")),
+        );
+        assert_eq!(gaps, Vec::new());
+    }
+
+    #[test]
+    fn since_last_run_has_a_gap_only_when_no_run_follows() {
+        let hourly = schedule("0 * * * *");
+        let skip = skipped(
+            &["2025-01-01T02:00:00Z", "2025-01-01T03:00:00Z"],
+            SkipReason::StartingDeadlineExceeded,
+        );
+        let last = Some(utc("2025-01-01T01:00:00Z"));
+        assert_eq!(
+            uncovered(
+                Period::SinceLastRun,
+                &hourly,
+                &skip,
+                last,
+                Following::RunsNow(utc("2025-01-01T04:00:00Z"))
+            ),
+            Vec::new()
+        );
+        assert_eq!(
+            uncovered(
+                Period::SinceLastRun,
+                &hourly,
+                &skip,
+                last,
+                Following::Waits(Some(utc("2025-01-01T04:00:00Z")))
+            ),
+            vec![Gap {
+                from: "2025-01-01T01:00:00+00:00".into(),
+                to: "2025-01-01T03:00:00+00:00".into(),
+                skipped_runs: 2,
+                reason: "StartingDeadlineExceeded".into(),
+            }]
+        );
+    }
+}
