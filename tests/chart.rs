@@ -26,6 +26,19 @@ const CHART: &str = concat!(
     "/charts/docspace-compliance-operator"
 );
 const CRD: &str = "crds/compliancereports.compliance.docspace.dev.yaml";
+/// The chart's copy of the CRD, rendered by templates/crd.yaml (not in the chart's crds/: Helm
+/// never upgrades those, and a crds/ file cannot be combined with a template of the same CRD).
+const CHART_CRD: &str = "files/compliancereports.compliance.docspace.dev.yaml";
+const CRD_NAME: &str = "compliancereports.compliance.docspace.dev";
+/// The metrics the chart's PrometheusRule may use: what the operator exports.
+const ALERT_METRICS: &[&str] = &[
+    "docspace_compliance_report_last_success_timestamp_seconds",
+    "docspace_compliance_report_last_failure_timestamp_seconds",
+    "docspace_compliance_report_run_duration_seconds",
+    "docspace_compliance_report_schedule_interval_seconds",
+    "docspace_compliance_next_run_timestamp_seconds",
+    "docspace_compliance_leader",
+];
 const HEALTH_DIR: &str = "argocd/resource_customizations/compliance.docspace.dev/ComplianceReport";
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -94,7 +107,6 @@ fn helm_template(helm: &str, out: &Path, namespace: &str, values: &[&str]) {
         CHART,
         "--namespace",
         namespace,
-        "--include-crds",
         "--output-dir",
     ];
     let out_dir = out.display().to_string();
@@ -168,20 +180,190 @@ fn argocd_health(lua: &str, object: &serde_json::Value, dir: &Path) -> (String, 
 // files that must stay in step
 // ---------------------------------------------------------------------------------------------
 
+/// The chart's labels (`dco.labels`), which templates add to what deploy/ and crds/ hold.
+fn is_chart_label(key: &str) -> bool {
+    key.starts_with("helm.sh/") || key.starts_with("app.kubernetes.io/")
+}
+
+/// The first path at which two JSON values differ, numbers compared by value (Helm's toYaml
+/// writes the CRD's `maximum: 604800.0` as `604800`).
+fn json_difference(a: &serde_json::Value, b: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => (x.as_f64() != y.as_f64()).then(|| path.to_owned()),
+        (Value::Object(x), Value::Object(y)) => {
+            x.keys()
+                .chain(y.keys())
+                .find_map(|k| match (x.get(k), y.get(k)) {
+                    (Some(x), Some(y)) => json_difference(x, y, &format!("{path}.{k}")),
+                    _ => Some(format!("{path}.{k}")),
+                })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (x, y))| json_difference(x, y, &format!("{path}[{i}]"))),
+        _ => (a != b).then(|| path.to_owned()),
+    }
+}
+
 #[test]
 fn chart_crd_is_the_committed_crd() {
+    // The chart's file is the generated CRD, byte for byte.
+    let chart_file = read(format!("{CHART}/{CHART_CRD}"));
+    let generated = read(format!("{ROOT}/{CRD}"));
+    let first_difference = chart_file
+        .lines()
+        .zip(generated.lines())
+        .position(|(a, b)| a != b)
+        .map_or("its length".to_owned(), |i| format!("line {}", i + 1));
+    assert!(
+        chart_file == generated,
+        "charts/docspace-compliance-operator/{CHART_CRD} differs from {CRD} (first at \
+         {first_difference}): cp {CRD} charts/docspace-compliance-operator/files/"
+    );
+    // Helm installs crds/ once, never upgrades it, and a crds/ file of the same CRD would make
+    // the template's install fail: the CRD must come from the template alone.
+    assert!(
+        !Path::new(&format!("{CHART}/crds")).exists(),
+        "the chart must not have a crds/ directory: the CRD is templates/crd.yaml"
+    );
+
+    // The rendered CRD is that file, plus the keep annotations (Helm's and Argo CD's) and the
+    // chart's labels.
+    let helm = tool("helm");
+    let render = |extra: &[&str]| {
+        let mut args = vec!["template", "rel", CHART, "--set", "allowAnyPortal=true"];
+        args.extend_from_slice(extra);
+        yaml_docs(&run_ok(&helm, &args))
+    };
+    let docs = render(&[]);
+    let crds: Vec<&serde_json::Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "CustomResourceDefinition")
+        .collect();
+    assert_eq!(crds.len(), 1, "one CRD, from templates/crd.yaml");
+    let mut rendered = crds[0].clone();
+    let metadata = rendered["metadata"].as_object_mut().unwrap();
+    let annotations = metadata.remove("annotations").unwrap();
     assert_eq!(
-        read(format!("{CHART}/{CRD}")),
-        read(format!("{ROOT}/{CRD}")),
-        "charts/docspace-compliance-operator/{CRD} differs from {CRD}: copy it over"
+        annotations,
+        serde_json::json!({
+            "helm.sh/resource-policy": "keep",
+            "argocd.argoproj.io/sync-options": "Delete=false"
+        }),
+        "helm uninstall and a cascading delete of an Argo CD Application must leave the CRD in place"
+    );
+    let labels = metadata.remove("labels").unwrap();
+    let labels = labels.as_object().unwrap();
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "Helm");
+    assert_eq!(labels["app.kubernetes.io/instance"], "rel");
+    assert!(labels.keys().all(|k| is_chart_label(k)), "{labels:?}");
+    let committed = yaml_docs(&read(format!("{ROOT}/{CRD}"))).remove(0);
+    if let Some(path) = json_difference(&rendered, &committed, "") {
+        panic!("templates/crd.yaml renders a CRD that differs from {CRD} at {path}");
+    }
+
+    // crds.install: false renders no CRD (and neither do the NOTES ask for one).
+    let without = render(&["--set", "crds.install=false"]);
+    assert!(
+        without
+            .iter()
+            .all(|d| d["kind"] != "CustomResourceDefinition"),
+        "crds.install=false still renders a CRD"
+    );
+}
+
+#[test]
+fn chart_tenant_roles_match_deploy_tenant_roles() {
+    let helm = tool("helm");
+    let render = |extra: &[&str]| {
+        let mut args = vec!["template", "rel", CHART, "--set", "allowAnyPortal=true"];
+        args.extend_from_slice(extra);
+        yaml_docs(&run_ok(&helm, &args))
+    };
+    let names = [
+        "docspace-compliance-report-view",
+        "docspace-compliance-report-edit",
+    ];
+    let deploy = yaml_docs(&read(format!("{ROOT}/deploy/tenant-roles.yaml")));
+    let deploy_names: Vec<&str> = deploy
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(deploy_names, names);
+    let rendered = render(&[]);
+    for deploy_role in &deploy {
+        let name = deploy_role["metadata"]["name"].as_str().unwrap();
+        let role = rendered
+            .iter()
+            .find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("the chart renders no ClusterRole {name}"));
+        assert_eq!(role["rules"], deploy_role["rules"], "{name}");
+        // The same labels apart from the chart's own: the aggregation labels.
+        let labels: serde_json::Map<String, serde_json::Value> = role["metadata"]["labels"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| !is_chart_label(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(
+            serde_json::Value::Object(labels),
+            deploy_role["metadata"]["labels"],
+            "{name}"
+        );
+    }
+    // What the roles are: view reads reports and their status; edit also writes reports but
+    // never status (only the operator does). Aggregation into the built-in view, edit and
+    // admin ClusterRoles is done by kube-controller-manager's clusterrole aggregation
+    // controller, which the test API server does not run: the labels are checked here, and the
+    // roles themselves are bound and exercised in helm_install_rbac_runs_a_report_end_to_end.
+    let label = |i: usize, key: &str| {
+        deploy[i]["metadata"]["labels"][format!("rbac.authorization.k8s.io/{key}")].clone()
+    };
+    assert_eq!(label(0, "aggregate-to-view"), "true");
+    assert_eq!(label(1, "aggregate-to-edit"), "true");
+    assert_eq!(label(1, "aggregate-to-admin"), "true");
+    assert!(label(0, "aggregate-to-edit").is_null());
+    for role in &deploy {
+        for rule in role["rules"].as_array().unwrap() {
+            let writes = rule["verbs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|v| !["get", "list", "watch"].contains(&v.as_str().unwrap()));
+            let status = rule["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r.as_str().unwrap().ends_with("/status"));
+            assert!(!(writes && status), "a tenant role writes status: {rule}");
+        }
+    }
+
+    let without = render(&["--set", "tenantRoles.create=false"]);
+    assert!(
+        without
+            .iter()
+            .all(|d| !names.contains(&d["metadata"]["name"].as_str().unwrap_or_default())),
+        "tenantRoles.create=false still renders the tenant roles"
     );
 }
 
 #[test]
 fn chart_rbac_matches_deploy_rbac() {
+    // The operator's own roles (the tenant roles are ClusterRoles too, compared below).
     let rules = |docs: &[serde_json::Value], kind: &str| {
         docs.iter()
-            .find(|d| d["kind"] == kind)
+            .find(|d| {
+                d["kind"] == kind
+                    && !d["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("docspace-compliance-report-")
+            })
             .unwrap_or_else(|| panic!("no {kind}"))["rules"]
             .clone()
     };
@@ -308,6 +490,31 @@ fn values_schema_and_template_checks_reject_wrong_values() {
         (
             &["--set", "podDisruptionBudget.minAvailable=lots"],
             "podDisruptionBudget.minAvailable",
+        ),
+        (&["--set", "crds.install=yes"], "crds.install"),
+        (&["--set", "crds.upgrade=true"], "crds"),
+        (&["--set", "tenantRoles.create=1"], "tenantRoles.create"),
+        (&["--set", "tenantRoles.delete=true"], "tenantRoles"),
+        (
+            &["--set", "prometheusRule.enabled=maybe"],
+            "prometheusRule.enabled",
+        ),
+        (&["--set", "prometheusRule.alerts=all"], "prometheusRule"),
+        (
+            &["--set", "prometheusRule.reportFailing.for=15minutes"],
+            "prometheusRule.reportFailing.for",
+        ),
+        (
+            &["--set", "prometheusRule.reportOverdue.intervals=1"],
+            "prometheusRule.reportOverdue.intervals",
+        ),
+        (
+            &["--set", "prometheusRule.operatorDown.severity=very bad"],
+            "prometheusRule.operatorDown.severity",
+        ),
+        (
+            &["--set-json", r#"prometheusRule={"labels":{"release":1}}"#],
+            "prometheusRule.labels.release",
         ),
         // Combinations the template refuses.
         (
@@ -464,15 +671,15 @@ fn rendered_chart_passes_yamllint_and_the_api_server() {
         helm_template(&helm, &out, "ops", &values);
         let files = files_under(&out);
         yamllint(&files);
-        // The CRD goes in first, for real: the dry run of the other objects does not need it.
-        let crd_dir = out.join("docspace-compliance-operator/crds");
+        // The CRD (a template) goes in first, for real, for the examples below; the dry run of
+        // the other objects does not need it. (Client-side, as the dry run below applies it
+        // again: after a server-side apply kubectl warns of a missing last-applied annotation.)
+        let templates = out.join("docspace-compliance-operator/templates");
         server.kubectl_ok(&[
             "apply",
-            "--server-side",
             "-f",
-            &crd_dir.display().to_string(),
+            &templates.join("crd.yaml").display().to_string(),
         ]);
-        let templates = out.join("docspace-compliance-operator/templates");
         let applied: serde_json::Value =
             serde_json::from_str(&server_validates(&server, &templates)).unwrap();
         let kinds: BTreeSet<String> = applied["items"]
@@ -492,6 +699,7 @@ fn rendered_chart_passes_yamllint_and_the_api_server() {
             "default" | "secret-namespaces" => &[
                 "ClusterRole",
                 "ClusterRoleBinding",
+                "CustomResourceDefinition",
                 "Deployment",
                 "Role",
                 "RoleBinding",
@@ -499,20 +707,24 @@ fn rendered_chart_passes_yamllint_and_the_api_server() {
                 "ServiceAccount",
             ],
             _ => &[
+                // the tenant roles
+                "ClusterRole",
+                "CustomResourceDefinition",
                 "Deployment",
                 "NetworkPolicy",
                 "PodDisruptionBudget",
+                "PrometheusRule",
                 "Role",
                 "RoleBinding",
                 "Service",
                 "ServiceAccount",
+                "ServiceMonitor",
             ],
         };
         for kind in expected {
             assert!(kinds.contains(*kind), "{name}: no {kind} in {kinds:?}");
         }
-        if name == "all-features" {
-            assert!(kinds.contains("ServiceMonitor"), "{kinds:?}");
+        if kinds.contains("ServiceMonitor") || kinds.contains("PrometheusRule") {
             println!("{}", validate_models(&applied.to_string(), work.path()));
         }
         if name == "secret-namespaces" {
@@ -542,6 +754,37 @@ fn rendered_chart_passes_yamllint_and_the_api_server() {
             }
         }
         if name == "multi-namespace" {
+            // One DocspaceComplianceOperatorDown per Deployment, told apart by the Pod label
+            // that the ServiceMonitor makes a target label.
+            let items = applied["items"].as_array().unwrap();
+            let monitor = items
+                .iter()
+                .find(|i| i["kind"] == "ServiceMonitor")
+                .unwrap();
+            assert_eq!(
+                monitor["spec"]["podTargetLabels"],
+                serde_json::json!(["compliance.docspace.dev/watch-namespace"])
+            );
+            let rule = items
+                .iter()
+                .find(|i| i["kind"] == "PrometheusRule")
+                .unwrap();
+            let down: Vec<&str> = rule["spec"]["groups"][0]["rules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["alert"] == "DocspaceComplianceOperatorDown")
+                .map(|r| r["expr"].as_str().unwrap())
+                .collect();
+            assert_eq!(down.len(), 2, "{down:?}");
+            for (expr, ns) in down.iter().zip(["compliance", "legal"]) {
+                assert!(
+                    expr.contains(&format!(
+                        r#"namespace="ops", compliance_docspace_dev_watch_namespace="{ns}""#
+                    )),
+                    "{expr}"
+                );
+            }
             let deployments: Vec<&serde_json::Value> = applied["items"]
                 .as_array()
                 .unwrap()
@@ -650,6 +893,180 @@ fn rendered_chart_passes_yamllint_and_the_api_server() {
             .as_str(),
         Some(read(format!("{ROOT}/{HEALTH_DIR}/health.lua")).as_str())
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// the PrometheusRule: prometheus-operator's schema, promtool, the metrics it reads
+// ---------------------------------------------------------------------------------------------
+
+/// The metric names a PromQL expression reads: its identifiers, less functions and aggregations
+/// (a word before `(` or `by`), keywords, label names (`{...}`, `by (...)`, `on (...)`) and
+/// numbers.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    const KEYWORDS: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "group",
+        "stddev",
+        "stdvar",
+        "count",
+        "count_values",
+        "bottomk",
+        "topk",
+        "quantile",
+        "limitk",
+        "limit_ratio",
+    ];
+    const LABEL_LISTS: &[&str] = &[
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+    ];
+    let word_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut names = BTreeSet::new();
+    let mut rest = expr;
+    while let Some(c) = rest.chars().next() {
+        if c == '"' || c == '\'' {
+            let end = rest[1..].find(c).map_or(rest.len(), |e| e + 2);
+            rest = &rest[end..];
+        } else if c == '{' {
+            let end = rest.find('}').map_or(rest.len(), |e| e + 1);
+            rest = &rest[end..];
+        } else if c.is_ascii_digit() {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                .unwrap_or(rest.len());
+            rest = &rest[end..];
+        } else if word_char(c) {
+            let end = rest.find(|c| !word_char(c)).unwrap_or(rest.len());
+            let word = &rest[..end];
+            rest = &rest[end..];
+            let after = rest.trim_start();
+            if LABEL_LISTS.contains(&word) && after.starts_with('(') {
+                rest = &after[after.find(')').map_or(after.len(), |e| e + 1)..];
+            } else if !KEYWORDS.contains(&word) && !after.starts_with('(') {
+                names.insert(word.to_owned());
+            }
+        } else {
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    names
+}
+
+#[test]
+fn prometheus_rule_passes_promtool_and_the_schema_model() {
+    // The tokenizer itself.
+    assert_eq!(
+        metric_names(
+            r#"time() - max by (namespace, name) (a_b{x="y, z"} > 0) > 1.5 * max without (pod) (c:d)
+               unless on (namespace) absent(max(e{pod=~"p-.+"}) == 1) offset 5m"#
+        ),
+        BTreeSet::from(["a_b".to_owned(), "c:d".to_owned(), "e".to_owned()])
+    );
+
+    let helm = tool("helm");
+    let promtool = tool("promtool");
+    let work = tempfile::tempdir().unwrap();
+    let multi = format!("{CHART}/ci/multi-namespace-values.yaml");
+    for (name, values) in [
+        (
+            "default",
+            vec![
+                "--set",
+                "allowAnyPortal=true",
+                "--set",
+                "prometheusRule.enabled=true",
+            ],
+        ),
+        ("multi-namespace", vec!["--values", multi.as_str()]),
+    ] {
+        let mut args = vec!["template", "rel", CHART, "--namespace", "ops"];
+        args.extend(values);
+        args.extend(["--show-only", "templates/prometheusrule.yaml"]);
+        let rule = yaml_docs(&run_ok(&helm, &args)).remove(0);
+        assert_eq!(rule["kind"], "PrometheusRule");
+        println!(
+            "{name}: {}",
+            validate_models(&serde_json::json!([rule]).to_string(), work.path()).trim()
+        );
+
+        // promtool reads the groups as Prometheus would (PromQL, durations, templates).
+        let dir = work.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        let check = dir.join("check.yaml");
+        std::fs::write(&check, serde_json::to_string_pretty(&rule["spec"]).unwrap()).unwrap();
+        let out = run_ok(&promtool, &["check", "rules", &check.display().to_string()]);
+        assert!(out.contains("SUCCESS"), "{out}");
+
+        // Every expression reads only metrics the operator exports.
+        let rules = rule["spec"]["groups"][0]["rules"].as_array().unwrap();
+        let mut alerts = BTreeSet::new();
+        for r in rules {
+            let alert = r["alert"].as_str().unwrap();
+            alerts.insert(alert);
+            let used = metric_names(r["expr"].as_str().unwrap());
+            assert!(!used.is_empty(), "{alert} reads no metric");
+            for metric in &used {
+                assert!(
+                    ALERT_METRICS.contains(&metric.as_str()),
+                    "{alert} reads {metric}, which the operator does not export"
+                );
+            }
+        }
+        assert_eq!(
+            alerts,
+            BTreeSet::from([
+                "DocspaceComplianceOperatorDown",
+                "DocspaceComplianceReportFailing",
+                "DocspaceComplianceReportOverdue",
+            ])
+        );
+
+        if name == "default" {
+            // promtool's unit tests of what fires when (tests/support/prometheus-rules-test.yaml),
+            // on the rules without their annotations (the tests compare labels only).
+            let mut groups = rule["spec"].clone();
+            for r in groups["groups"][0]["rules"].as_array_mut().unwrap() {
+                r.as_object_mut().unwrap().remove("annotations");
+            }
+            std::fs::write(
+                dir.join("rules.yaml"),
+                serde_json::to_string_pretty(&groups).unwrap(),
+            )
+            .unwrap();
+            let tests = dir.join("prometheus-rules-test.yaml");
+            std::fs::copy(
+                format!("{ROOT}/tests/support/prometheus-rules-test.yaml"),
+                &tests,
+            )
+            .unwrap();
+            let out = run(&promtool, &["test", "rules", &tests.display().to_string()]);
+            assert!(
+                out.status.success(),
+                "promtool test rules failed:\n{}{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+            println!("{}", text(&out.stdout).trim());
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -907,9 +1324,11 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
     );
 
     let scheduled = server.wait_for("team-a", "creport/monthly", WAIT, reason_is("Scheduled"));
+    // Waiting for the schedule is healthy (as Argo CD's CronJob check has it), so that a sync
+    // wave does not wait for a monthly report's first run.
     assert_eq!(
         argocd_health(&lua, &scheduled, work.path()).0,
-        "Progressing",
+        "Healthy",
         "{scheduled}"
     );
     let refused = server.wait_for(
@@ -921,6 +1340,17 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
     let (health, message) = argocd_health(&lua, &refused, work.path());
     assert_eq!(health, "Degraded");
     assert!(message.contains("allowedPortals"), "{message}");
+
+    // A report whose key the portal rejects: its run fails (for the failure metric below).
+    server.kubectl_ok(&["create", "namespace", "team-c"]);
+    let wrong_key = secret("team-c").replace(DEFAULT_API_KEY, "sk-not-a-key");
+    assert!(server.apply(&wrong_key).status.success());
+    assert!(
+        server
+            .apply(&report("team-c", "failing", &url))
+            .status
+            .success()
+    );
 
     set_clock(&clock, s1 + TimeDelta::seconds(5));
     let done = server.wait_for("team-a", "creport/monthly", WAIT, reason_is("Succeeded"));
@@ -992,6 +1422,35 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
     // The Lease is in the release namespace, held by the Pod name from the downward API.
     let lease = server.get_json("docspace-system", &format!("lease/{sa}"));
     assert_eq!(lease["spec"]["holderIdentity"], format!("{sa}-0"));
+    // The metrics that the chart's PrometheusRule reads are the ones the operator exports
+    // (a family shows only once it has a series: the failure gauge after team-c's failed run).
+    server.wait_for("team-c", "creport/failing", WAIT, |r| {
+        r["status"]["lastFailedTime"].is_string()
+    });
+    let failed = r#"docspace_compliance_report_last_failure_timestamp_seconds{namespace="team-c",name="failing"}"#;
+    let deadline = std::time::Instant::now() + WAIT;
+    let exposition = loop {
+        let (status, exposition) = operator.http_get("/metrics").expect("/metrics answers");
+        assert_eq!(status, 200);
+        if exposition.contains(failed) || std::time::Instant::now() > deadline {
+            break exposition;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for metric in ALERT_METRICS {
+        assert!(
+            exposition.contains(&format!("# TYPE {metric} gauge\n")),
+            "the operator exports no gauge {metric}:\n{exposition}"
+        );
+    }
+    assert!(exposition.contains(failed), "{exposition}");
+    // What DocspaceComplianceReportFailing reads: a failure and no success for team-c/failing.
+    assert!(
+        !exposition.contains(
+            r#"docspace_compliance_report_last_success_timestamp_seconds{namespace="team-c""#
+        ),
+        "{exposition}"
+    );
     drop(operator);
 
     // The ServiceAccount can do exactly what the chart grants, nothing more.
@@ -1036,6 +1495,83 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
         "docspace-system"
     ));
     assert!(!can("create", "leases.coordination.k8s.io", "team-a"));
+
+    // The tenant roles, bound in team-a: an editor writes reports but never their status and
+    // reads no Secret; a viewer only reads. (Their aggregation into the built-in view, edit and
+    // admin roles needs kube-controller-manager, which this API server runs without: the
+    // labels are checked in chart_tenant_roles_match_deploy_tenant_roles.)
+    for (user, role) in [("alice", "edit"), ("bob", "view")] {
+        server.kubectl_ok(&[
+            "create",
+            "rolebinding",
+            &format!("report-{role}-{user}"),
+            "-n",
+            "team-a",
+            &format!("--clusterrole=docspace-compliance-report-{role}"),
+            &format!("--user={user}"),
+        ]);
+    }
+    let user_can = |user: &str, verb: &str, what: &str, ns: &str| {
+        let as_user = format!("--as={user}");
+        let mut args = vec!["auth", "can-i", verb];
+        args.extend(what.split(' '));
+        args.extend(["-n", ns, &as_user]);
+        text(&server.kubectl(&args, None).stdout).trim() == "yes"
+    };
+    let reports = "compliancereports.compliance.docspace.dev";
+    let status = "compliancereports.compliance.docspace.dev --subresource=status";
+    for verb in [
+        "get",
+        "list",
+        "watch",
+        "create",
+        "update",
+        "patch",
+        "delete",
+        "deletecollection",
+    ] {
+        assert!(user_can("alice", verb, reports, "team-a"), "alice {verb}");
+    }
+    assert!(user_can("alice", "get", status, "team-a"));
+    assert!(!user_can("alice", "patch", status, "team-a"));
+    assert!(!user_can("alice", "update", status, "team-a"));
+    assert!(!user_can("alice", "get", "secrets", "team-a"));
+    assert!(!user_can("alice", "create", reports, "default"));
+    assert!(user_can("bob", "list", reports, "team-a"));
+    assert!(user_can("bob", "get", status, "team-a"));
+    assert!(!user_can("bob", "create", reports, "team-a"));
+    assert!(!user_can("bob", "delete", reports, "team-a"));
+    assert!(!user_can("bob", "patch", status, "team-a"));
+    // And for real: the editor's report is accepted, its status patch refused.
+    let as_alice = |args: &[&str], stdin: Option<&str>| {
+        let mut all = vec!["--as=alice"];
+        all.extend_from_slice(args);
+        server.kubectl(&all, stdin)
+    };
+    let out = as_alice(
+        &["apply", "-f", "-"],
+        Some(&report("team-a", "by-alice", &url)),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = as_alice(
+        &[
+            "patch",
+            "-n",
+            "team-a",
+            "creport/by-alice",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"failedAttempts":0}}"#,
+        ],
+        None,
+    );
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("forbidden"),
+        "{}",
+        text(&out.stderr)
+    );
+
     run_ok_env(
         &helm,
         &["uninstall", "dco", "--namespace", "docspace-system"],
@@ -1043,7 +1579,8 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
     );
 
     // 2. One watched namespace (it must exist first): a Role there instead of a ClusterRole,
-    // and --namespace.
+    // and --namespace. The CRD outlived release dco (helm.sh/resource-policy: keep) and still
+    // belongs to it, so this release leaves it alone (crds.install=false).
     server.kubectl_ok(&["create", "namespace", "team-b"]);
     helm_install(
         &server,
@@ -1055,6 +1592,8 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
             r#"watchNamespaces=["team-b"]"#,
             "--set",
             "allowAnyPortal=true",
+            "--set",
+            "crds.install=false",
         ],
     );
     let sa_b = "dco-b-docspace-compliance-operator";
@@ -1116,6 +1655,237 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
         "team-a"
     ));
     assert!(!can_b("get", "secrets", "team-a"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// the CRD through Helm: installed, upgraded, kept
+// ---------------------------------------------------------------------------------------------
+
+/// The live CRD as JSON.
+fn live_crd(server: &ApiServer) -> serde_json::Value {
+    serde_json::from_str(&server.kubectl_ok(&["get", "crd", CRD_NAME, "-o", "json"])).unwrap()
+}
+
+/// Whether the live CRD's spec is the committed one (the API server adds defaults such as
+/// names.listKind and conversion, which are left out of the comparison).
+fn live_crd_is_committed(live: &serde_json::Value, committed: &serde_json::Value) -> bool {
+    ["group", "scope", "versions"]
+        .iter()
+        .all(|k| json_difference(&live["spec"][k], &committed["spec"][k], k).is_none())
+        && committed["spec"]["names"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .all(|(k, v)| &live["spec"]["names"][k] == v)
+}
+
+#[test]
+fn helm_keeps_the_crd_current_and_in_place() {
+    let helm = tool("helm");
+    let server = ApiServer::start_empty();
+    let committed = yaml_docs(&read(format!("{ROOT}/{CRD}"))).remove(0);
+    let established = || {
+        server.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            &format!("crd/{CRD_NAME}"),
+        ])
+    };
+    let ns = "docspace-system";
+    let annotation = |crd: &serde_json::Value, key: &str| {
+        crd["metadata"]["annotations"][key]
+            .as_str()
+            .map(str::to_owned)
+    };
+
+    // a. helm install creates the CRD from the template, annotated to be kept.
+    helm_install(&server, &helm, "rel", ns, &["--set", "allowAnyPortal=true"]);
+    established();
+    let crd = live_crd(&server);
+    assert_eq!(
+        annotation(&crd, "helm.sh/resource-policy").as_deref(),
+        Some("keep")
+    );
+    assert_eq!(
+        annotation(&crd, "meta.helm.sh/release-name").as_deref(),
+        Some("rel")
+    );
+    assert_eq!(
+        crd["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "Helm"
+    );
+    assert!(live_crd_is_committed(&crd, &committed), "{crd}");
+    server.kubectl_ok(&["create", "namespace", "team"]);
+    let report_yaml = report("team", "kept", "https://acme.onlyoffice.com");
+    let out = server.apply(&report_yaml);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // b. The live CRD drifts (an older schema: a property less, another description), and
+    // helm upgrade puts the chart's back.
+    let schema = "/spec/versions/0/schema/openAPIV3Schema";
+    let spec_schema =
+        &committed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    let required = spec_schema["required"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let dropped = spec_schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|k| !required.contains(&serde_json::Value::from(k.as_str())))
+        .expect("an optional spec property")
+        .clone();
+    let patch = serde_json::json!([
+        {"op": "replace", "path": format!("{schema}/description"), "value": "an older CRD"},
+        {"op": "remove", "path": format!("{schema}/properties/spec/properties/{dropped}")},
+    ]);
+    server.kubectl_ok(&[
+        "patch",
+        "crd",
+        CRD_NAME,
+        "--type=json",
+        "-p",
+        &patch.to_string(),
+    ]);
+    let drifted = live_crd(&server);
+    assert!(!live_crd_is_committed(&drifted, &committed));
+    assert!(
+        drifted["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            ["properties"][&dropped]
+            .is_null()
+    );
+    let upgrade = |extra: &[&str]| {
+        let mut args = vec!["upgrade", "rel", CHART, "--namespace", ns, "--reuse-values"];
+        args.extend_from_slice(extra);
+        args.push("--wait=false");
+        run_ok_env(&helm, &args, &server)
+    };
+    upgrade(&[]);
+    let crd = live_crd(&server);
+    assert!(
+        live_crd_is_committed(&crd, &committed),
+        "helm upgrade did not restore the CRD (property {dropped}):\n{crd}"
+    );
+    // Turning crds.install off leaves the CRD where it is; turning it on again takes it back.
+    upgrade(&["--set", "crds.install=false"]);
+    let manifest = run_ok_env(
+        &helm,
+        &["get", "manifest", "rel", "--namespace", ns],
+        &server,
+    );
+    assert!(
+        !manifest.contains("kind: CustomResourceDefinition"),
+        "{manifest}"
+    );
+    assert!(live_crd_is_committed(&live_crd(&server), &committed));
+    upgrade(&["--set", "crds.install=true"]);
+    let manifest = run_ok_env(
+        &helm,
+        &["get", "manifest", "rel", "--namespace", ns],
+        &server,
+    );
+    assert!(
+        manifest.contains("kind: CustomResourceDefinition"),
+        "{manifest}"
+    );
+
+    // c. helm uninstall leaves the CRD and the report.
+    let out = run_ok_env(&helm, &["uninstall", "rel", "--namespace", ns], &server);
+    assert!(
+        out.contains("kept due to the resource policy") && out.contains(CRD_NAME),
+        "{out}"
+    );
+    assert!(live_crd_is_committed(&live_crd(&server), &committed));
+    let kept = server.get_json("team", "creport/kept");
+    assert_eq!(kept["spec"]["schedule"], "0 3 1 * *");
+
+    // d. A CRD applied by kubectl (the release's own is deleted first, with its report), and
+    // a release with crds.install=false that leaves it alone.
+    server.kubectl_ok(&["delete", "crd", CRD_NAME, "--wait=true", "--timeout=60s"]);
+    server.kubectl_ok(&["apply", "--server-side", "-f", &format!("{ROOT}/{CRD}")]);
+    established();
+    helm_install(
+        &server,
+        &helm,
+        "pre",
+        ns,
+        &[
+            "--set",
+            "allowAnyPortal=true",
+            "--set",
+            "crds.install=false",
+        ],
+    );
+    let manifest = run_ok_env(
+        &helm,
+        &["get", "manifest", "pre", "--namespace", ns],
+        &server,
+    );
+    assert!(
+        !manifest.contains("kind: CustomResourceDefinition"),
+        "{manifest}"
+    );
+    let crd = live_crd(&server);
+    assert_eq!(annotation(&crd, "helm.sh/resource-policy"), None);
+    assert!(crd["metadata"]["labels"]["app.kubernetes.io/managed-by"].is_null());
+    let out = server.apply(&report_yaml);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    run_ok_env(&helm, &["uninstall", "pre", "--namespace", ns], &server);
+    live_crd(&server);
+
+    // e. A release with crds.install=true over a CRD Helm does not own fails, naming the
+    // ownership metadata; adopting the CRD as the README says lets it take the CRD over.
+    let out = Command::new(&helm)
+        .args([
+            "install",
+            "adopter",
+            CHART,
+            "--namespace",
+            ns,
+            "--set",
+            "allowAnyPortal=true",
+            "--wait=false",
+        ])
+        .env("KUBECONFIG", server.admin_kubeconfig())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("invalid ownership metadata"),
+        "{stderr}"
+    );
+    server.kubectl_ok(&[
+        "label",
+        "crd",
+        CRD_NAME,
+        "app.kubernetes.io/managed-by=Helm",
+    ]);
+    server.kubectl_ok(&[
+        "annotate",
+        "crd",
+        CRD_NAME,
+        "meta.helm.sh/release-name=adopter",
+        &format!("meta.helm.sh/release-namespace={ns}"),
+    ]);
+    helm_install(
+        &server,
+        &helm,
+        "adopter",
+        ns,
+        &["--set", "allowAnyPortal=true"],
+    );
+    let crd = live_crd(&server);
+    assert_eq!(
+        annotation(&crd, "helm.sh/resource-policy").as_deref(),
+        Some("keep")
+    );
+    assert_eq!(
+        crd["metadata"]["labels"]["app.kubernetes.io/instance"],
+        "adopter"
+    );
+    server.get_json("team", "creport/kept");
 }
 
 fn run_ok_env(program: &str, args: &[&str], server: &ApiServer) -> String {

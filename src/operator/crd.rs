@@ -97,7 +97,8 @@ mod tests {
         assert!(
             committed == super::yaml(),
             "crds/compliancereports.compliance.docspace.dev.yaml is stale; regenerate it with: \
-             cargo run -- crd > crds/compliancereports.compliance.docspace.dev.yaml"
+             cargo run -- crd > crds/compliancereports.compliance.docspace.dev.yaml && \
+             cp crds/compliancereports.compliance.docspace.dev.yaml charts/docspace-compliance-operator/files/"
         );
     }
 

@@ -807,16 +807,35 @@ impl<'a> Pass<'a> {
         self.status.last_run_message = Some(message.clone());
         let next = validated.schedule.next_after(self.now.max(scheduled));
         self.status.next_schedule_time = next;
-        if planned.trigger.is_rerun() {
-            self.settle(None, None).await?;
-            self.publish(
-                EventType::Warning,
-                "RunFailed",
-                format!("{}: {message}", reason.as_str()),
-            )
-            .await;
-            return Ok(self.after_run(planned, next));
+        let (action, retrying) = if planned.trigger.is_rerun() {
+            (self.after_run(planned, next), None)
+        } else {
+            self.schedule_retry(scheduled, reason)
+        };
+        self.settle(None, None).await?;
+        self.publish(
+            EventType::Warning,
+            "RunFailed",
+            format!("{}: {message}", reason.as_str()),
+        )
+        .await;
+        if let Some(note) = retrying {
+            self.publish(EventType::Normal, "RunRetrying", note).await;
         }
+        if !planned.trigger.is_rerun() {
+            self.ctx.failed_inputs.remember(&self.key, inputs);
+        }
+        Ok(action)
+    }
+
+    /// Counts a failed attempt at `scheduled` and sets when the next one starts: after the
+    /// report's backoff, or never when that would be past the starting deadline. Returns when
+    /// to look again and what the `RunRetrying` event says.
+    fn schedule_retry(
+        &mut self,
+        scheduled: DateTime<Utc>,
+        reason: ReadyReason,
+    ) -> (Action, Option<String>) {
         let attempts = self.status.failed_attempts.unwrap_or(0).saturating_add(1);
         let delay = self.ctx.backoff.delay(attempts);
         let retry_at = self.now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
@@ -826,7 +845,7 @@ impl<'a> Pass<'a> {
             .starting_deadline_seconds
             .map(|seconds| scheduled + TimeDelta::seconds(seconds));
         self.status.failed_attempts = Some(attempts);
-        let (action, retrying) = match deadline {
+        match deadline {
             Some(deadline) if retry_at > deadline => {
                 self.status.next_retry_time = None;
                 (requeue_at(deadline + RETRY_SLACK, self.now), None)
@@ -843,19 +862,7 @@ impl<'a> Pass<'a> {
                     )),
                 )
             }
-        };
-        self.settle(None, None).await?;
-        self.publish(
-            EventType::Warning,
-            "RunFailed",
-            format!("{}: {message}", reason.as_str()),
-        )
-        .await;
-        if let Some(note) = retrying {
-            self.publish(EventType::Normal, "RunRetrying", note).await;
         }
-        self.ctx.failed_inputs.remember(&self.key, inputs);
-        Ok(action)
     }
 
     /// Requeues at `next` (a scheduled instant) or when `KeyExpiring` changes, whichever comes

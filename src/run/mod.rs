@@ -350,6 +350,11 @@ fn client_for(
         request.api_key.clone(),
     );
     config.retry = request.retry.clone();
+    // A request never waits out a rate-limiting portal for longer than the whole run may take
+    // (uploads are not cut off in flight, so their waits must end by themselves).
+    if let Some(limit) = request.timeout {
+        config.retry.max_throttle_wait = config.retry.max_throttle_wait.min(limit);
+    }
     let observer = Arc::new(RunObserver {
         inner: request.observer.clone(),
         progress: Arc::clone(progress),

@@ -87,6 +87,12 @@ compliance.docspace.dev/watch-namespace: {{ .shard }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+Values added after the first release (crds.install, tenantRoles.create, prometheusRule.enabled)
+are read with dig and their defaults, so that `helm upgrade --reuse-values` from a release that
+lacks them still renders (--reuse-values does not merge in the new chart's defaults).
+*/}}
+
 {{/* Fails rendering on combinations the schema cannot express. */}}
 {{- define "dco.validate" -}}
 {{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) -}}
