@@ -1,16 +1,20 @@
 //! docspace-compliance-operator: turns ONLYOFFICE DocSpace's audit trail into scheduled,
 //! compliance-grade reports.
 //!
-//! Flow runs one way: the CLI (and later the operator) call [`run`], which uses [`schedule`],
-//! [`docspace`] and [`report`]; [`spec`] holds the resource types they share. [`sim`] is the
-//! DocSpace simulator used by tests, benchmarks and the demo.
+//! Flow runs one way: the CLI's `report` and `demo` and the [`operator`]'s reconciler call
+//! [`cycle::execute`], which reads the period through [`docspace`] (the HTTP client of the
+//! portal's API), renders it with [`report`] (txt, csv, ndjson, md, xlsx), seals it with
+//! [`integrity`] (the manifest, its signature and the hash chain) and uploads it. [`schedule`]
+//! turns a cron schedule into scheduled instants and periods; [`spec`] holds the
+//! `ComplianceReport` resource they share. [`sim`] is the DocSpace simulator of the tests,
+//! benchmarks and the demo.
 
+pub mod cycle;
 pub mod docspace;
 pub mod integrity;
 pub mod logging;
 pub mod operator;
 pub mod report;
-pub mod run;
 pub mod schedule;
 pub mod sim;
 pub mod spec;

@@ -29,7 +29,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    match runtime.block_on(cli::main(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             // One line, without secrets, whatever a server put into the message.

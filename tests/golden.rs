@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use docspace_compliance_operator::run::{Delivery, NoProgress, run_once};
+use docspace_compliance_operator::cycle::{Delivery, NoProgress, execute};
 use serde_json::json;
 
 const PORTAL: &str = "https://docspace.example";
@@ -26,7 +26,7 @@ async fn every_section_matches_the_pinned_report() {
             "report": {"formats": ["md", "txt"], "massDownloadPerHour": 1}
         }),
     );
-    let outcome = run_once(
+    let outcome = execute(
         request(
             s,
             &sim_key(),

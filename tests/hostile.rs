@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use docspace_compliance_operator::run::{Delivery, NoProgress, run_once};
+use docspace_compliance_operator::cycle::{Delivery, NoProgress, execute};
 use docspace_compliance_operator::spec::ComplianceReportSpec;
 
 const KEY: &str = "sk-hostile-test-key";
@@ -193,7 +193,7 @@ async fn run_spec(spec: ComplianceReportSpec) -> Result<(), String> {
         Delivery::Upload,
         out.path(),
     );
-    run_once(request, std::sync::Arc::new(NoProgress))
+    execute(request, std::sync::Arc::new(NoProgress))
         .await
         .map(|_| ())
         .map_err(|e| format!("{} | {e}", e.reason()))
@@ -424,7 +424,7 @@ async fn a_run_past_its_time_limit_fails_uploads_nothing_and_leaves_no_spool() {
     );
     request.timeout = Some(std::time::Duration::from_secs(1));
     let started = std::time::Instant::now();
-    let error = run_once(request, std::sync::Arc::new(NoProgress))
+    let error = execute(request, std::sync::Arc::new(NoProgress))
         .await
         .unwrap_err();
     assert_eq!(error.reason(), "DeadlineExceeded", "{error}");
@@ -552,7 +552,7 @@ async fn an_id_that_comes_back_with_other_content_is_reported_not_dropped() {
         Delivery::DryRun,
         out.path(),
     );
-    let outcome = run_once(request, std::sync::Arc::new(NoProgress))
+    let outcome = execute(request, std::sync::Arc::new(NoProgress))
         .await
         .unwrap();
     assert_eq!(outcome.event_count, 151, "every distinct id once");

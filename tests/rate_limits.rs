@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use docspace_compliance_operator::cycle::{
+    CycleOutcome, CycleRequest, Delivery, NoProgress, Progress, execute,
+};
 use docspace_compliance_operator::docspace::PortalLimiters;
 use docspace_compliance_operator::docspace::Source;
-use docspace_compliance_operator::run::{
-    Delivery, NoProgress, Progress, RunOutcome, RunRequest, run_once,
-};
 use docspace_compliance_operator::sim::{RequestRecord, SimHandle};
 use serde_json::json;
 
@@ -30,7 +30,7 @@ async fn limited_portal(events: usize, latency_ms: u64, max_gets: u32) -> SimHan
     .await
 }
 
-fn dry_run(sim: &SimHandle, patch: serde_json::Value, out: &std::path::Path) -> RunRequest {
+fn dry_run(sim: &SimHandle, patch: serde_json::Value, out: &std::path::Path) -> CycleRequest {
     let mut spec_patch = json!({"report": {"formats": ["ndjson"]}});
     merge(&mut spec_patch, patch);
     request(
@@ -52,8 +52,8 @@ fn status_count(requests: &[RequestRecord], status: u16) -> usize {
     requests.iter().filter(|r| r.status == status).count()
 }
 
-async fn run(request: RunRequest) -> RunOutcome {
-    run_once(request, Arc::new(NoProgress)).await.unwrap()
+async fn run(request: CycleRequest) -> CycleOutcome {
+    execute(request, Arc::new(NoProgress)).await.unwrap()
 }
 
 /// Counts what a progress display is told.
@@ -80,7 +80,7 @@ async fn a_portal_that_refuses_excess_requests_gets_fewer_and_every_event_is_rea
     let sim = limited_portal(3_000, 20, 4).await;
     let out = tempfile::tempdir().unwrap();
     let progress = Arc::new(Recorded::default());
-    let outcome = run_once(
+    let outcome = execute(
         dry_run(
             &sim,
             json!({"portal": {"maxConcurrentRequests": 16}}),

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use chrono::{TimeDelta, Utc};
 use common::*;
-use docspace_compliance_operator::run::{Delivery, NoProgress, RunOutcome, run_once};
+use docspace_compliance_operator::cycle::{CycleOutcome, Delivery, NoProgress, execute};
 use docspace_compliance_operator::sim::{Caller, Fault, FaultRule, SimConfig};
 use serde_json::json;
 
@@ -199,9 +199,7 @@ async fn pages_served_out_of_order_under_drift_are_read_again() {
         out.path(),
     );
     req.expected_events = Some(500);
-    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
-        .await
-        .unwrap();
+    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
     let reported = unique(&ndjson_ids(&outcome, "audit"));
     assert!(reported.is_superset(&before), "nothing skipped");
     assert_eq!(outcome.paging[0].1.rereads, 1, "{:?}", outcome.paging);
@@ -674,7 +672,7 @@ async fn a_dry_run_renders_but_uploads_nothing() {
         &sim,
         json!({"report": {"formats": ["txt", "csv", "ndjson", "md"]}}),
     );
-    let outcome = run_once(
+    let outcome = execute(
         request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
         std::sync::Arc::new(NoProgress),
     )
@@ -710,7 +708,7 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
     .await;
     let all_formats = json!({"sources": {"loginHistory": true}, "report": {"formats": ["txt", "csv", "ndjson", "md"]}});
     let plain = tempfile::tempdir().unwrap();
-    let outcome = run_once(
+    let outcome = execute(
         request(
             spec(&sim, all_formats.clone()),
             &sim_key(),
@@ -778,9 +776,7 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
             key_secret_ref: None,
         };
         req.privacy = Privacy::new(&settings, PrivacyKey::new("a test key")).unwrap();
-        let outcome = run_once(req, std::sync::Arc::new(NoProgress))
-            .await
-            .unwrap();
+        let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
         for upload in &outcome.uploads {
             let text = std::fs::read_to_string(upload.local_path.as_ref().unwrap()).unwrap();
             for name in &names {
@@ -837,9 +833,7 @@ async fn manifests_are_uploaded_chained_signed_and_verifiable() {
         );
         req.signing_key = Some(key.clone());
         req.previous_manifest_sha256 = previous.clone();
-        let outcome = run_once(req, std::sync::Arc::new(NoProgress))
-            .await
-            .unwrap();
+        let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
         previous = Some(outcome.manifest_sha256.clone());
         runs.push(outcome);
     }
@@ -901,9 +895,7 @@ async fn the_events_digest_does_not_depend_on_the_format_selection() {
             Delivery::DryRun,
             out.path(),
         );
-        run_once(req, std::sync::Arc::new(NoProgress))
-            .await
-            .unwrap();
+        execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
         let manifest = std::fs::read(
             out.path()
                 .join("compliance-report-monthly-2025-03.manifest.json"),
@@ -924,7 +916,7 @@ async fn the_xlsx_workbook_has_a_sheet_per_section_and_every_event() {
     let sim = sim(2500, MARCH_FROM, MARCH_TO, |_| {}).await;
     let out = tempfile::tempdir().unwrap();
     let s = spec(&sim, json!({"report": {"formats": ["xlsx", "csv"]}}));
-    let outcome = run_once(
+    let outcome = execute(
         request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
         std::sync::Arc::new(NoProgress),
     )
@@ -1009,14 +1001,12 @@ async fn coverage_flags_a_period_beyond_the_login_history_retention() {
         late.path(),
     );
     req.generated_at = utc("2025-12-01T00:00:00Z");
-    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
-        .await
-        .unwrap();
+    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
     let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
     assert!(md.contains("This report is incomplete because the period starts before the login-history retention horizon"), "{}", &md[..md.len().min(3000)]);
     // Generated right after the period: complete.
     let early = tempfile::tempdir().unwrap();
-    let outcome = run_once(
+    let outcome = execute(
         request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, early.path()),
         std::sync::Arc::new(NoProgress),
     )
@@ -1043,9 +1033,7 @@ async fn the_summary_compares_with_the_previous_report() {
         events: 100,
         by_category: [("deletion".to_owned(), 40)].into_iter().collect(),
     });
-    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
-        .await
-        .unwrap();
+    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
     let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
     assert!(
         md.contains("| Measure | This period | Previous period | Change |"),
@@ -1067,7 +1055,7 @@ async fn the_summary_compares_with_the_previous_report() {
 }
 
 /// A run whose period ends now, with three events of its last second stored 1.5 s late.
-async fn run_with_late_writes(settle_seconds: u32) -> (RunOutcome, String) {
+async fn run_with_late_writes(settle_seconds: u32) -> (CycleOutcome, String) {
     let now = Utc::now();
     let from = (now - TimeDelta::minutes(20)).to_rfc3339();
     let to = (now - TimeDelta::minutes(1)).to_rfc3339();
@@ -1092,9 +1080,7 @@ async fn run_with_late_writes(settle_seconds: u32) -> (RunOutcome, String) {
         out.path(),
     );
     req.generated_at = now;
-    let outcome = run_once(req, std::sync::Arc::new(NoProgress))
-        .await
-        .unwrap();
+    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
     let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
     (outcome, md)
 }
@@ -1148,7 +1134,7 @@ async fn a_key_without_the_scopes_a_run_needs_fails_before_reading() {
         Delivery::DryRun,
         out.path(),
     );
-    assert!(run_once(dry, std::sync::Arc::new(NoProgress)).await.is_ok());
+    assert!(execute(dry, std::sync::Arc::new(NoProgress)).await.is_ok());
     let err = run(spec(&reader, json!({})), APRIL_RUN, out.path())
         .await
         .unwrap_err();
@@ -1180,7 +1166,7 @@ async fn the_outcome_tells_when_the_key_expires() {
     let told = outcome.key_expires_at.unwrap();
     assert_eq!(told.timestamp(), expires.timestamp());
     let warning =
-        docspace_compliance_operator::run::key_expiry_warning(Some(told), Utc::now()).unwrap();
+        docspace_compliance_operator::cycle::key_expiry_warning(Some(told), Utc::now()).unwrap();
     assert!(warning.contains("days from now"), "{warning}");
 }
 
@@ -1200,7 +1186,7 @@ async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
         );
         req.previous_manifest_sha256 = previous;
         req.previous_manifest_origin = "resource's status".into();
-        run_once(req, std::sync::Arc::new(NoProgress))
+        execute(req, std::sync::Arc::new(NoProgress))
     };
     let february = run_at("2025-03-01T03:00:00Z", None).await.unwrap();
     // The resource was deleted and re-created: its status knows no previous manifest.
@@ -1238,9 +1224,7 @@ async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
     );
     req.previous_manifest_sha256 = Some("0".repeat(64));
     req.previous_manifest_origin = "resource's status".into();
-    let april_run = run_once(req, std::sync::Arc::new(NoProgress))
-        .await
-        .unwrap();
+    let april_run = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
     let md = std::fs::read_to_string(april_run.uploads[0].local_path.as_ref().unwrap()).unwrap();
     assert!(
         md.contains(&format!(
@@ -1400,9 +1384,7 @@ async fn microsecond_dates_lose_nothing_at_the_period_end_or_a_window_boundary()
         let s = spec(&sim, json!({"report": {"formats": ["ndjson"]}}));
         let out = tempfile::tempdir().unwrap();
         let req = request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path());
-        let outcome = run_once(req, std::sync::Arc::new(NoProgress))
-            .await
-            .unwrap();
+        let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
         let truth = sim.audit_event_ids_in(utc(MARCH_FROM), end - TimeDelta::microseconds(1));
         let got = ndjson_ids(&outcome, "audit");
         assert_eq!(got.len(), truth.len(), "{n} events: each once");

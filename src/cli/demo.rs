@@ -1,10 +1,10 @@
 //! `demo`: the simulator on a free loopback port, a seeded month, and one full cycle through
-//! the same `run_once` as everything else, with the example report of `examples/`.
+//! the same `execute` as everything else, with the example report of `examples/`.
 
 use chrono::Utc;
+use docspace_compliance_operator::cycle::{CycleRequest, Delivery, ResourceRef, execute};
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
 use docspace_compliance_operator::report::Privacy;
-use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, run_once};
 use docspace_compliance_operator::sim::{SimConfig, Simulator, previous_month_utc};
 use docspace_compliance_operator::spec::validate;
 
@@ -16,7 +16,7 @@ use super::progress;
 const EXAMPLE: &str = include_str!("../../examples/monthly-report.yaml");
 
 /// Runs the demo and prints what happened.
-pub async fn run(args: DemoArgs) -> Result<(), String> {
+pub async fn main(args: DemoArgs) -> Result<(), String> {
     let now = Utc::now();
     let (from, to) = previous_month_utc(now);
     let config = SimConfig {
@@ -43,7 +43,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     // The built-in simulator stores every event at once: nothing to wait for.
     report.spec.settle_seconds = 0;
     let validated = validate(&report.spec).map_err(|e| e.to_string())?;
-    let request = RunRequest {
+    let request = CycleRequest {
         resource: ResourceRef {
             namespace: report.metadata.namespace.clone().unwrap_or_default(),
             name: report.metadata.name.clone().unwrap_or_default(),
@@ -70,7 +70,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         timeout: Some(std::time::Duration::from_secs(3600)),
     };
     let progress = progress::for_stderr();
-    let outcome = run_once(request, progress.clone())
+    let outcome = execute(request, progress.clone())
         .await
         .map_err(|e| e.to_string())?;
     drop(progress);

@@ -197,12 +197,12 @@ pub struct VerifyArgs {
 }
 
 /// Runs the chosen command; the error is printed as one line by `main`.
-pub async fn run(cli: Cli) -> Result<(), String> {
+pub async fn main(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Report(args) => report::run(args).await,
-        Command::Demo(args) => demo::run(args).await,
-        Command::Run(args) => operate::run(args).await,
-        Command::Verify(args) => verify::run(args),
+        Command::Report(args) => report::main(args).await,
+        Command::Demo(args) => demo::main(args).await,
+        Command::Run(args) => operate::main(args).await,
+        Command::Verify(args) => verify::main(args),
         Command::Crd => {
             print!("{}", docspace_compliance_operator::operator::crd::yaml());
             Ok(())

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use docspace_compliance_operator::operator::{OperatorOptions, SecretScope, run as run_operator};
+use docspace_compliance_operator::operator::{OperatorOptions, SecretScope, operate};
 
 use super::RunArgs;
 
@@ -14,7 +14,7 @@ fn default_identity() -> String {
 }
 
 /// Runs the operator until it is told to stop.
-pub async fn run(args: RunArgs) -> Result<(), String> {
+pub async fn main(args: RunArgs) -> Result<(), String> {
     let options = OperatorOptions {
         kubeconfig: args.kubeconfig,
         namespace: args.namespace,
@@ -40,5 +40,5 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
             label_selector: args.secret_label_selector.filter(|s| !s.trim().is_empty()),
         },
     };
-    run_operator(options).await.map_err(|e| e.to_string())
+    operate(options).await.map_err(|e| e.to_string())
 }

@@ -1,6 +1,6 @@
 //! The JSON object `report` and `demo` print on success.
 
-use docspace_compliance_operator::run::RunOutcome;
+use docspace_compliance_operator::cycle::CycleOutcome;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -50,7 +50,7 @@ struct Upload<'a> {
 }
 
 /// The outcome as one JSON object.
-pub fn outcome_json(outcome: &RunOutcome) -> String {
+pub fn outcome_json(outcome: &CycleOutcome) -> String {
     let output = Output {
         period: Period {
             from: outcome.period.from_local(),

@@ -2,8 +2,8 @@
 
 use std::io::IsTerminal;
 
+use docspace_compliance_operator::cycle::{NoProgress, Progress};
 use docspace_compliance_operator::docspace::Source;
-use docspace_compliance_operator::run::{NoProgress, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,10 +1,10 @@
 //! `report`: one cycle for a resource file.
 
 use chrono::Utc;
+use docspace_compliance_operator::cycle::{CycleRequest, Delivery, ResourceRef, execute, plan};
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
 use docspace_compliance_operator::integrity::{Manifest, SigningKey};
 use docspace_compliance_operator::report::{Privacy, PrivacyKey};
-use docspace_compliance_operator::run::{Delivery, ResourceRef, RunRequest, plan, run_once};
 
 use super::ReportArgs;
 use super::load::load_report;
@@ -12,7 +12,7 @@ use super::output::outcome_json;
 use super::progress;
 
 /// Runs `report` and prints the outcome.
-pub async fn run(args: ReportArgs) -> Result<(), String> {
+pub async fn main(args: ReportArgs) -> Result<(), String> {
     let (report, validated) = load_report(&args.file)?;
     let api_key = std::env::var(&args.token_env)
         .ok()
@@ -60,7 +60,7 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
     let timeout_seconds = args
         .timeout
         .unwrap_or(u64::from(report.spec.active_deadline_seconds));
-    let request = RunRequest {
+    let request = CycleRequest {
         resource: ResourceRef {
             namespace: report
                 .metadata
@@ -120,13 +120,13 @@ pub async fn run(args: ReportArgs) -> Result<(), String> {
         );
     }
     let progress = progress::for_stderr();
-    let outcome = run_once(request, progress.clone())
+    let outcome = execute(request, progress.clone())
         .await
         .map_err(|e| e.to_string())?;
     drop(progress);
     println!("{}", outcome_json(&outcome));
     if let Some(warning) =
-        docspace_compliance_operator::run::key_expiry_warning(outcome.key_expires_at, Utc::now())
+        docspace_compliance_operator::cycle::key_expiry_warning(outcome.key_expires_at, Utc::now())
     {
         eprintln!("warning: {warning}");
     }

@@ -5,7 +5,7 @@ use docspace_compliance_operator::integrity::{IntegrityError, VerifyOptions, ver
 use super::VerifyArgs;
 
 /// Runs `verify`: one summary line on stdout, or the first problem as the error.
-pub fn run(args: VerifyArgs) -> Result<(), String> {
+pub fn main(args: VerifyArgs) -> Result<(), String> {
     let trusted_public_key = match &args.public_key {
         Some(path) => Some(
             std::fs::read_to_string(path)

@@ -300,11 +300,11 @@ fn reconciling_condition(observation: &Observation) -> Option<Desired> {
     })
 }
 
-/// `KeyExpiring` from [`KEY_EXPIRY_WARNING`](crate::run::KEY_EXPIRY_WARNING) before the key's
+/// `KeyExpiring` from [`KEY_EXPIRY_WARNING`](crate::cycle::KEY_EXPIRY_WARNING) before the key's
 /// expiry on.
 fn key_expiring_condition(observation: &Observation, now: DateTime<Utc>) -> Option<Desired> {
     let expires = observation.key_expires_at?;
-    let message = crate::run::key_expiry_warning(Some(expires), now)?;
+    let message = crate::cycle::key_expiry_warning(Some(expires), now)?;
     Some(Desired {
         type_: KEY_EXPIRING,
         status: ConditionStatus::True,
@@ -325,7 +325,7 @@ pub fn next_key_change(
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let expires = key_expires_at?;
-    let warning = expires - crate::run::KEY_EXPIRY_WARNING;
+    let warning = expires - crate::cycle::KEY_EXPIRY_WARNING;
     [warning, expires].into_iter().find(|at| *at > now)
 }
 

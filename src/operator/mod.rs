@@ -226,7 +226,7 @@ fn forget_deleted_reports(
 ///
 /// The watches start at once, so every replica turns ready when they have synced; only the
 /// replica holding the Lease reconciles.
-pub async fn run(options: OperatorOptions) -> Result<(), OperatorError> {
+pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
     if options.allowed_portals.iter().all(|p| p.trim().is_empty()) && !options.allow_any_portal {
         return Err(OperatorError::NoAllowedPortals);
     }

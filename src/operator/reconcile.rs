@@ -21,10 +21,10 @@ use super::metrics::{ReportLabels, ReportSeries, ResultLabels};
 use super::run_request::{self, RUN_REQUESTED_AT};
 use super::secret::{SecretError, read_api_key, read_value};
 use super::status;
+use crate::cycle::{CycleOutcome, CycleRequest, Delivery, NoProgress, ResourceRef, execute};
 use crate::docspace::RetryPolicy;
 use crate::integrity::SigningKey;
 use crate::report::{PreviousTotals, Privacy, PrivacyKey};
-use crate::run::{Delivery, NoProgress, ResourceRef, RunOutcome, RunRequest, run_once};
 use crate::schedule::Schedule;
 use crate::spec::{
     ComplianceReport, ComplianceReportStatus, GAPS_LIMIT, HISTORY_LIMIT, PeriodStatus, RunRecord,
@@ -311,7 +311,7 @@ impl<'a> Pass<'a> {
     async fn requested(
         &mut self,
         validated: &ValidatedSpec,
-        request: run_request::RunRequest,
+        request: run_request::PendingRequest,
     ) -> Result<Option<Action>, ReconcileError> {
         let token = request.token;
         let at = match request.at {
@@ -613,7 +613,7 @@ impl<'a> Pass<'a> {
         let started_at = self.ctx.clock.now();
         let started = Instant::now();
         let result = match self.prepare(&validated, &planned, resume).await {
-            Ok(request) => run_once(request, Arc::new(NoProgress))
+            Ok(request) => execute(request, Arc::new(NoProgress))
                 .await
                 .map_err(|e| (ReadyReason::of_failure(e.reason()), e.to_string())),
             Err(failure) => Err(failure),
@@ -621,7 +621,7 @@ impl<'a> Pass<'a> {
         let took = started.elapsed();
         self.ctx.metrics.run_duration.observe(took.as_secs_f64());
         self.now = self.ctx.clock.now();
-        let record = |result: &str, outcome: Option<&RunOutcome>| RunRecord {
+        let record = |result: &str, outcome: Option<&CycleOutcome>| RunRecord {
             schedule_time: scheduled,
             trigger: planned.trigger.label().to_owned(),
             result: result.to_owned(),
@@ -657,7 +657,7 @@ impl<'a> Pass<'a> {
         validated: &ValidatedSpec,
         planned: &Planned,
         resume: bool,
-    ) -> Result<RunRequest, (ReadyReason, String)> {
+    ) -> Result<CycleRequest, (ReadyReason, String)> {
         let (client, namespace) = (&self.ctx.client, &self.labels.namespace);
         let spec = &self.report.spec;
         let secret_failure = |e: SecretError| {
@@ -699,7 +699,7 @@ impl<'a> Pass<'a> {
         // spec.activeDeadlineSeconds, within the operator's cap.
         let deadline =
             Duration::from_secs(u64::from(spec.active_deadline_seconds)).min(self.ctx.run_timeout);
-        let request = RunRequest {
+        let request = CycleRequest {
             resource: ResourceRef {
                 namespace: namespace.clone(),
                 name: self.labels.name.clone(),
@@ -736,7 +736,7 @@ impl<'a> Pass<'a> {
         &mut self,
         validated: &ValidatedSpec,
         planned: &Planned,
-        outcome: &RunOutcome,
+        outcome: &CycleOutcome,
     ) -> Result<Action, ReconcileError> {
         let scheduled = planned.scheduled;
         let metrics = &self.ctx.metrics;
@@ -949,7 +949,7 @@ impl<'a> Pass<'a> {
 
 /// Writes what a successful run reported into `status`; the schedule's bookkeeping is the
 /// caller's.
-fn record_success(status: &mut ComplianceReportStatus, outcome: &RunOutcome, now: DateTime<Utc>) {
+fn record_success(status: &mut ComplianceReportStatus, outcome: &CycleOutcome, now: DateTime<Utc>) {
     status.last_run_time = Some(now);
     status.last_successful_time = Some(now);
     status.last_period = Some(PeriodStatus {
@@ -977,7 +977,7 @@ fn record_success(status: &mut ComplianceReportStatus, outcome: &RunOutcome, now
     status.last_report_sha256 = outcome.uploads.first().map(|u| u.sha256.clone());
 }
 
-fn success_message(outcome: &RunOutcome) -> String {
+fn success_message(outcome: &CycleOutcome) -> String {
     let files: Vec<String> = outcome
         .uploads
         .iter()

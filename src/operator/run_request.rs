@@ -12,7 +12,7 @@ pub const RUN_REQUESTED_AT: &str = "compliance.docspace.dev/run-requested-at";
 
 /// A request not handled yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRequest {
+pub struct PendingRequest {
     /// The annotation's value, echoed into the status once handled.
     pub token: String,
     /// The instant it names; `Err` with what is wrong when it names none.
@@ -20,7 +20,7 @@ pub struct RunRequest {
 }
 
 /// The report's run request, unless there is none or it was handled already.
-pub fn pending(report: &ComplianceReport) -> Option<RunRequest> {
+pub fn pending(report: &ComplianceReport) -> Option<PendingRequest> {
     let token = report
         .metadata
         .annotations
@@ -42,7 +42,7 @@ pub fn pending(report: &ComplianceReport) -> Option<RunRequest> {
                 Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
             )
         });
-    Some(RunRequest {
+    Some(PendingRequest {
         token: token.chars().take(64).collect(),
         at,
     })

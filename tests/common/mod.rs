@@ -7,11 +7,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use docspace_compliance_operator::cycle::{
+    CycleError, CycleOutcome, CycleRequest, Delivery, NoProgress, ResourceRef, execute,
+};
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
 use docspace_compliance_operator::report::Privacy;
-use docspace_compliance_operator::run::{
-    Delivery, NoProgress, ResourceRef, RunError, RunOutcome, RunRequest, run_once,
-};
 use docspace_compliance_operator::sim::{SimConfig, SimHandle, Simulator};
 use docspace_compliance_operator::spec::{ComplianceReportSpec, validate};
 
@@ -85,9 +85,9 @@ pub fn request(
     at: &str,
     delivery: Delivery,
     out_dir: &Path,
-) -> RunRequest {
+) -> CycleRequest {
     let validated = validate(&spec).unwrap();
-    RunRequest {
+    CycleRequest {
         resource: ResourceRef {
             namespace: "compliance".into(),
             name: "monthly".into(),
@@ -120,8 +120,8 @@ pub async fn run(
     spec: ComplianceReportSpec,
     at: &str,
     out_dir: &Path,
-) -> Result<RunOutcome, RunError> {
-    run_once(
+) -> Result<CycleOutcome, CycleError> {
+    execute(
         request(spec, &sim_key(), at, Delivery::Upload, out_dir),
         std::sync::Arc::new(NoProgress),
     )
@@ -134,7 +134,7 @@ pub fn sim_key() -> String {
 }
 
 /// The ids in an NDJSON artefact, in file order.
-pub fn ndjson_ids(outcome: &RunOutcome, source: &str) -> Vec<i64> {
+pub fn ndjson_ids(outcome: &CycleOutcome, source: &str) -> Vec<i64> {
     let upload = outcome
         .uploads
         .iter()

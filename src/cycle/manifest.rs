@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::SecondsFormat;
 
-use super::RunRequest;
+use super::CycleRequest;
 use crate::integrity::{
     EventsDigest, GENERATOR, MANIFEST_FORMAT, Manifest, ManifestArtefact, SigningKey,
     manifest_file_name, signature_file_name,
@@ -16,7 +16,7 @@ use crate::schedule::ReportPeriod;
 
 /// The manifest of a run's artefacts.
 pub(super) fn build(
-    request: &RunRequest,
+    request: &CycleRequest,
     period: &ReportPeriod,
     artefacts: &[Artefact],
     events: EventsDigest,

@@ -8,7 +8,7 @@
 
 use tokio::time::Instant;
 
-use super::{RunError, UploadOutcome, not_uploaded};
+use super::{CycleError, UploadOutcome, not_uploaded};
 use crate::docspace::{DocSpaceClient, DocSpaceError, FolderFile};
 use crate::report::Artefact;
 use crate::spec::{OnExisting, UploadSpec};
@@ -66,8 +66,8 @@ fn changes_between(before: &[FolderFile], after: &[FolderFile], title: &str) -> 
         .collect()
 }
 
-fn upload_error(file_name: String, source: DocSpaceError, rollback: String) -> RunError {
-    RunError::Upload {
+fn upload_error(file_name: String, source: DocSpaceError, rollback: String) -> CycleError {
+    CycleError::Upload {
         file_name,
         source,
         rollback,
@@ -100,8 +100,8 @@ impl Target<'_> {
         }
     }
 
-    fn deadline_error(&self, rollback: String) -> RunError {
-        RunError::DeadlineExceeded {
+    fn deadline_error(&self, rollback: String) -> CycleError {
+        CycleError::DeadlineExceeded {
             seconds: self
                 .deadline
                 .map(|(_, seconds)| seconds)
@@ -128,7 +128,7 @@ enum UploadStop {
 pub(super) async fn upload_all(
     target: &Target<'_>,
     artefacts: &[Artefact],
-) -> Result<Vec<UploadOutcome>, RunError> {
+) -> Result<Vec<UploadOutcome>, CycleError> {
     let (client, spec) = (target.client, target.spec);
     let titles: Vec<String> = artefacts.iter().map(|a| a.file_name.clone()).collect();
     let existing = target

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::RunRequest;
+use super::CycleRequest;
 use crate::docspace::{DocSpaceClient, FolderFile};
 use crate::integrity::Manifest;
 use crate::schedule::ReportPeriod;
@@ -38,7 +38,7 @@ impl ChainLink {
     }
 
     /// The link the request carries (status or `--previous-manifest`), without looking.
-    pub(super) fn given(request: &RunRequest) -> Self {
+    pub(super) fn given(request: &CycleRequest) -> Self {
         match &request.previous_manifest_sha256 {
             Some(sha256) => Self {
                 sha256: Some(sha256.clone()),
@@ -58,7 +58,7 @@ impl ChainLink {
 /// starts, with its bytes.
 async fn previous_in_folder(
     client: &DocSpaceClient,
-    request: &RunRequest,
+    request: &CycleRequest,
     period: &ReportPeriod,
 ) -> Result<Option<(FolderFile, Vec<u8>)>, crate::docspace::DocSpaceError> {
     let resource = format!("{}/{}", request.resource.namespace, request.resource.name);
@@ -91,7 +91,7 @@ async fn previous_in_folder(
 /// Finds the link: the previous manifest in the folder, else the request's (status) link.
 pub(super) async fn resolve(
     client: &DocSpaceClient,
-    request: &RunRequest,
+    request: &CycleRequest,
     period: &ReportPeriod,
 ) -> ChainLink {
     let given = ChainLink::given(request);

@@ -1,6 +1,6 @@
 //! One report cycle: plan → fetch → filter → render → upload → outcome.
 //!
-//! The operator and the one-shot CLI both call [`run_once`]; nothing of the cycle exists
+//! The operator and the one-shot CLI both call [`execute`]; nothing of the cycle exists
 //! anywhere else. A failed step uploads nothing: fetching and rendering finish before the first
 //! upload, and files this run created are deleted again if a later upload fails.
 
@@ -34,7 +34,7 @@ const LIST_LIMIT: usize = 100;
 /// Days of login history read before the period, to tell new sign-in countries.
 const LOGIN_LOOKBACK_DAYS: i64 = 30;
 
-pub use error::{RunError, Step};
+pub use error::{CycleError, Step};
 
 /// Which resource a run is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub enum Delivery {
 
 /// Everything one run needs.
 #[derive(Debug, Clone)]
-pub struct RunRequest {
+pub struct CycleRequest {
     /// The resource.
     pub resource: ResourceRef,
     /// Its spec.
@@ -195,7 +195,7 @@ pub struct UploadOutcome {
 
 /// What a successful run did.
 #[derive(Debug, Clone)]
-pub struct RunOutcome {
+pub struct CycleOutcome {
     /// The period covered.
     pub period: ReportPeriod,
     /// Events fetched, before filtering.
@@ -228,14 +228,14 @@ pub struct RequestCounts {
 }
 
 /// The period a request covers.
-pub fn plan(request: &RunRequest) -> Result<ReportPeriod, RunError> {
+pub fn plan(request: &CycleRequest) -> Result<ReportPeriod, CycleError> {
     period_for(
         request.spec.period,
         &request.validated.schedule,
         request.scheduled_at,
         request.last_scheduled,
     )
-    .map_err(RunError::Plan)
+    .map_err(CycleError::Plan)
 }
 
 /// Asks the portal what the key may do: fails fast naming a missing scope (or a deactivated
@@ -243,8 +243,8 @@ pub fn plan(request: &RunRequest) -> Result<ReportPeriod, RunError> {
 async fn check_key(
     client: &DocSpaceClient,
     delivery: Delivery,
-) -> Result<Option<DateTime<Utc>>, RunError> {
-    let fetch = |e| RunError::Fetch(Step::Connect, e);
+) -> Result<Option<DateTime<Utc>>, CycleError> {
+    let fetch = |e| CycleError::Fetch(Step::Connect, e);
     let Some(key) = client.key_info().await.map_err(fetch)? else {
         return Ok(None);
     };
@@ -306,14 +306,14 @@ pub fn key_expiry_warning(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
 
 /// Runs one cycle: wait until the period has settled, fetch and render within the request's
 /// timeout, then upload.
-pub async fn run_once(
-    request: RunRequest,
+pub async fn execute(
+    request: CycleRequest,
     progress: Arc<dyn Progress>,
-) -> Result<RunOutcome, RunError> {
+) -> Result<CycleOutcome, CycleError> {
     // `generated_at` is the caller's now (the operator's clock, the CLI's start).
     let period = plan(&request)?;
     if period.to > request.generated_at {
-        return Err(RunError::PeriodNotOver {
+        return Err(CycleError::PeriodNotOver {
             ends_at: period.to.to_rfc3339(),
         });
     }
@@ -328,7 +328,7 @@ pub async fn run_once(
     let fetching = fetch_and_render(&request, period, &progress);
     let rendered = match deadline {
         Some((at, seconds)) => tokio::time::timeout_at(at, fetching).await.map_err(|_| {
-            RunError::DeadlineExceeded {
+            CycleError::DeadlineExceeded {
                 seconds,
                 stage: "fetching and rendering",
                 rollback: "; nothing was uploaded".to_owned(),
@@ -342,9 +342,9 @@ pub async fn run_once(
 /// A client for the request's portal, sharing the portal's limiter, with an observer that
 /// counts the run's requests.
 fn client_for(
-    request: &RunRequest,
+    request: &CycleRequest,
     progress: &Arc<dyn Progress>,
-) -> Result<(DocSpaceClient, Arc<RunObserver>), RunError> {
+) -> Result<(DocSpaceClient, Arc<RunObserver>), CycleError> {
     let mut config = ClientConfig::new(
         request.validated.portal_url.clone(),
         request.api_key.clone(),
@@ -366,12 +366,12 @@ fn client_for(
         request.validated.portal_url.as_str(),
         request.spec.portal.limits(),
     );
-    let client = DocSpaceClient::new(config).map_err(|e| RunError::Fetch(Step::Connect, e))?;
+    let client = DocSpaceClient::new(config).map_err(|e| CycleError::Fetch(Step::Connect, e))?;
     Ok((client, observer))
 }
 
 /// What the report says about its own making; the chain link is filled in once known.
-fn report_context(request: &RunRequest, period: &ReportPeriod) -> ReportContext {
+fn report_context(request: &CycleRequest, period: &ReportPeriod) -> ReportContext {
     ReportContext {
         resource: format!("{}/{}", request.resource.namespace, request.resource.name),
         portal: request.validated.portal_url.to_string(),
@@ -401,10 +401,10 @@ fn report_context(request: &RunRequest, period: &ReportPeriod) -> ReportContext 
 /// Fetches every event of the period and renders the artefacts and the manifest into a
 /// temporary directory. Dropping the future (a timeout) removes that directory.
 async fn fetch_and_render(
-    request: &RunRequest,
+    request: &CycleRequest,
     period: ReportPeriod,
     progress: &Arc<dyn Progress>,
-) -> Result<Rendered, RunError> {
+) -> Result<Rendered, CycleError> {
     // The file names first: a bad name fails before any request.
     let stem = file_stem(
         &request.spec.report.file_name,
@@ -412,15 +412,15 @@ async fn fetch_and_render(
         &request.resource.namespace,
         &period,
     )
-    .map_err(|e| RunError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
+    .map_err(|e| CycleError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
     let (client, observer) = client_for(request, progress)?;
     let key_expires_at = check_key(&client, request.delivery).await?;
 
     let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
     let work_dir = spool::Spool::create(&work_parent)
-        .map_err(|e| RunError::Render(work_parent.display().to_string(), e))?;
+        .map_err(|e| CycleError::Render(work_parent.display().to_string(), e))?;
     let work_path = work_dir.path().display().to_string();
-    let render_error = |e| RunError::Render(work_path.clone(), e);
+    let render_error = |e| CycleError::Render(work_path.clone(), e);
     let mut writer = ReportWriter::new(
         report_context(request, &period),
         &request.spec.report.formats,
@@ -441,16 +441,16 @@ async fn fetch_and_render(
                     None
                 }
             });
-        let audit_plan = audit_plan.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+        let audit_plan = audit_plan.map_err(|e| CycleError::Fetch(Step::Fetch, e))?;
         if audit_plan == Some(false) {
-            return Err(RunError::Fetch(
+            return Err(CycleError::Fetch(
                 Step::Fetch,
                 DocSpaceError::PlanLacksAudit {
                     evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
                 },
             ));
         }
-        let retention = retention.map_err(|e| RunError::Fetch(Step::Fetch, e))?;
+        let retention = retention.map_err(|e| CycleError::Fetch(Step::Fetch, e))?;
         Ok((audit_plan, retention, link))
     };
     let reading = read_events(&client, request, &period, &mut writer, progress, &work_path);
@@ -482,7 +482,7 @@ async fn fetch_and_render(
     let (mut artefacts, events) =
         tokio::task::spawn_blocking(move || writer.finish(&dir, &finish_stem))
             .await
-            .map_err(|e| RunError::Render("render task".to_owned(), std::io::Error::other(e)))?
+            .map_err(|e| CycleError::Render("render task".to_owned(), std::io::Error::other(e)))?
             .map_err(render_error)?;
     compress::apply(request.spec.report.compress, &mut artefacts).map_err(render_error)?;
     let manifest = manifest::build(request, &period, &artefacts, events, &link);
@@ -517,14 +517,14 @@ async fn fetch_and_render(
 /// `writer`; returns the paging counters of each source read.
 async fn read_events(
     client: &DocSpaceClient,
-    request: &RunRequest,
+    request: &CycleRequest,
     period: &ReportPeriod,
     writer: &mut ReportWriter,
     progress: &Arc<dyn Progress>,
     work_path: &str,
-) -> Result<Vec<(Source, PagingStats)>, RunError> {
-    let render_error = |e| RunError::Render(work_path.to_owned(), e);
-    let fetch_error = |e| RunError::Fetch(Step::Fetch, e);
+) -> Result<Vec<(Source, PagingStats)>, CycleError> {
+    let render_error = |e| CycleError::Render(work_path.to_owned(), e);
+    let fetch_error = |e| CycleError::Fetch(Step::Fetch, e);
     let window = FetchWindow {
         from: period.from,
         to_inclusive: period.to_inclusive(),
@@ -580,10 +580,10 @@ async fn read_events(
 /// Uploads (or, on a dry run, keeps) the rendered artefacts; the upload stops at `deadline`
 /// (the instant and the limit in seconds) and undoes what it had uploaded.
 async fn deliver(
-    request: &RunRequest,
+    request: &CycleRequest,
     rendered: Rendered,
     deadline: Option<(tokio::time::Instant, u64)>,
-) -> Result<RunOutcome, RunError> {
+) -> Result<CycleOutcome, CycleError> {
     let Rendered {
         client,
         key_expires_at,
@@ -615,11 +615,11 @@ async fn deliver(
             let target = out_dir.join(&artefact.file_name);
             std::fs::rename(&artefact.path, &target)
                 .and_then(|()| spool::make_private(&target))
-                .map_err(|e| RunError::Render(target.display().to_string(), e))?;
+                .map_err(|e| CycleError::Render(target.display().to_string(), e))?;
             outcome.local_path = Some(target);
         }
     }
-    Ok(RunOutcome {
+    Ok(CycleOutcome {
         key_expires_at,
         period,
         fetched_count,
@@ -694,7 +694,7 @@ fn spawn_audit_fetch(
 /// counted, filtered, made private as the spec says and rendered.
 fn keep_matching(
     writer: &mut ReportWriter,
-    request: &RunRequest,
+    request: &CycleRequest,
     period_from: DateTime<Utc>,
     order: u64,
     batch: Vec<crate::docspace::Event>,

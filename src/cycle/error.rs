@@ -26,9 +26,9 @@ impl fmt::Display for Step {
     }
 }
 
-/// A failed run. Nothing was left uploaded unless [`RunError::Upload`] says a rollback failed.
+/// A failed run. Nothing was left uploaded unless [`CycleError::Upload`] says a rollback failed.
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
+pub enum CycleError {
     /// The period could not be computed.
     #[error("plan failed: {0}")]
     Plan(#[source] ScheduleError),
@@ -73,7 +73,7 @@ pub enum RunError {
     },
 }
 
-impl RunError {
+impl CycleError {
     /// A CamelCase reason for a status condition.
     pub fn reason(&self) -> &'static str {
         match self {
