@@ -153,11 +153,9 @@ async fn failures_exit_non_zero_with_one_line_and_no_key() {
 
     let output = run_cli(&["report", "--file", file.to_str().unwrap()], None).await;
     assert!(!output.status.success());
-    assert!(
-        text(&output)
-            .1
-            .contains("set the environment variable DOCSPACE_TOKEN")
-    );
+    assert!(text(&output).1.contains(
+        "the environment variable DOCSPACE_TOKEN not found; set it to the DocSpace API key"
+    ));
 
     let bad = report_file(
         dir.path(),

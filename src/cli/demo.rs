@@ -2,9 +2,8 @@
 //! the same `execute` as everything else, with the example report of `examples/`.
 
 use chrono::Utc;
-use docspace_compliance_operator::cycle::{CycleRequest, Delivery, ResourceRef, execute};
-use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
-use docspace_compliance_operator::report::Privacy;
+use docspace_compliance_operator::cycle::{CycleRequest, ResourceRef, execute};
+use docspace_compliance_operator::docspace::ApiKey;
 use docspace_compliance_operator::sim::{SimConfig, Simulator, previous_month_utc};
 use docspace_compliance_operator::spec::validate;
 
@@ -43,31 +42,15 @@ pub async fn main(args: DemoArgs) -> Result<(), String> {
     // The built-in simulator stores every event at once: nothing to wait for.
     report.spec.settle_seconds = 0;
     let validated = validate(&report.spec).map_err(|e| e.to_string())?;
+    let resource = ResourceRef {
+        namespace: report.metadata.namespace.clone().unwrap_or_default(),
+        name: report.metadata.name.clone().unwrap_or_default(),
+    };
+    let request = CycleRequest::new(resource, report.spec, validated, api_key, None, now, now)
+        .map_err(|e| e.to_string())?;
     let request = CycleRequest {
-        resource: ResourceRef {
-            namespace: report.metadata.namespace.clone().unwrap_or_default(),
-            name: report.metadata.name.clone().unwrap_or_default(),
-        },
-        spec: report.spec,
-        validated,
-        api_key,
-        scheduled_at: now,
-        last_scheduled: None,
-        generated_at: now,
-        delivery: Delivery::Upload,
         out_dir: Some(args.out_dir.clone()),
-        retry: RetryPolicy::default(),
-        resume: false,
-        observer: None,
-        privacy: Privacy::none(),
-        previous: None,
-        previous_manifest_sha256: None,
-        previous_manifest_origin: "none".to_owned(),
-        look_up_previous_manifest: true,
-        signing_key: None,
-        limiters: std::sync::Arc::default(),
-        expected_events: None,
-        timeout: Some(std::time::Duration::from_secs(3600)),
+        ..request
     };
     let progress = progress::for_stderr();
     let outcome = execute(request, progress.clone())

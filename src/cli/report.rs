@@ -1,10 +1,9 @@
 //! `report`: one cycle for a resource file.
 
 use chrono::Utc;
+use docspace_compliance_operator::cycle::keys::{self, EnvKeys};
 use docspace_compliance_operator::cycle::{CycleRequest, Delivery, ResourceRef, execute, plan};
-use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
-use docspace_compliance_operator::integrity::{Manifest, SigningKey};
-use docspace_compliance_operator::report::{Privacy, PrivacyKey};
+use docspace_compliance_operator::integrity::Manifest;
 
 use super::ReportArgs;
 use super::load::load_report;
@@ -14,24 +13,14 @@ use super::progress;
 /// Runs `report` and prints the outcome.
 pub async fn main(args: ReportArgs) -> Result<(), String> {
     let (report, validated) = load_report(&args.file)?;
-    let api_key = std::env::var(&args.token_env)
-        .ok()
-        .and_then(ApiKey::new)
-        .ok_or_else(|| {
-            format!(
-                "no DocSpace API key: set the environment variable {} to the key (or name another variable with --token-env)",
-                args.token_env
-            )
-        })?;
-    let privacy_key = std::env::var(&args.privacy_key_env)
-        .ok()
-        .and_then(PrivacyKey::new);
-    let privacy = Privacy::new(&report.spec.report.privacy, privacy_key).map_err(|e| {
-        format!(
-            "{e} (in this mode the key comes from the environment variable {})",
-            args.privacy_key_env
-        )
-    })?;
+    let source = EnvKeys {
+        api_key: args.token_env.clone(),
+        privacy_key: args.privacy_key_env.clone(),
+        signing_key: args.signing_key_env.clone(),
+    };
+    let keys = keys::resolve(&source, &report.spec)
+        .await
+        .map_err(|e| e.to_string())?;
     let previous_manifest_sha256 = match &args.previous_manifest {
         Some(path) => {
             let bytes =
@@ -42,54 +31,36 @@ pub async fn main(args: ReportArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let signing_key = match &report.spec.report.signing_key_secret_ref {
-        Some(_) => {
-            let secret = std::env::var(&args.signing_key_env).map_err(|_| {
-                format!(
-                    "spec.report.signingKeySecretRef is set: put the Ed25519 signing key in the environment variable {}",
-                    args.signing_key_env
-                )
-            })?;
-            let key = SigningKey::from_secret_bytes(secret.as_bytes())
-                .map_err(|e| format!("{}: {e}", args.signing_key_env))?;
-            Some(std::sync::Arc::new(key))
-        }
-        None => None,
-    };
     let now = Utc::now();
-    let timeout_seconds = args
-        .timeout
-        .unwrap_or(u64::from(report.spec.active_deadline_seconds));
-    let request = CycleRequest {
-        resource: ResourceRef {
-            namespace: report
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_owned()),
-            name: report
-                .metadata
-                .name
-                .clone()
-                .unwrap_or_else(|| "report".to_owned()),
-        },
-        spec: report.spec,
+    let resource = ResourceRef {
+        namespace: report
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned()),
+        name: report
+            .metadata
+            .name
+            .clone()
+            .unwrap_or_else(|| "report".to_owned()),
+    };
+    let request = CycleRequest::new(
+        resource,
+        report.spec,
         validated,
-        api_key: api_key.clone(),
-        scheduled_at: args.at.unwrap_or(now),
-        last_scheduled: None,
-        generated_at: now,
+        keys.api_key,
+        keys.privacy_key,
+        args.at.unwrap_or(now),
+        now,
+    )
+    .map_err(|e| e.to_string())?;
+    let request = CycleRequest {
         delivery: if args.dry_run {
             Delivery::DryRun
         } else {
             Delivery::Upload
         },
         out_dir: args.out_dir,
-        retry: RetryPolicy::default(),
-        resume: false,
-        observer: None,
-        privacy,
-        previous: None,
         previous_manifest_origin: match &args.previous_manifest {
             Some(path) => format!("--previous-manifest {}", path.display()),
             None => "none".to_owned(),
@@ -97,10 +68,13 @@ pub async fn main(args: ReportArgs) -> Result<(), String> {
         // A manifest named on the command line is the link; otherwise look in the folder.
         look_up_previous_manifest: args.previous_manifest.is_none(),
         previous_manifest_sha256,
-        signing_key,
-        limiters: std::sync::Arc::default(),
+        signing_key: keys.signing_key,
         expected_events: args.expected_events,
-        timeout: Some(std::time::Duration::from_secs(timeout_seconds.max(1))),
+        timeout: match args.timeout {
+            Some(seconds) => Some(std::time::Duration::from_secs(seconds.max(1))),
+            None => request.timeout,
+        },
+        ..request
     };
     let period = plan(&request).map_err(|e| e.to_string())?;
     let settled = period.settled_at(request.spec.settle_seconds);

@@ -7,6 +7,7 @@
 mod chain;
 mod compress;
 mod error;
+pub mod keys;
 mod manifest;
 mod spool;
 mod upload;
@@ -23,8 +24,8 @@ use crate::docspace::{
 };
 use crate::integrity::SigningKey;
 use crate::report::{
-    AnalysisOptions, Artefact, ArtefactKind, BusinessWindow, PreviousTotals, Privacy,
-    ReportContext, ReportWriter, file_stem,
+    AnalysisOptions, Artefact, ArtefactKind, BusinessWindow, PreviousTotals, Privacy, PrivacyError,
+    PrivacyKey, ReportContext, ReportWriter, file_stem,
 };
 use crate::schedule::{ReportPeriod, period_for};
 use crate::spec::{ComplianceReportSpec, SectionName, ValidatedSpec};
@@ -106,6 +107,49 @@ pub struct CycleRequest {
     /// The request limiters of the process, one per portal: every run against a portal shares
     /// its limiter.
     pub limiters: Arc<PortalLimiters>,
+}
+
+impl CycleRequest {
+    /// A request for the report of `scheduled_at`, generated at `generated_at`, with the
+    /// defaults of a first attempt: it uploads; no previous run is known (the previous manifest
+    /// is looked up in the folder); no local copies; default retries; the spec's privacy (with
+    /// `privacy_key` for `Hash` and `Pseudonym`) and time limit (`activeDeadlineSeconds`); a
+    /// request limiter of its own. Set the fields that differ afterwards.
+    pub fn new(
+        resource: ResourceRef,
+        spec: ComplianceReportSpec,
+        validated: ValidatedSpec,
+        api_key: ApiKey,
+        privacy_key: Option<PrivacyKey>,
+        scheduled_at: DateTime<Utc>,
+        generated_at: DateTime<Utc>,
+    ) -> Result<Self, PrivacyError> {
+        let privacy = Privacy::new(&spec.report.privacy, privacy_key)?;
+        let timeout = std::time::Duration::from_secs(u64::from(spec.active_deadline_seconds));
+        Ok(Self {
+            resource,
+            spec,
+            validated,
+            api_key,
+            scheduled_at,
+            last_scheduled: None,
+            generated_at,
+            delivery: Delivery::Upload,
+            out_dir: None,
+            retry: RetryPolicy::default(),
+            resume: false,
+            observer: None,
+            privacy,
+            previous: None,
+            previous_manifest_sha256: None,
+            previous_manifest_origin: "none".to_owned(),
+            look_up_previous_manifest: true,
+            signing_key: None,
+            timeout: Some(timeout),
+            expected_events: None,
+            limiters: Arc::default(),
+        })
+    }
 }
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.

@@ -19,12 +19,11 @@ use super::decide::{Decision, SkipReason, Skipped, decide};
 use super::gaps::{self, Following};
 use super::metrics::{ReportLabels, ReportSeries, ResultLabels};
 use super::run_request::{self, RUN_REQUESTED_AT};
-use super::secret::{SecretError, read_api_key, read_value};
+use super::secret::SecretKeys;
 use super::status;
-use crate::cycle::{CycleOutcome, CycleRequest, Delivery, NoProgress, ResourceRef, execute};
-use crate::docspace::RetryPolicy;
-use crate::integrity::SigningKey;
-use crate::report::{PreviousTotals, Privacy, PrivacyKey};
+use crate::cycle::keys::{self, KeyError};
+use crate::cycle::{CycleOutcome, CycleRequest, NoProgress, ResourceRef, execute};
+use crate::report::PreviousTotals;
 use crate::schedule::Schedule;
 use crate::spec::{
     ComplianceReport, ComplianceReportStatus, GAPS_LIMIT, HISTORY_LIMIT, PeriodStatus, RunRecord,
@@ -658,69 +657,44 @@ impl<'a> Pass<'a> {
         planned: &Planned,
         resume: bool,
     ) -> Result<CycleRequest, (ReadyReason, String)> {
-        let (client, namespace) = (&self.ctx.client, &self.labels.namespace);
         let spec = &self.report.spec;
-        let secret_failure = |e: SecretError| {
+        let source = SecretKeys {
+            client: &self.ctx.client,
+            namespace: &self.labels.namespace,
+        };
+        let keys = keys::resolve(&source, spec).await.map_err(|e| {
             let reason = match e {
-                SecretError::NotFound { .. } => ReadyReason::SecretNotFound,
-                SecretError::MissingKey { .. } => ReadyReason::SecretKeyMissing,
-                SecretError::Api { .. } => ReadyReason::SecretUnreadable,
+                KeyError::NotFound { .. } => ReadyReason::SecretNotFound,
+                KeyError::Empty { .. } => ReadyReason::SecretKeyMissing,
+                KeyError::Unreadable { .. } => ReadyReason::SecretUnreadable,
+                KeyError::Unusable { .. } => ReadyReason::KeyUnusable,
             };
             (reason, e.to_string())
+        })?;
+        let resource = ResourceRef {
+            namespace: self.labels.namespace.clone(),
+            name: self.labels.name.clone(),
         };
-        let api_key = read_api_key(client, namespace, &spec.portal.token_secret_ref)
-            .await
-            .map_err(secret_failure)?;
-        let privacy_key = match &spec.report.privacy.key_secret_ref {
-            Some(reference) => Some(
-                read_value(client, namespace, reference)
-                    .await
-                    .map_err(secret_failure)?,
-            ),
-            None => None,
-        };
-        let signing_key = match &spec.report.signing_key_secret_ref {
-            Some(reference) => Some(
-                read_value(client, namespace, reference)
-                    .await
-                    .map_err(secret_failure)?,
-            ),
-            None => None,
-        };
-        let unusable = |message: String| (ReadyReason::KeyUnusable, message);
-        let signing_key = signing_key
-            .map(|k| SigningKey::from_secret_bytes(k.as_bytes()))
-            .transpose()
-            .map_err(|e| unusable(format!("spec.report.signingKeySecretRef: {e}")))?
-            .map(Arc::new);
-        let privacy = Privacy::new(&spec.report.privacy, privacy_key.and_then(PrivacyKey::new))
-            .map_err(|e| unusable(e.to_string()))?;
         let status = &self.status;
-        // spec.activeDeadlineSeconds, within the operator's cap.
-        let deadline =
-            Duration::from_secs(u64::from(spec.active_deadline_seconds)).min(self.ctx.run_timeout);
+        let request = CycleRequest::new(
+            resource,
+            spec.clone(),
+            validated.clone(),
+            keys.api_key,
+            keys.privacy_key,
+            planned.scheduled,
+            self.ctx.clock.now(),
+        )
+        .map_err(|e| (ReadyReason::KeyUnusable, e.to_string()))?;
         let request = CycleRequest {
-            resource: ResourceRef {
-                namespace: namespace.clone(),
-                name: self.labels.name.clone(),
-            },
-            spec: spec.clone(),
-            validated: validated.clone(),
-            api_key,
-            scheduled_at: planned.scheduled,
             last_scheduled: planned.period_start,
-            generated_at: self.ctx.clock.now(),
-            delivery: Delivery::Upload,
-            out_dir: None,
-            retry: RetryPolicy::default(),
             resume,
             observer: Some(Arc::new(MetricsObserver(self.ctx.metrics.clone()))),
-            privacy,
             previous_manifest_sha256: status.last_manifest_sha256.clone(),
             previous_manifest_origin: "resource's status (status.lastManifestSha256)".to_owned(),
-            look_up_previous_manifest: true,
-            signing_key,
-            timeout: Some(deadline),
+            signing_key: keys.signing_key,
+            // spec.activeDeadlineSeconds, within the operator's cap.
+            timeout: request.timeout.map(|limit| limit.min(self.ctx.run_timeout)),
             limiters: Arc::clone(&self.ctx.limiters),
             // The previous period's count sizes this one's concurrent read.
             expected_events: status.last_fetched_count,
@@ -728,6 +702,7 @@ impl<'a> Pass<'a> {
                 events,
                 by_category: status.last_category_counts.clone(),
             }),
+            ..request
         };
         Ok(request)
     }

@@ -1,103 +1,59 @@
-//! Reading the API key from the Secret named in `spec.portal.tokenSecretRef`, in the resource's
-//! own namespace only.
+//! The operator's key source: Secrets in the resource's own namespace, read with one `get`
+//! each when a run needs them. Values are the Secret's `data` bytes as they are.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
-use crate::docspace::ApiKey;
+use crate::cycle::keys::{KeyError, KeyRole, KeySource};
 use crate::spec::SecretKeyRef;
 
-/// Why the API key could not be read. Messages never contain the key.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    /// No such Secret.
-    #[error(
-        "Secret {namespace}/{name} not found; create it with the DocSpace API key under key {key:?}"
-    )]
-    NotFound {
-        /// Namespace searched.
-        namespace: String,
-        /// Secret name.
-        name: String,
-        /// Expected key.
-        key: String,
-    },
-    /// The Secret lacks the key or it is empty.
-    #[error(
-        "Secret {namespace}/{name} has no non-empty key {key:?}; put the DocSpace API key there"
-    )]
-    MissingKey {
-        /// Namespace.
-        namespace: String,
-        /// Secret name.
-        name: String,
-        /// Expected key.
-        key: String,
-    },
-    /// The API server refused or failed.
-    #[error("cannot read Secret {namespace}/{name}: {source}")]
-    Api {
-        /// Namespace.
-        namespace: String,
-        /// Secret name.
-        name: String,
-        /// The error.
-        source: kube::Error,
-    },
+/// Reads keys from Secrets in one namespace.
+pub struct SecretKeys<'a> {
+    /// The Kubernetes client.
+    pub client: &'a Client,
+    /// The resource's namespace.
+    pub namespace: &'a str,
 }
 
-/// Reads the DocSpace API key named by `reference` from a Secret in `namespace`.
-pub async fn read_api_key(
-    client: &Client,
-    namespace: &str,
-    reference: &SecretKeyRef,
-) -> Result<ApiKey, SecretError> {
-    let value = read_value(client, namespace, reference).await?;
-    ApiKey::new(value).ok_or_else(|| SecretError::MissingKey {
-        namespace: namespace.to_owned(),
-        name: reference.name.clone(),
-        key: reference.key.clone(),
-    })
-}
+impl KeySource for SecretKeys<'_> {
+    fn place(&self, _: KeyRole, reference: &SecretKeyRef) -> String {
+        format!(
+            "key {:?} of Secret {}/{}",
+            reference.key, self.namespace, reference.name
+        )
+    }
 
-/// Reads the non-empty value named by `reference` from a Secret in `namespace`.
-pub async fn read_value(
-    client: &Client,
-    namespace: &str,
-    reference: &SecretKeyRef,
-) -> Result<String, SecretError> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get_opt(&reference.name)
-        .await
-        .map_err(|source| SecretError::Api {
-            namespace: namespace.to_owned(),
-            name: reference.name.clone(),
-            source,
-        })?;
-    let Some(secret) = secret else {
-        return Err(SecretError::NotFound {
-            namespace: namespace.to_owned(),
-            name: reference.name.clone(),
-            key: reference.key.clone(),
-        });
-    };
-    let from_data = secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get(&reference.key))
-        .and_then(|v| String::from_utf8(v.0.clone()).ok());
-    let from_string_data = secret
-        .string_data
-        .as_ref()
-        .and_then(|d| d.get(&reference.key))
-        .cloned();
-    from_data
-        .or(from_string_data)
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| SecretError::MissingKey {
-            namespace: namespace.to_owned(),
-            name: reference.name.clone(),
-            key: reference.key.clone(),
-        })
+    async fn read(&self, role: KeyRole, reference: &SecretKeyRef) -> Result<Vec<u8>, KeyError> {
+        let secret_name = format!("Secret {}/{}", self.namespace, reference.name);
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), self.namespace);
+        let secret = api
+            .get_opt(&reference.name)
+            .await
+            .map_err(|e| KeyError::Unreadable {
+                field: role.field(),
+                place: secret_name.clone(),
+                detail: e.to_string(),
+            })?;
+        let Some(secret) = secret else {
+            return Err(KeyError::NotFound {
+                field: role.field(),
+                place: secret_name,
+                remedy: format!(
+                    "create it with {} under key {:?}",
+                    role.what(),
+                    reference.key
+                ),
+            });
+        };
+        secret
+            .data
+            .and_then(|mut data| data.remove(&reference.key))
+            .map(|value| value.0)
+            .filter(|bytes| !bytes.trim_ascii().is_empty())
+            .ok_or_else(|| KeyError::Empty {
+                field: role.field(),
+                place: self.place(role, reference),
+                what: role.what(),
+            })
+    }
 }

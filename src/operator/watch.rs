@@ -20,6 +20,7 @@ use kube::runtime::{Predicate, PredicateConfig, WatchStreamExt, predicates, refl
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::{mpsc, watch};
 
+use crate::cycle::keys::{KeyError, KeyRole};
 use crate::spec::{ComplianceReport, SecretKeyRef};
 
 /// Predicate hashes are kept this long for objects that do not change; past it, the next
@@ -77,15 +78,15 @@ impl Synced {
     }
 }
 
-/// The Secrets a report names, with the spec field that names each.
-pub fn secret_refs(report: &ComplianceReport) -> Vec<(&'static str, &SecretKeyRef)> {
+/// The Secrets a report names, with the key each holds.
+pub fn secret_refs(report: &ComplianceReport) -> Vec<(KeyRole, &SecretKeyRef)> {
     let spec = &report.spec;
-    let mut refs = vec![("spec.portal.tokenSecretRef", &spec.portal.token_secret_ref)];
+    let mut refs = vec![(KeyRole::Api, &spec.portal.token_secret_ref)];
     if let Some(r) = &spec.report.privacy.key_secret_ref {
-        refs.push(("spec.report.privacy.keySecretRef", r));
+        refs.push((KeyRole::Privacy, r));
     }
     if let Some(r) = &spec.report.signing_key_secret_ref {
-        refs.push(("spec.report.signingKeySecretRef", r));
+        refs.push((KeyRole::Signing, r));
     }
     refs
 }
@@ -113,14 +114,19 @@ impl SecretIndex {
     /// The first Secret `report` names that does not exist, as an actionable message.
     pub fn missing(&self, report: &ComplianceReport) -> Option<String> {
         let namespace = report.namespace().unwrap_or_default();
-        secret_refs(report).into_iter().find_map(|(field, r)| {
+        secret_refs(report).into_iter().find_map(|(role, r)| {
             self.version(&namespace, &r.name).is_none().then(|| {
-                format!(
-                    "Secret {namespace}/{} ({field}) not found; create it with the value under key {:?}{}",
-                    r.name,
-                    r.key,
-                    self.scope.note()
-                )
+                KeyError::NotFound {
+                    field: role.field(),
+                    place: format!("Secret {namespace}/{}", r.name),
+                    remedy: format!(
+                        "create it with {} under key {:?}{}",
+                        role.what(),
+                        r.key,
+                        self.scope.note()
+                    ),
+                }
+                .to_string()
             })
         })
     }

@@ -11,7 +11,6 @@ use docspace_compliance_operator::cycle::{
     CycleError, CycleOutcome, CycleRequest, Delivery, NoProgress, ResourceRef, execute,
 };
 use docspace_compliance_operator::docspace::{ApiKey, RetryPolicy};
-use docspace_compliance_operator::report::Privacy;
 use docspace_compliance_operator::sim::{SimConfig, SimHandle, Simulator};
 use docspace_compliance_operator::spec::{ComplianceReportSpec, validate};
 
@@ -87,31 +86,26 @@ pub fn request(
     out_dir: &Path,
 ) -> CycleRequest {
     let validated = validate(&spec).unwrap();
-    CycleRequest {
-        resource: ResourceRef {
-            namespace: "compliance".into(),
-            name: "monthly".into(),
-        },
+    let resource = ResourceRef {
+        namespace: "compliance".into(),
+        name: "monthly".into(),
+    };
+    let request = CycleRequest::new(
+        resource,
         spec,
         validated,
-        api_key: ApiKey::new(key).unwrap(),
-        scheduled_at: utc(at),
-        last_scheduled: None,
-        generated_at: utc(at),
+        ApiKey::new(key).unwrap(),
+        None,
+        utc(at),
+        utc(at),
+    )
+    .unwrap();
+    CycleRequest {
         delivery,
         out_dir: Some(out_dir.to_owned()),
         retry: fast_retries(),
-        resume: false,
-        observer: None,
-        privacy: Privacy::none(),
-        previous: None,
-        previous_manifest_sha256: None,
-        previous_manifest_origin: "none".to_owned(),
-        look_up_previous_manifest: true,
-        signing_key: None,
         timeout: None,
-        limiters: std::sync::Arc::default(),
-        expected_events: None,
+        ..request
     }
 }
 
