@@ -13,11 +13,13 @@ ARG RUST_TARGET=x86_64-unknown-linux-gnu
 WORKDIR /src
 COPY . .
 # A static glibc binary: it needs no loader or libc in the final image. DNS works without
-# NSS modules (glibc has its DNS and files resolvers built in since 2.34).
+# NSS modules (glibc has its DNS and files resolvers built in since 2.34). Without the default
+# `demo` feature, so the DocSpace simulator is not in the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     RUSTFLAGS='-C target-feature=+crt-static' \
-    cargo build --release --locked --target "${RUST_TARGET}" --bin docspace-compliance-operator \
+    cargo build --release --locked --target "${RUST_TARGET}" -p docspace-compliance-operator \
+        --no-default-features --bin docspace-compliance-operator \
  && mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp \
  && chmod 1777 /rootfs/tmp \
  && cp "target/${RUST_TARGET}/release/docspace-compliance-operator" /rootfs/docspace-compliance-operator \

@@ -207,6 +207,8 @@ def report_yaml(r, schedule=None, zone=None, period=None, settle=None):
         f"  schedule: \"{schedule or r['schedule']}\"\n"
         f"  timeZone: {zone or r['zone']}\n"
         f"  period: {period or r['period']}\n{extra}"
+        # One run per report when they fall due together: the fan-out, not the backfill.
+        "  missedRuns: Latest\n"
         f"  report: {{formats: [csv], fileName: \"{r['name']}-{{period}}\"}}\n"
         "  upload: {folderId: \"1045\"}\n"
     )

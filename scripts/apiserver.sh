@@ -19,6 +19,8 @@
 #   APISERVER_STOP_TIMEOUT    seconds between TERM and KILL (default 20)
 #   APISERVER_BUILD_NICE      niceness of the Go build (default 10)
 #   APISERVER_EXTRA_ARGS      extra kube-apiserver flags (word-split)
+#   APISERVER_WITH_CONTROLLERS 1: keep the ServiceAccount admission plugin (scripts/node.sh
+#                             runs a controller-manager that creates the ServiceAccounts)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +33,8 @@ readonly BINARIES=(kube-apiserver etcd kubectl)
 
 log() { printf 'apiserver.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/lib/k8s-test.sh
+source "$REPO_ROOT/scripts/lib/k8s-test.sh"
 
 # The pinned release, read from the module's go.mod (single source of truth).
 k8s_version() {
@@ -45,30 +49,6 @@ bin_dir() { printf '%s/apiserver/%s/bin\n' "$CACHE_ROOT" "$(k8s_version)"; }
 # ---------------------------------------------------------------------------
 # build
 # ---------------------------------------------------------------------------
-
-# True when every binary exists and is newer than go.mod, go.sum and the mains.
-binaries_up_to_date() {
-    local dir="$1" bin src
-    for bin in "${BINARIES[@]}"; do
-        [[ -x "$dir/$bin" ]] || return 1
-        while IFS= read -r -d '' src; do
-            [[ "$dir/$bin" -nt "$src" ]] || return 1
-        done < <(find "$MODULE_DIR/go.mod" "$MODULE_DIR/go.sum" "$MODULE_DIR/cmd" -type f \
-                     \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0)
-    done
-}
-
-# -X flags that upstream's hack/lib/version.sh sets, so `kubectl version` and
-# the server's /version report the pinned release.
-version_ldflags() {
-    local version="$1" major minor pkg
-    major="${version#v}"; major="${major%%.*}"
-    minor="${version#v*.}"; minor="${minor%%.*}"
-    for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-        printf -- "-X '%s.gitVersion=%s' -X '%s.gitMajor=%s' -X '%s.gitMinor=%s' " \
-            "$pkg" "$version" "$pkg" "$major" "$pkg" "$minor"
-    done
-}
 
 # Runs in a subshell so the build lock (fd 9) is released on return and is not
 # inherited by the servers that `start` launches afterwards.
@@ -99,7 +79,8 @@ cmd_build() (
         export GOCACHE="$CACHE_ROOT/go/build"
         export GOFLAGS="-modcacherw -buildvcs=false -mod=readonly"
         nice -n "${APISERVER_BUILD_NICE:-10}" \
-            go build -trimpath -ldflags "-s -w $(version_ldflags "$version")" -o "$tmp/" ./cmd/...
+            go build -trimpath -ldflags "-s -w $(version_ldflags "$version")" -o "$tmp/" \
+            "${BINARIES[@]/#/./cmd/}" # only these: scripts/node.sh builds the node's mains
     ) || { rm -rf "$tmp"; die "go build failed"; }
 
     local bin
@@ -154,7 +135,9 @@ generate_pki() {
 
     local server_ext="basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment"
     server_ext+="\nextendedKeyUsage=serverAuth"
-    server_ext+="\nsubjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
+    # 10.0.0.1: the "kubernetes" Service of --service-cluster-ip-range, which Pods on the node of
+    # scripts/node.sh dial (KUBERNETES_SERVICE_HOST).
+    server_ext+="\nsubjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"
     sign_cert "$pki" apiserver "/CN=kube-apiserver" "$server_ext"
 
     local client_ext="basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment"
@@ -200,37 +183,6 @@ EOF
 # ---------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------
-
-# A random loopback port below the ephemeral range that nothing listens on.
-free_port() {
-    local port i
-    for ((i = 0; i < 100; i++)); do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            printf '%s\n' "$port"
-            return 0
-        fi
-    done
-    die "no free loopback port found"
-}
-
-# running <pid>: the process exists and is not a zombie (a container's PID 1
-# may not reap the servers once this script has exited).
-running() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat:0:1}" != Z ]]
-}
-
-# pid_alive <state> <name>: the pid in <name>.pid runs our binary <name>.
-pid_alive() {
-    local pidfile="$1/$2.pid" pid
-    [[ -s "$pidfile" ]] || return 1
-    pid="$(<"$pidfile")"
-    running "$pid" || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "/$2 "
-}
 
 log_tail() {
     local file="$1"
@@ -317,13 +269,16 @@ cmd_start() {
         --service-account-signing-key-file="$pki/sa.key"
         --service-cluster-ip-range=10.0.0.0/24
         --allow-privileged=true
-        # No controller-manager runs, so nothing creates the "default"
-        # ServiceAccount that this admission plugin requires for Pods (as envtest).
-        --disable-admission-plugins=ServiceAccount
         # No Endpoints for the "kubernetes" Service (127.0.0.1 is not a valid endpoint).
         --endpoint-reconciler-type=none
         --profiling=false
     )
+    if [[ "${APISERVER_WITH_CONTROLLERS:-0}" != 1 ]]; then
+        # No controller-manager runs, so nothing creates the "default"
+        # ServiceAccount that this admission plugin requires for Pods (as envtest).
+        # scripts/node.sh runs one, and needs the plugin to mount Pods' tokens.
+        args+=(--disable-admission-plugins=ServiceAccount)
+    fi
     # shellcheck disable=SC2206 # word splitting is intended
     args+=(${APISERVER_EXTRA_ARGS:-})
 
@@ -382,7 +337,7 @@ main() {
         start) cmd_start "$@" ;;
         stop) cmd_stop "$@" ;;
         bin-dir) bin_dir ;;
-        *) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+        *) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
     esac
 }
 

@@ -41,8 +41,10 @@ cmd_binary() {
                 CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_BIN_EXE_* | CARGO_CRATE_* | CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | RUST_RECURSION_COUNT) unset "$var" ;;
             esac
         done
+        # Without the default `demo` feature: the DocSpace simulator stays out of the image.
         RUSTFLAGS='-C target-feature=+crt-static' \
-            cargo build --locked --profile "$PROFILE" --target "$TARGET" --bin "$BIN" >&2
+            cargo build --locked --profile "$PROFILE" --target "$TARGET" \
+                -p "$BIN" --no-default-features --bin "$BIN" >&2
     ) || die "cargo build of the static binary failed"
     # A dynamic binary cannot run in a FROM-scratch image.
     if command -v file >/dev/null && ! file -L "$out" | grep -Eq 'statically linked|static-pie linked'; then

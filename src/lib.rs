@@ -6,8 +6,8 @@
 //! portal's API), renders it with [`report`] (txt, csv, ndjson, md, xlsx), seals it with
 //! [`integrity`] (the manifest, its signature and the hash chain) and uploads it. [`schedule`]
 //! turns a cron schedule into scheduled instants and periods; [`spec`] holds the
-//! `ComplianceReport` resource they share. [`sim`] is the DocSpace simulator of the tests,
-//! benchmarks and the demo.
+//! `ComplianceReport` resource they share. The DocSpace simulator of the tests, benchmarks and
+//! the demo is a crate of its own (`crates/docspace-sim`), not part of this library.
 
 pub mod cycle;
 pub mod docspace;
@@ -16,6 +16,5 @@ pub mod logging;
 pub mod operator;
 pub mod report;
 pub mod schedule;
-pub mod sim;
 pub mod spec;
 pub mod text;

@@ -5,58 +5,18 @@
 //! Standalone: needs only lua5.1 with lyaml, found (and installed if missing) by
 //! scripts/test-tools.sh like the other tool-based tests.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod support;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+use std::path::Path;
+
+use support::files::{copy_dir, read, yaml};
+use support::tools::{ROOT, lua, run, text};
+
 const ACTIONS_DIR: &str =
     "argocd/resource_customizations/compliance.docspace.dev/ComplianceReport/actions";
 const RUNNER: &str = "scripts/argocd-health-test.lua";
 const ACTIONS_KEY: &str =
     "resource.customizations.actions.compliance.docspace.dev_ComplianceReport";
-
-/// lua5.1 (with lyaml), installed on first use; fails the test with how to install it.
-fn lua() -> String {
-    let out = Command::new(format!("{ROOT}/scripts/test-tools.sh"))
-        .args(["path", "lua"])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("scripts/test-tools.sh runs");
-    assert!(
-        out.status.success(),
-        "lua5.1 with lyaml is not available and could not be installed (see the lines above); \
-         install it with `scripts/test-tools.sh install` or `apt-get install lua5.1 lua-yaml`"
-    );
-    let lua = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let version = run(&lua, &["-v"]);
-    let version = text(&version.stdout) + &text(&version.stderr);
-    assert!(
-        version.contains("Lua 5.1"),
-        "{lua} is not Lua 5.1: {version}"
-    );
-    lua
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} cannot run: {e}"))
-}
-
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn yaml(source: &str) -> serde_json::Value {
-    serde_saphyr::from_str(source).unwrap()
-}
 
 /// Discovery tests plus action tests in an action_test.yaml.
 fn test_count(action_test_yaml: &str) -> usize {
@@ -77,19 +37,6 @@ fn action_names() -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 #[test]

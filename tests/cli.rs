@@ -1,11 +1,11 @@
 //! The binary as a user runs it: `report` against the simulator, and its errors.
 
-mod common;
+mod support;
 
 use std::process::Output;
 
-use common::*;
-use docspace_compliance_operator::sim::SimHandle;
+use docspace_sim::SimHandle;
+use support::sim::{sim, sim_key, utc};
 
 const BIN: &str = env!("CARGO_BIN_EXE_docspace-compliance-operator");
 

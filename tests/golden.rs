@@ -2,11 +2,11 @@
 //! reviewed by eye once and pinned. Set UPDATE_GOLDEN=1 to rewrite them after an intended
 //! change, then review the diff.
 
-mod common;
+mod support;
 
-use common::*;
-use docspace_compliance_operator::cycle::{Delivery, NoProgress, execute};
 use serde_json::json;
+use support::cycle::{dry_run, spec};
+use support::sim::sim;
 
 const PORTAL: &str = "https://docspace.example";
 
@@ -17,7 +17,6 @@ async fn every_section_matches_the_pinned_report() {
         c.portal_time_zone = chrono_tz::Europe::Berlin;
     })
     .await;
-    let out = tempfile::tempdir().unwrap();
     let s = spec(
         &sim,
         json!({
@@ -26,18 +25,7 @@ async fn every_section_matches_the_pinned_report() {
             "report": {"formats": ["md", "txt"], "massDownloadPerHour": 1}
         }),
     );
-    let outcome = execute(
-        request(
-            s,
-            &sim_key(),
-            "2025-04-01T03:00:00+02:00",
-            Delivery::DryRun,
-            out.path(),
-        ),
-        std::sync::Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let outcome = dry_run(s, "2025-04-01T03:00:00+02:00").await.unwrap();
     assert!(outcome.event_count > 100);
     for upload in &outcome.uploads {
         let ext = upload.file_name.rsplit('.').next().unwrap();

@@ -2,7 +2,7 @@
 //! the key elsewhere, answers that never end. Each must fail the run clearly, send the key
 //! nowhere else, and hold memory bounded.
 
-mod common;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,8 +13,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use docspace_compliance_operator::cycle::{Delivery, NoProgress, execute};
+use docspace_compliance_operator::cycle::Delivery;
 use docspace_compliance_operator::spec::ComplianceReportSpec;
+use support::cycle::{execute_request, first_artefact, request, run_as};
 
 const KEY: &str = "sk-hostile-test-key";
 
@@ -185,15 +186,7 @@ async fn run_against(url: &str) -> Result<(), String> {
 }
 
 async fn run_spec(spec: ComplianceReportSpec) -> Result<(), String> {
-    let out = tempfile::tempdir().unwrap();
-    let request = common::request(
-        spec,
-        KEY,
-        "2025-04-01T03:00:00Z",
-        Delivery::Upload,
-        out.path(),
-    );
-    execute(request, std::sync::Arc::new(NoProgress))
+    run_as(KEY, spec, "2025-04-01T03:00:00Z", Delivery::Upload, |_| {})
         .await
         .map(|_| ())
         .map_err(|e| format!("{} | {e}", e.reason()))
@@ -415,7 +408,7 @@ async fn a_run_past_its_time_limit_fails_uploads_nothing_and_leaves_no_spool() {
     )
     .await;
     let out = tempfile::tempdir().unwrap();
-    let mut request = common::request(
+    let mut request = request(
         spec_with_sources(&format!("http://{portal}"), true, false),
         KEY,
         "2025-04-01T03:00:00Z",
@@ -424,9 +417,7 @@ async fn a_run_past_its_time_limit_fails_uploads_nothing_and_leaves_no_spool() {
     );
     request.timeout = Some(std::time::Duration::from_secs(1));
     let started = std::time::Instant::now();
-    let error = execute(request, std::sync::Arc::new(NoProgress))
-        .await
-        .unwrap_err();
+    let error = execute_request(request).await.unwrap_err();
     assert_eq!(error.reason(), "DeadlineExceeded", "{error}");
     assert!(
         error.to_string().contains("1 s") && error.to_string().contains("nothing was uploaded")
@@ -544,19 +535,11 @@ async fn an_id_that_comes_back_with_other_content_is_reported_not_dropped() {
     let (portal, _hostile) = start(Behaviour::Portal(Arc::new(script))).await;
     let mut spec = spec_with_sources(&format!("http://{portal}"), true, false);
     spec.report.formats = vec![docspace_compliance_operator::spec::ReportFormat::Md];
-    let out = tempfile::tempdir().unwrap();
-    let request = common::request(
-        spec,
-        KEY,
-        "2025-04-01T03:00:00Z",
-        Delivery::DryRun,
-        out.path(),
-    );
-    let outcome = execute(request, std::sync::Arc::new(NoProgress))
+    let outcome = run_as(KEY, spec, "2025-04-01T03:00:00Z", Delivery::DryRun, |_| {})
         .await
         .unwrap();
     assert_eq!(outcome.event_count, 151, "every distinct id once");
-    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    let md = first_artefact(&outcome);
     assert!(
         md.contains("This report is incomplete because the portal returned 1 event(s) under an id it had already returned but with different content"),
         "{md}"

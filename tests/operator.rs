@@ -2,99 +2,22 @@
 //! scripts/apiserver.sh), running as its own process under the RBAC of deploy/, against the
 //! DocSpace simulator, with a clock file the test moves.
 
-mod common;
 mod support;
 
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::sim;
 use docspace_compliance_operator::schedule::{Schedule, parse_time_zone};
-use docspace_compliance_operator::sim::{DEFAULT_API_KEY, Fault, FaultRule};
-use sha2::Digest;
-use support::kube::{ApiServer, Operator, set_clock};
-
-const WAIT: Duration = Duration::from_secs(60);
-
-fn secret(namespace: &str, name: &str, key: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {namespace}}}\nstringData: {{token: \"{key}\"}}\n"
-    )
-}
-
-fn report(namespace: &str, name: &str, url: &str, secret: &str, extra: &str) -> String {
-    format!(
-        "apiVersion: compliance.docspace.dev/v1alpha1\nkind: ComplianceReport\nmetadata: {{name: {name}, namespace: {namespace}}}\n\
-         spec:\n  portal: {{url: \"{url}\", tokenSecretRef: {{name: {secret}}}}}\n  schedule: \"0 3 1 * *\"\n  \
-         timeZone: UTC\n  period: PreviousMonth\n  report: {{formats: [csv], fileName: \"{name}-{{period}}\"}}\n  \
-         upload: {{folderId: \"1045\"}}\n{extra}"
-    )
-}
-
-fn ready(value: &serde_json::Value) -> Option<(String, String, String)> {
-    let conditions = value["status"]["conditions"].as_array()?;
-    let c = conditions.iter().find(|c| c["type"] == "Ready")?;
-    Some((
-        c["status"].as_str()?.to_owned(),
-        c["reason"].as_str()?.to_owned(),
-        c["message"].as_str().unwrap_or_default().to_owned(),
-    ))
-}
-
-fn reason_is(reason: &'static str) -> impl Fn(&serde_json::Value) -> bool {
-    move |v| ready(v).is_some_and(|(_, r, _)| r == reason)
-}
-
-/// The first monthly run after the real now, and the month it reports.
-fn first_run() -> (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>) {
-    let schedule = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
-    let s1 = schedule.next_after(Utc::now()).unwrap();
-    let month_start = schedule.latest_before(s1).unwrap() - TimeDelta::hours(3);
-    (s1, month_start, s1 - TimeDelta::hours(3))
-}
-
-/// An API server, a work dir with the clock file at the real now, and a simulator seeded
-/// with `events` in the month the first monthly run reports.
-struct Setup {
-    server: ApiServer,
-    work: tempfile::TempDir,
-    clock: std::path::PathBuf,
-    s1: DateTime<Utc>,
-    month_from: DateTime<Utc>,
-    month_to: DateTime<Utc>,
-    sim: docspace_compliance_operator::sim::SimHandle,
-}
-
-impl Setup {
-    async fn new(events: usize, namespace: &str) -> Self {
-        let server = ApiServer::start();
-        let work = tempfile::tempdir().unwrap();
-        let clock = work.path().join("now");
-        let (s1, month_from, month_to) = first_run();
-        set_clock(&clock, Utc::now());
-        let sim = sim(
-            events,
-            &month_from.to_rfc3339(),
-            &month_to.to_rfc3339(),
-            |_| {},
-        )
-        .await;
-        server.kubectl_ok(&["create", "namespace", namespace]);
-        Self {
-            server,
-            work,
-            clock,
-            s1,
-            month_from,
-            month_to,
-            sim,
-        }
-    }
-}
+use docspace_sim::{DEFAULT_API_KEY, Fault, FaultRule};
+use support::cluster::{Cluster, monthly, rfc3339};
+use support::conditions::{WAIT, condition, current_reason_is, eventually, ready, reason_is};
+use support::files::sha256_hex;
+use support::fixtures::{report, secret};
+use support::kube::{Operator, set_clock};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_reconciles_reports_on_a_real_api_server() {
-    let Setup {
+    let Cluster {
         server,
         work,
         clock,
@@ -102,7 +25,7 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
         month_from,
         month_to,
         sim,
-    } = Setup::new(1500, "team").await;
+    } = Cluster::start(1500, "team").await;
     let url = sim.base_url();
     let operator = Operator::start(&server, &clock, "op-a", work.path());
 
@@ -131,61 +54,28 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     );
 
     // A valid report waits for its first schedule.
-    assert!(
-        server
-            .apply(&secret("team", "docspace", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&report("team", "monthly", &url, "docspace", ""))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("team", "docspace", DEFAULT_API_KEY));
+    server.apply_ok(&report("team", "monthly", &url, "docspace", ""));
     let waiting = server.wait_for("team", "creport/monthly", WAIT, reason_is("Scheduled"));
-    assert_eq!(
-        waiting["status"]["nextScheduleTime"],
-        s1.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    assert_eq!(waiting["status"]["nextScheduleTime"], rfc3339(s1));
 
     // Semantically invalid (unknown time zone): a condition and an event, not a crash loop.
     let zone = report("team", "zone", &url, "docspace", "")
         .replace("timeZone: UTC", "timeZone: Mars/Base");
-    assert!(server.apply(&zone).status.success());
+    server.apply_ok(&zone);
     let invalid = server.wait_for("team", "creport/zone", WAIT, reason_is("InvalidSpec"));
     assert!(ready(&invalid).unwrap().2.contains("spec.timeZone"));
     // Missing Secret, wrong key, suspended.
-    assert!(
-        server
-            .apply(&report("team", "nosecret", &url, "later", ""))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&secret("team", "wrong", "sk-not-the-key"))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&report("team", "wrongkey", &url, "wrong", ""))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&report(
-                "team",
-                "paused",
-                &url,
-                "docspace",
-                "  suspend: true\n"
-            ))
-            .status
-            .success()
-    );
+    server.apply_ok(&report("team", "nosecret", &url, "later", ""));
+    server.apply_ok(&secret("team", "wrong", "sk-not-the-key"));
+    server.apply_ok(&report("team", "wrongkey", &url, "wrong", ""));
+    server.apply_ok(&report(
+        "team",
+        "paused",
+        &url,
+        "docspace",
+        "  suspend: true\n",
+    ));
     server.wait_for("team", "creport/paused", WAIT, reason_is("Suspended"));
     // Hourly reports created now: at the move below many hours are missed.
     let hourly = |name: &str, extra: &str| {
@@ -193,28 +83,13 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
             .replace("0 3 1 * *", "0 * * * *")
             .replace("PreviousMonth", "SinceLastRun")
     };
-    assert!(
-        server
-            .apply(&hourly(
-                "hourly",
-                "  settleSeconds: 0\n  missedRuns: Latest\n"
-            ))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&hourly("late", "  startingDeadlineSeconds: 10\n"))
-            .status
-            .success()
-    );
+    server.apply_ok(&hourly(
+        "hourly",
+        "  settleSeconds: 0\n  missedRuns: Latest\n",
+    ));
+    server.apply_ok(&hourly("late", "  startingDeadlineSeconds: 10\n"));
     // The default settle time: a run of a period that just ended waits for late writes.
-    assert!(
-        server
-            .apply(&hourly("settling", "  missedRuns: Latest\n"))
-            .status
-            .success()
-    );
+    server.apply_ok(&hourly("settling", "  missedRuns: Latest\n"));
     server.wait_for("team", "creport/late", WAIT, reason_is("Scheduled"));
 
     // The schedule comes due.
@@ -240,14 +115,8 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
         .find(|f| f.title.starts_with("monthly-") && f.title.ends_with(".csv"))
         .unwrap();
     assert_eq!(status["lastUploadedFileId"], stored.id.to_string());
-    assert_eq!(
-        status["lastReportSha256"],
-        hex::encode(sha2::Sha256::digest(&stored.content))
-    );
-    assert_eq!(
-        status["lastScheduleTime"],
-        s1.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    assert_eq!(status["lastReportSha256"], sha256_hex(&stored.content));
+    assert_eq!(status["lastScheduleTime"], rfc3339(s1));
     let reasons = server.event_reasons("team", "monthly");
     assert!(
         reasons.contains(&"RunStarted".to_owned()) && reasons.contains(&"RunSucceeded".to_owned()),
@@ -330,38 +199,23 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
             .contains(&"SecretNotFound".to_owned())
     );
     server.wait_for("team", "creport/wrongkey", WAIT, reason_is("Unauthorized"));
-    assert!(
-        server
-            .apply(&secret("team", "later", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&secret("team", "wrong", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("team", "later", DEFAULT_API_KEY));
+    server.apply_ok(&secret("team", "wrong", DEFAULT_API_KEY));
     server.wait_for("team", "creport/nosecret", WAIT, reason_is("Succeeded"));
     server.wait_for("team", "creport/wrongkey", WAIT, reason_is("Succeeded"));
 
     // A portal that answers 402 is a PaymentRequired condition with a Warning event.
-    let unpaid = common::sim(10, &month_from.to_rfc3339(), &month_to.to_rfc3339(), |c| {
+    let unpaid = support::sim::sim(10, &month_from.to_rfc3339(), &month_to.to_rfc3339(), |c| {
         c.portal_unpaid = true
     })
     .await;
-    assert!(
-        server
-            .apply(&report(
-                "team",
-                "unpaid",
-                &unpaid.base_url(),
-                "docspace",
-                ""
-            ))
-            .status
-            .success()
-    );
+    server.apply_ok(&report(
+        "team",
+        "unpaid",
+        &unpaid.base_url(),
+        "docspace",
+        "",
+    ));
     let failed = server.wait_for("team", "creport/unpaid", WAIT, reason_is("PaymentRequired"));
     assert!(
         ready(&failed).unwrap().2.contains("402"),
@@ -375,19 +229,8 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
     );
 
     // The status is written by server-side apply, by one field manager.
-    let with_fields: serde_json::Value = serde_json::from_str(&server.kubectl_ok(&[
-        "get",
-        "-n",
-        "team",
-        "creport/monthly",
-        "-o",
-        "json",
-        "--show-managed-fields",
-    ]))
-    .unwrap();
-    let managers: Vec<String> = with_fields["metadata"]["managedFields"]
-        .as_array()
-        .unwrap()
+    let managers: Vec<String> = server
+        .managed_fields("team", "creport/monthly")
         .iter()
         .filter(|m| m["subresource"] == "status")
         .map(|m| {
@@ -469,7 +312,7 @@ async fn operator_reconciles_reports_on_a_real_api_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_and_a_crash_upload_each_period_once() {
-    let Setup {
+    let Cluster {
         server,
         work,
         clock,
@@ -477,21 +320,16 @@ async fn two_replicas_and_a_crash_upload_each_period_once() {
         month_from,
         sim,
         ..
-    } = Setup::new(800, "ha").await;
+    } = Cluster::start(800, "ha").await;
     let url = sim.base_url();
-    assert!(
-        server
-            .apply(&secret("ha", "docspace", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("ha", "docspace", DEFAULT_API_KEY));
     let spec = report("ha", "pair", &url, "docspace", "")
         .replace("formats: [csv]", "formats: [csv, ndjson]")
         .replace(
             "upload: {folderId: \"1045\"}",
             "upload: {folderId: \"1045\", onExisting: Rename}",
         );
-    assert!(server.apply(&spec).status.success());
+    server.apply_ok(&spec);
 
     let mut a = Operator::start(&server, &clock, "op-a", work.path());
     let b = Operator::start(&server, &clock, "op-b", work.path());
@@ -503,11 +341,7 @@ async fn two_replicas_and_a_crash_upload_each_period_once() {
             .times(1),
     );
     set_clock(&clock, s1 + TimeDelta::seconds(30));
-    let deadline = std::time::Instant::now() + WAIT;
-    while sim.uploads().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no upload started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually("an upload to start", WAIT, || !sim.uploads().is_empty());
     // One file is stored; the leader is now waiting on the second upload. Kill whichever leads.
     let leader_is_a = a.log_text().contains("became the leader");
     let mut leader = if leader_is_a { a } else { b };
@@ -533,14 +367,9 @@ async fn two_replicas_and_a_crash_upload_each_period_once() {
     );
     // Restarting the killed replica changes nothing.
     a = Operator::start(&server, &clock, "op-c", work.path());
-    let deadline = std::time::Instant::now() + WAIT;
-    while a.http_get("/livez").map(|r| r.0) != Some(200) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the restarted replica never came up"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually("the restarted replica to come up", WAIT, || {
+        a.http_get("/livez").map(|r| r.0) == Some(200)
+    });
     assert_eq!(sim.uploads().len(), 3);
     drop(a);
     drop(leader);
@@ -550,59 +379,19 @@ fn month_label(from: DateTime<Utc>) -> String {
     from.format("%Y-%m").to_string()
 }
 
-/// The condition of `type_` as (status, reason), if present.
-fn condition(value: &serde_json::Value, type_: &str) -> Option<(String, String)> {
-    let conditions = value["status"]["conditions"].as_array()?;
-    let c = conditions.iter().find(|c| c["type"] == type_)?;
-    Some((
-        c["status"].as_str()?.to_owned(),
-        c["reason"].as_str()?.to_owned(),
-    ))
-}
-
-/// Ready has `reason` and describes the current generation.
-fn current_reason_is(reason: &'static str) -> impl Fn(&serde_json::Value) -> bool {
-    move |v| {
-        let generation = &v["metadata"]["generation"];
-        ready(v).is_some_and(|(_, r, _)| r == reason)
-            && v["status"]["conditions"]
-                .as_array()
-                .is_some_and(|cs| cs.iter().all(|c| &c["observedGeneration"] == generation))
-    }
-}
-
-/// Polls `check` until it holds or `timeout` passes.
-fn eventually(what: &str, timeout: Duration, check: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + timeout;
-    while !check() {
-        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_key_backs_off_and_a_fixed_secret_runs_at_once() {
-    let Setup {
+    let Cluster {
         server,
         work,
         clock,
         s1,
         sim,
         ..
-    } = Setup::new(200, "retry").await;
+    } = Cluster::start(200, "retry").await;
     let url = sim.base_url();
-    assert!(
-        server
-            .apply(&secret("retry", "docspace", "sk-rejected"))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&report("retry", "monthly", &url, "docspace", ""))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("retry", "docspace", "sk-rejected"));
+    server.apply_ok(&report("retry", "monthly", &url, "docspace", ""));
     // The default backoff: 10 s, doubling, up to 15 min.
     let operator = Operator::start_with(
         &server,
@@ -690,12 +479,7 @@ async fn a_rejected_key_backs_off_and_a_fixed_secret_runs_at_once() {
         DateTime::parse_from_rfc3339(pending["status"]["nextRetryTime"].as_str().unwrap())
             .unwrap()
             .with_timezone(&Utc);
-    assert!(
-        server
-            .apply(&secret("retry", "docspace", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("retry", "docspace", DEFAULT_API_KEY));
     let done = server.wait_for(
         "retry",
         "creport/monthly",
@@ -728,22 +512,17 @@ async fn a_rejected_key_backs_off_and_a_fixed_secret_runs_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conditions_follow_the_spec_and_the_world_without_a_run() {
-    let Setup {
+    let Cluster {
         server,
         work,
         clock,
         sim,
         ..
-    } = Setup::new(10, "cond").await;
+    } = Cluster::start(10, "cond").await;
     let url = sim.base_url();
     let origin = url.trim_end_matches('/').to_owned();
     let other = url.replace("127.0.0.1", "localhost");
-    assert!(
-        server
-            .apply(&secret("cond", "docspace", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("cond", "docspace", DEFAULT_API_KEY));
     let allow_sim = format!("--allowed-portals={origin}");
     let mut operator =
         Operator::start_with(&server, &clock, "op-c", work.path(), &[allow_sim.as_str()]);
@@ -756,7 +535,7 @@ async fn conditions_follow_the_spec_and_the_world_without_a_run() {
         report("cond", "elsewhere", &other, "docspace", ""),
         report("cond", "nosecret", &url, "later", ""),
     ] {
-        assert!(server.apply(&yaml).status.success());
+        server.apply_ok(&yaml);
     }
     server.wait_for(
         "cond",
@@ -791,32 +570,17 @@ async fn conditions_follow_the_spec_and_the_world_without_a_run() {
 
     // Each fix shows within seconds, long before any run.
     let soon = Duration::from_secs(15);
-    assert!(
-        server
-            .apply(&paused.replace("  suspend: true\n", ""))
-            .status
-            .success()
-    );
+    server.apply_ok(&paused.replace("  suspend: true\n", ""));
     server.wait_for(
         "cond",
         "creport/paused",
         soon,
         current_reason_is("Scheduled"),
     );
-    assert!(
-        server
-            .apply(&zone.replace("Mars/Base", "Europe/Berlin"))
-            .status
-            .success()
-    );
+    server.apply_ok(&zone.replace("Mars/Base", "Europe/Berlin"));
     let fixed = server.wait_for("cond", "creport/zone", soon, current_reason_is("Scheduled"));
     assert_eq!(condition(&fixed, "Stalled"), None, "{}", fixed["status"]);
-    assert!(
-        server
-            .apply(&secret("cond", "later", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("cond", "later", DEFAULT_API_KEY));
     let found = server.wait_for("cond", "creport/nosecret", soon, reason_is("Scheduled"));
     assert_eq!(condition(&found, "Stalled"), None);
     // The allow-list changes with a restart (a chart upgrade).
@@ -847,27 +611,17 @@ async fn conditions_follow_the_spec_and_the_world_without_a_run() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standbys_are_ready_and_the_next_leader_takes_over() {
-    let Setup {
+    let Cluster {
         server,
         work,
         clock,
         s1,
         sim,
         ..
-    } = Setup::new(100, "standby").await;
+    } = Cluster::start(100, "standby").await;
     let url = sim.base_url();
-    assert!(
-        server
-            .apply(&secret("standby", "docspace", DEFAULT_API_KEY))
-            .status
-            .success()
-    );
-    assert!(
-        server
-            .apply(&report("standby", "monthly", &url, "docspace", ""))
-            .status
-            .success()
-    );
+    server.apply_ok(&secret("standby", "docspace", DEFAULT_API_KEY));
+    server.apply_ok(&report("standby", "monthly", &url, "docspace", ""));
     let a = Operator::start(&server, &clock, "op-a", work.path());
     let b = Operator::start(&server, &clock, "op-b", work.path());
     // Both are ready once synced, leader or not; exactly one leads.
@@ -902,13 +656,10 @@ async fn standbys_are_ready_and_the_next_leader_takes_over() {
     let handover = killed.elapsed();
     println!("handover after {handover:?}");
     assert!(handover < Duration::from_secs(10), "{handover:?}");
-    let s2 = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap())
-        .unwrap()
-        .next_after(s1)
-        .unwrap();
+    let s2 = monthly().next_after(s1).unwrap();
     set_clock(&clock, s2 + TimeDelta::seconds(30));
     server.wait_for("standby", "creport/monthly", WAIT, |v| {
-        v["status"]["lastScheduleTime"] == s2.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        v["status"]["lastScheduleTime"] == rfc3339(s2)
     });
     assert_eq!(standby.metric(r#"runs_total{result="success"}"#), 1.0);
     let csv = sim
@@ -921,28 +672,18 @@ async fn standbys_are_ready_and_the_next_leader_takes_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_narrowed_secret_scope_says_why_a_secret_is_not_found() {
-    let Setup {
+    let Cluster {
         server,
         work,
         clock,
         sim,
         ..
-    } = Setup::new(10, "scoped").await;
+    } = Cluster::start(10, "scoped").await;
     server.kubectl_ok(&["create", "namespace", "outside"]);
     let url = sim.base_url();
     for ns in ["scoped", "outside"] {
-        assert!(
-            server
-                .apply(&secret(ns, "docspace", DEFAULT_API_KEY))
-                .status
-                .success()
-        );
-        assert!(
-            server
-                .apply(&report(ns, "monthly", &url, "docspace", ""))
-                .status
-                .success()
-        );
+        server.apply_ok(&secret(ns, "docspace", DEFAULT_API_KEY));
+        server.apply_ok(&report(ns, "monthly", &url, "docspace", ""));
     }
     let _operator = Operator::start_with(
         &server,
@@ -999,11 +740,6 @@ async fn a_narrowed_secret_scope_says_why_a_secret_is_not_found() {
     assert!(sim.requests().is_empty());
 }
 
-/// The time an annotation can carry.
-fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn history(value: &serde_json::Value) -> Vec<serde_json::Value> {
     value["status"]["history"]
         .as_array()
@@ -1013,25 +749,17 @@ fn history(value: &serde_json::Value) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn day_two_controls_run_now_backfill_gaps_history_deadline_and_metrics() {
-    let Setup {
+    let Cluster {
         server,
         work,
         clock,
         sim,
         ..
-    } = Setup::new(200, "day2").await;
+    } = Cluster::start(200, "day2").await;
     let url = sim.base_url();
     let start = Utc::now();
     let operator = Operator::start(&server, &clock, "op-d", work.path());
-    let apply = |yaml: String| {
-        let out = server.apply(&yaml);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    apply(secret("day2", "docspace", DEFAULT_API_KEY));
+    server.apply_ok(&secret("day2", "docspace", DEFAULT_API_KEY));
     let shaped = |name: &str, cron: &str, period: &str, extra: &str| {
         report(
             "day2",
@@ -1044,22 +772,22 @@ async fn day_two_controls_run_now_backfill_gaps_history_deadline_and_metrics() {
         .replace("PreviousMonth", period)
     };
     // Hourly, every missed hour reported (missedRuns: All is the default).
-    apply(shaped("backfill", "0 * * * *", "SinceLastRun", ""));
+    server.apply_ok(&shaped("backfill", "0 * * * *", "SinceLastRun", ""));
     // Daily with a starting deadline: days it could not start on are gaps.
-    apply(shaped(
+    server.apply_ok(&shaped(
         "daily",
         "30 0 * * *",
         "PreviousDay",
         "  startingDeadlineSeconds: 600\n",
     ));
     // Monthly, run by request; `newVersion` is the deprecated spelling of NewVersion.
-    apply(shaped("rerun", "0 3 1 * *", "PreviousMonth", "").replace(
+    server.apply_ok(&shaped("rerun", "0 3 1 * *", "PreviousMonth", "").replace(
         "upload: {folderId: \"1045\"}",
         "upload: {folderId: \"1045\", onExisting: newVersion}",
     ));
     // Monthly with a 2-second limit and three artefacts (csv, txt, manifest).
-    apply(
-        shaped(
+    server.apply_ok(
+        &shaped(
             "slow",
             "0 3 1 * *",
             "PreviousMonth",
@@ -1067,7 +795,7 @@ async fn day_two_controls_run_now_backfill_gaps_history_deadline_and_metrics() {
         )
         .replace("formats: [csv]", "formats: [csv, txt]"),
     );
-    apply(shaped(
+    server.apply_ok(&shaped(
         "paused",
         "0 3 1 * *",
         "PreviousMonth",
@@ -1097,11 +825,11 @@ async fn day_two_controls_run_now_backfill_gaps_history_deadline_and_metrics() {
 
     // Run now: the most recent scheduled instant at or before the request, though the
     // schedule never ran it (it precedes the report).
-    let monthly = Schedule::parse("0 3 1 * *", parse_time_zone("UTC").unwrap()).unwrap();
-    let instant = monthly.latest_at_or_before(start).unwrap();
+    let schedule = monthly();
+    let instant = schedule.latest_at_or_before(start).unwrap();
     let label = docspace_compliance_operator::schedule::period_for(
         docspace_compliance_operator::spec::Period::PreviousMonth,
-        &monthly,
+        &schedule,
         instant,
         None,
     )

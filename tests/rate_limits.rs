@@ -1,24 +1,22 @@
 //! Reading as fast as the portal allows and no faster: concurrent slices, the shared per-portal
 //! limiter, adaptive concurrency on 429, and filters the portal applies before paging.
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
-use docspace_compliance_operator::cycle::{
-    CycleOutcome, CycleRequest, Delivery, NoProgress, Progress, execute,
-};
+use docspace_compliance_operator::cycle::{CycleRequest, Delivery, Progress, execute};
 use docspace_compliance_operator::docspace::PortalLimiters;
 use docspace_compliance_operator::docspace::Source;
-use docspace_compliance_operator::sim::{RequestRecord, SimHandle};
+use docspace_compliance_operator::spec::ComplianceReportSpec;
+use docspace_sim::{RequestRecord, SimHandle};
 use serde_json::json;
+use support::cycle::{Ran, ndjson_events, ndjson_ids, request, run_with, spec, unique};
+use support::json::merge;
+use support::sim::{APRIL_RUN, MARCH_FROM, MARCH_TO, march_audit_ids, sim, sim_key};
 
-const MARCH_FROM: &str = "2025-03-01T00:00:00Z";
-const MARCH_TO: &str = "2025-04-01T00:00:00Z";
-const APRIL_RUN: &str = "2025-04-01T03:00:00Z";
 const AUDIT_PATH: &str = "/api/2.0/security/audit/events/filter";
 
 /// A portal that takes `latency_ms` per request and refuses GETs beyond `max_gets` in flight.
@@ -30,30 +28,31 @@ async fn limited_portal(events: usize, latency_ms: u64, max_gets: u32) -> SimHan
     .await
 }
 
-fn dry_run(sim: &SimHandle, patch: serde_json::Value, out: &std::path::Path) -> CycleRequest {
+/// The spec of these runs: ndjson only, adjusted by `patch`.
+fn ndjson_spec(sim: &SimHandle, patch: serde_json::Value) -> ComplianceReportSpec {
     let mut spec_patch = json!({"report": {"formats": ["ndjson"]}});
     merge(&mut spec_patch, patch);
-    request(
-        spec(sim, spec_patch),
-        &sim_key(),
-        APRIL_RUN,
-        Delivery::DryRun,
-        out,
-    )
+    spec(sim, spec_patch)
 }
 
-fn truth(sim: &SimHandle) -> HashSet<i64> {
-    sim.audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
-        .into_iter()
-        .collect()
+/// A dry run of the April run (March) against `sim`, the spec adjusted by `patch`.
+async fn read_march(sim: &SimHandle, patch: serde_json::Value) -> Ran {
+    read_march_with(sim, patch, |_| {}).await
+}
+
+/// [`read_march`], `adjust` setting what differs in the request.
+async fn read_march_with(
+    sim: &SimHandle,
+    patch: serde_json::Value,
+    adjust: impl FnOnce(&mut CycleRequest),
+) -> Ran {
+    run_with(ndjson_spec(sim, patch), APRIL_RUN, Delivery::DryRun, adjust)
+        .await
+        .unwrap()
 }
 
 fn status_count(requests: &[RequestRecord], status: u16) -> usize {
     requests.iter().filter(|r| r.status == status).count()
-}
-
-async fn run(request: CycleRequest) -> CycleOutcome {
-    execute(request, Arc::new(NoProgress)).await.unwrap()
 }
 
 /// Counts what a progress display is told.
@@ -81,16 +80,21 @@ async fn a_portal_that_refuses_excess_requests_gets_fewer_and_every_event_is_rea
     let out = tempfile::tempdir().unwrap();
     let progress = Arc::new(Recorded::default());
     let outcome = execute(
-        dry_run(
-            &sim,
-            json!({"portal": {"maxConcurrentRequests": 16}}),
+        request(
+            ndjson_spec(&sim, json!({"portal": {"maxConcurrentRequests": 16}})),
+            &sim_key(),
+            APRIL_RUN,
+            Delivery::DryRun,
             out.path(),
         ),
         progress.clone(),
     )
     .await
     .unwrap();
-    assert_eq!(unique(&ndjson_ids(&outcome, "audit")), truth(&sim));
+    assert_eq!(
+        unique(&ndjson_ids(&outcome, "audit")),
+        march_audit_ids(&sim)
+    );
     let requests = sim.requests();
     let throttled = status_count(&requests, 429);
     println!(
@@ -115,14 +119,11 @@ async fn a_portal_that_refuses_excess_requests_gets_fewer_and_every_event_is_rea
 #[tokio::test]
 async fn limits_within_the_portals_own_get_no_429() {
     let sim = limited_portal(3_000, 20, 4).await;
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(dry_run(
-        &sim,
-        json!({"portal": {"maxConcurrentRequests": 4}}),
-        out.path(),
-    ))
-    .await;
-    assert_eq!(unique(&ndjson_ids(&outcome, "audit")), truth(&sim));
+    let outcome = read_march(&sim, json!({"portal": {"maxConcurrentRequests": 4}})).await;
+    assert_eq!(
+        unique(&ndjson_ids(&outcome, "audit")),
+        march_audit_ids(&sim)
+    );
     assert_eq!(status_count(&sim.requests(), 429), 0);
     assert_eq!(outcome.requests.throttled, 0);
     // Pages requested ahead are dropped once a slice proves exhausted; the portal may never
@@ -139,15 +140,14 @@ async fn limits_within_the_portals_own_get_no_429() {
 async fn runs_against_one_portal_share_its_limiter() {
     let sim = limited_portal(2_000, 20, 4).await;
     let patch = || json!({"portal": {"maxConcurrentRequests": 4}});
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
 
     // Two runs, each allowed 4 in flight, but one limiter: never more than 4 together.
     let shared = Arc::new(PortalLimiters::default());
-    let mut first = dry_run(&sim, patch(), a.path());
-    let mut second = dry_run(&sim, patch(), b.path());
-    first.limiters = Arc::clone(&shared);
-    second.limiters = Arc::clone(&shared);
-    let (x, y) = tokio::join!(run(first), run(second));
+    let with_shared = |request: &mut CycleRequest| request.limiters = Arc::clone(&shared);
+    let (x, y) = tokio::join!(
+        read_march_with(&sim, patch(), with_shared),
+        read_march_with(&sim, patch(), with_shared)
+    );
     assert_eq!(x.event_count, y.event_count);
     assert_eq!(
         status_count(&sim.requests(), 429),
@@ -157,9 +157,7 @@ async fn runs_against_one_portal_share_its_limiter() {
 
     // The control: separate limiters add up past the portal's limit.
     sim.clear_requests();
-    let first = dry_run(&sim, patch(), a.path());
-    let second = dry_run(&sim, patch(), b.path());
-    let (x, y) = tokio::join!(run(first), run(second));
+    let (x, y) = tokio::join!(read_march(&sim, patch()), read_march(&sim, patch()));
     assert_eq!(x.event_count, y.event_count);
     assert!(
         status_count(&sim.requests(), 429) > 0,
@@ -170,9 +168,11 @@ async fn runs_against_one_portal_share_its_limiter() {
 #[tokio::test]
 async fn a_quiet_period_costs_one_page_and_a_busy_one_is_read_in_slices() {
     let quiet = sim(60, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(dry_run(&quiet, json!({}), out.path())).await;
-    assert_eq!(unique(&ndjson_ids(&outcome, "audit")), truth(&quiet));
+    let outcome = read_march(&quiet, json!({})).await;
+    assert_eq!(
+        unique(&ndjson_ids(&outcome, "audit")),
+        march_audit_ids(&quiet)
+    );
     let pages = quiet
         .requests()
         .iter()
@@ -181,8 +181,11 @@ async fn a_quiet_period_costs_one_page_and_a_busy_one_is_read_in_slices() {
     assert_eq!(pages, 1, "one short page is the whole answer");
 
     let busy = sim(8_000, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let outcome = run(dry_run(&busy, json!({}), out.path())).await;
-    assert_eq!(unique(&ndjson_ids(&outcome, "audit")), truth(&busy));
+    let outcome = read_march(&busy, json!({})).await;
+    assert_eq!(
+        unique(&ndjson_ids(&outcome, "audit")),
+        march_audit_ids(&busy)
+    );
     let stats = outcome.paging[0].1;
     let pages = busy
         .requests()
@@ -195,17 +198,10 @@ async fn a_quiet_period_costs_one_page_and_a_busy_one_is_read_in_slices() {
     // for each slice.
     assert!(pages <= 8_000 / 99 + 16 * 9, "{pages} pages");
     // Concurrent slices are reported in order: the file reads chronologically.
-    let dates: Vec<String> =
-        std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap())
-            .unwrap()
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).unwrap()["timeUtc"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+    let dates: Vec<String> = ndjson_events(&outcome)
+        .iter()
+        .map(|e| e["timeUtc"].as_str().unwrap().to_owned())
+        .collect();
     let mut sorted = dates.clone();
     sorted.sort();
     assert!(dates == sorted, "the report is in chronological order");
@@ -214,13 +210,8 @@ async fn a_quiet_period_costs_one_page_and_a_busy_one_is_read_in_slices() {
 #[tokio::test]
 async fn a_single_action_or_user_is_filtered_by_the_portal_before_paging() {
     let sim = sim(4_000, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let out = tempfile::tempdir().unwrap();
-    let all = run(dry_run(&sim, json!({}), out.path())).await;
-    let text = std::fs::read_to_string(all.uploads[0].local_path.as_ref().unwrap()).unwrap();
-    let events: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let all = read_march(&sim, json!({})).await;
+    let events = ndjson_events(&all);
     let deleted: HashSet<i64> = events
         .iter()
         .filter(|e| e["actionId"] == 5018)
@@ -234,12 +225,7 @@ async fn a_single_action_or_user_is_filtered_by_the_portal_before_paging() {
         .count();
 
     sim.clear_requests();
-    let only = run(dry_run(
-        &sim,
-        json!({"filter": {"actions": ["FileDeleted"]}}),
-        out.path(),
-    ))
-    .await;
+    let only = read_march(&sim, json!({"filter": {"actions": ["FileDeleted"]}})).await;
     let pages: Vec<RequestRecord> = sim
         .requests()
         .into_iter()
@@ -263,12 +249,7 @@ async fn a_single_action_or_user_is_filtered_by_the_portal_before_paging() {
         .unwrap()
         .to_owned();
     sim.clear_requests();
-    let mine = run(dry_run(
-        &sim,
-        json!({"filter": {"users": [user.to_uppercase()]}}),
-        out.path(),
-    ))
-    .await;
+    let mine = read_march(&sim, json!({"filter": {"users": [user.to_uppercase()]}})).await;
     assert!(
         sim.requests()
             .iter()

@@ -1,31 +1,34 @@
 //! The report cycle against the DocSpace simulator over real HTTP.
 
-mod common;
+mod support;
 
 use std::collections::HashSet;
 
 use chrono::{TimeDelta, Utc};
-use common::*;
-use docspace_compliance_operator::cycle::{CycleOutcome, Delivery, NoProgress, execute};
-use docspace_compliance_operator::sim::{Caller, Fault, FaultRule, SimConfig};
+use docspace_compliance_operator::cycle::{CycleOutcome, Delivery};
+use docspace_sim::{Caller, Fault, FaultRule, SimConfig};
 use serde_json::json;
+use support::cycle::{
+    dry_run, execute_request, first_artefact, ndjson_events, ndjson_ids, request, run_with, spec,
+    unique, upload, upload_into,
+};
+use support::files::sha256_hex;
+use support::sim::{APRIL_RUN, MARCH_FROM, MARCH_TO, march_audit_ids, sim, sim_key, utc};
 
-const MARCH_FROM: &str = "2025-03-01T00:00:00Z";
-const MARCH_TO: &str = "2025-04-01T00:00:00Z";
-const APRIL_RUN: &str = "2025-04-01T03:00:00Z";
+/// The portal answers `code`, without a Retry-After.
+fn status(code: u16) -> Fault {
+    Fault::Status {
+        code,
+        retry_after_secs: None,
+    }
+}
 
 #[tokio::test]
 async fn every_event_of_the_period_is_reported_at_each_page_boundary() {
     for n in [0usize, 1, 99, 100, 101, 250, 10_000] {
         let sim = sim(n, MARCH_FROM, MARCH_TO, |_| {}).await;
-        let out = tempfile::tempdir().unwrap();
-        let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-            .await
-            .unwrap();
-        let truth: HashSet<i64> = sim
-            .audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
-            .into_iter()
-            .collect();
+        let outcome = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap();
+        let truth = march_audit_ids(&sim);
         assert_eq!(truth.len(), n, "the simulator seeded {n} events in March");
         assert_eq!(outcome.event_count, n as u64, "n={n}");
         assert_eq!(outcome.fetched_count, n as u64, "n={n}");
@@ -109,9 +112,8 @@ async fn period_boundaries_match_the_ground_truth() {
             },
         )
         .await;
-        let out = tempfile::tempdir().unwrap();
         let s = spec(&sim, json!({"period": period, "timeZone": tz}));
-        let outcome = run(s, at, out.path()).await.unwrap();
+        let outcome = upload(s, at).await.unwrap();
         let truth: HashSet<i64> = sim
             .audit_event_ids_in(
                 outcome.period.from,
@@ -148,15 +150,9 @@ async fn period_boundaries_match_the_ground_truth() {
 #[tokio::test]
 async fn page_drift_yields_no_duplicates_and_loses_nothing() {
     let sim = sim(2500, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let before: HashSet<i64> = sim
-        .audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
-        .into_iter()
-        .collect();
+    let before = march_audit_ids(&sim);
     sim.add_fault(FaultRule::new("/audit/events/filter", Fault::DriftInsert(7)).times(1000));
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap();
+    let outcome = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap();
     let reported = unique(&ndjson_ids(&outcome, "audit"));
     assert!(
         reported.is_superset(&before),
@@ -171,10 +167,7 @@ async fn page_drift_yields_no_duplicates_and_loses_nothing() {
 #[tokio::test]
 async fn pages_served_out_of_order_under_drift_are_read_again() {
     let sim = sim(1000, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let before: HashSet<i64> = sim
-        .audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
-        .into_iter()
-        .collect();
+    let before = march_audit_ids(&sim);
     // The first page is held back while the next ones are served, each followed by late events:
     // the first page then reflects more inserts than the second, which would skip events.
     sim.add_fault(
@@ -189,17 +182,12 @@ async fn pages_served_out_of_order_under_drift_are_read_again() {
             .skip(1)
             .times(3),
     );
-    let out = tempfile::tempdir().unwrap();
     // Sized as one slice from the start (no probe): its pages go out together.
-    let mut req = request(
-        spec(&sim, json!({})),
-        &sim_key(),
-        APRIL_RUN,
-        Delivery::Upload,
-        out.path(),
-    );
-    req.expected_events = Some(500);
-    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
+    let outcome = run_with(spec(&sim, json!({})), APRIL_RUN, Delivery::Upload, |req| {
+        req.expected_events = Some(500)
+    })
+    .await
+    .unwrap();
     let reported = unique(&ndjson_ids(&outcome, "audit"));
     assert!(reported.is_superset(&before), "nothing skipped");
     assert_eq!(outcome.paging[0].1.rereads, 1, "{:?}", outcome.paging);
@@ -209,14 +197,8 @@ async fn pages_served_out_of_order_under_drift_are_read_again() {
 async fn a_busy_second_and_windows_are_handled() {
     let sim = sim(3000, MARCH_FROM, MARCH_TO, |_| {}).await;
     sim.insert_audit_events_at(utc("2025-03-15T12:00:00Z"), 450);
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap();
-    let truth: HashSet<i64> = sim
-        .audit_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
-        .into_iter()
-        .collect();
+    let outcome = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap();
+    let truth = march_audit_ids(&sim);
     assert_eq!(truth.len(), 3450);
     assert_eq!(unique(&ndjson_ids(&outcome, "audit")), truth);
     assert!(
@@ -234,19 +216,10 @@ async fn a_plan_without_audit_fails_clearly_and_uploads_nothing() {
         let now = Utc::now().to_rfc3339();
         let sim = sim(500, MARCH_FROM, &now, |c| c.plan_has_audit = false).await;
         if !quota_endpoint {
-            sim.add_fault(
-                FaultRule::new(
-                    "/portal/quota",
-                    Fault::Status {
-                        code: 404,
-                        retry_after_secs: None,
-                    },
-                )
-                .times(10),
-            );
+            sim.add_fault(FaultRule::new("/portal/quota", status(404)).times(10));
         }
         let out = tempfile::tempdir().unwrap();
-        let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
+        let err = upload_into(spec(&sim, json!({})), APRIL_RUN, out.path())
             .await
             .unwrap_err();
         assert_eq!(err.reason(), "PaymentRequired", "{err}");
@@ -295,10 +268,7 @@ async fn auth_and_payment_errors_fail_clearly_and_upload_nothing() {
     ];
     for (name, tweak, reason, hint) in cases {
         let sim = sim(300, MARCH_FROM, MARCH_TO, |c| tweak(c)).await;
-        let out = tempfile::tempdir().unwrap();
-        let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-            .await
-            .unwrap_err();
+        let err = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap_err();
         assert_eq!(err.reason(), reason, "{name}: {err}");
         assert!(err.to_string().contains(hint), "{name}: {err}");
         assert!(
@@ -323,10 +293,7 @@ async fn rate_limits_are_retried_after_retry_after() {
         .skip(1)
         .times(2),
     );
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap();
+    let outcome = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap();
     assert_eq!(outcome.event_count, 350);
     let statuses: Vec<u16> = sim
         .requests()
@@ -346,27 +313,15 @@ async fn rate_limits_are_retried_after_retry_after() {
 async fn transient_server_errors_are_retried_but_a_persistent_one_uploads_nothing() {
     let sim = sim(450, MARCH_FROM, MARCH_TO, |_| {}).await;
     sim.add_fault(
-        FaultRule::new(
-            "/audit/events/filter",
-            Fault::Status {
-                code: 503,
-                retry_after_secs: None,
-            },
-        )
-        .skip(2)
-        .times(1),
+        FaultRule::new("/audit/events/filter", status(503))
+            .skip(2)
+            .times(1),
     );
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap();
+    let outcome = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap();
     assert_eq!(outcome.event_count, 450);
 
     let sim = sim_with_failing_page().await;
-    let out = tempfile::tempdir().unwrap();
-    let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap_err();
+    let err = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap_err();
     assert!(
         err.to_string()
             .starts_with("fetch failed, nothing was uploaded"),
@@ -376,18 +331,12 @@ async fn transient_server_errors_are_retried_but_a_persistent_one_uploads_nothin
     assert!(sim.uploads().is_empty());
 }
 
-async fn sim_with_failing_page() -> docspace_compliance_operator::sim::SimHandle {
+async fn sim_with_failing_page() -> docspace_sim::SimHandle {
     let sim = sim(450, MARCH_FROM, MARCH_TO, |_| {}).await;
     sim.add_fault(
-        FaultRule::new(
-            "/audit/events/filter",
-            Fault::Status {
-                code: 500,
-                retry_after_secs: None,
-            },
-        )
-        .skip(2)
-        .times(100),
+        FaultRule::new("/audit/events/filter", status(500))
+            .skip(2)
+            .times(100),
     );
     sim
 }
@@ -405,10 +354,7 @@ async fn an_error_in_a_2xx_body_fails_the_run() {
         .skip(1)
         .times(1),
     );
-    let out = tempfile::tempdir().unwrap();
-    let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap_err();
+    let err = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap_err();
     assert!(err.to_string().contains("Database is read-only"), "{err}");
     assert!(sim.uploads().is_empty());
 }
@@ -425,11 +371,9 @@ async fn on_existing_skip_new_version_and_rename() {
             &sim,
             json!({"report": {"formats": ["txt"]}, "upload": {"onExisting": mode}}),
         );
-        let out1 = tempfile::tempdir().unwrap();
-        let first = run(s.clone(), APRIL_RUN, out1.path()).await.unwrap();
+        let first = upload(s.clone(), APRIL_RUN).await.unwrap();
         let first_id = first.uploads[0].file_id.clone().unwrap();
-        let out2 = tempfile::tempdir().unwrap();
-        let second = run(s, APRIL_RUN, out2.path()).await.unwrap();
+        let second = upload(s, APRIL_RUN).await.unwrap();
         let files: Vec<_> = sim
             .uploads()
             .into_iter()
@@ -469,29 +413,17 @@ async fn on_existing_skip_new_version_and_rename() {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 #[tokio::test]
 async fn a_failed_upload_removes_the_files_this_run_uploaded() {
     let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
     // Requests to .../upload: the check, the txt upload, then the csv upload, which fails.
     sim.add_fault(
-        FaultRule::new(
-            "/files/1045/upload",
-            Fault::Status {
-                code: 500,
-                retry_after_secs: None,
-            },
-        )
-        .skip(2)
-        .times(1),
+        FaultRule::new("/files/1045/upload", status(500))
+            .skip(2)
+            .times(1),
     );
     let s = spec(&sim, json!({"report": {"formats": ["txt", "csv"]}}));
-    let out = tempfile::tempdir().unwrap();
-    let err = run(s, APRIL_RUN, out.path()).await.unwrap_err();
+    let err = upload(s, APRIL_RUN).await.unwrap_err();
     assert_eq!(err.reason(), "UploadFailed");
     assert!(
         err.to_string().contains(
@@ -507,7 +439,7 @@ async fn a_failed_upload_removes_the_files_this_run_uploaded() {
 }
 
 /// The files of `sim` as (title, version, SHA-256), sorted.
-fn folder_state(sim: &docspace_compliance_operator::sim::SimHandle) -> Vec<(String, u32, String)> {
+fn folder_state(sim: &docspace_sim::SimHandle) -> Vec<(String, u32, String)> {
     let mut files: Vec<_> = sim
         .uploads()
         .into_iter()
@@ -524,24 +456,16 @@ async fn a_failed_new_version_set_leaves_the_previous_versions_in_place() {
         &sim,
         json!({"report": {"formats": ["txt", "csv"]}, "upload": {"onExisting": "NewVersion"}}),
     );
-    let out = tempfile::tempdir().unwrap();
-    run(s.clone(), APRIL_RUN, out.path()).await.unwrap();
+    upload(s.clone(), APRIL_RUN).await.unwrap();
     let before = folder_state(&sim);
     assert_eq!(before.len(), 3, "txt, csv and the manifest: {before:?}");
     // The second run: the txt becomes version 2, then the csv upload fails.
     sim.add_fault(
-        FaultRule::new(
-            "/files/1045/upload",
-            Fault::Status {
-                code: 500,
-                retry_after_secs: None,
-            },
-        )
-        .skip(2)
-        .times(1),
+        FaultRule::new("/files/1045/upload", status(500))
+            .skip(2)
+            .times(1),
     );
-    let out = tempfile::tempdir().unwrap();
-    let err = run(s, APRIL_RUN, out.path()).await.unwrap_err();
+    let err = upload(s, APRIL_RUN).await.unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("the folder holds the previous set again")
@@ -566,8 +490,7 @@ async fn an_upload_stored_behind_a_lost_answer_is_found_and_removed() {
             .times(1),
     );
     let s = spec(&sim, json!({"report": {"formats": ["txt", "csv"]}}));
-    let out = tempfile::tempdir().unwrap();
-    let err = run(s, APRIL_RUN, out.path()).await.unwrap_err();
+    let err = upload(s, APRIL_RUN).await.unwrap_err();
     let message = err.to_string();
     assert!(
         message.contains("compliance-report-monthly-2025-03.csv (new file")
@@ -584,15 +507,13 @@ async fn a_locked_file_gets_a_second_copy_and_the_outcome_says_so() {
         &sim,
         json!({"report": {"formats": ["txt"]}, "upload": {"onExisting": "NewVersion"}}),
     );
-    let out = tempfile::tempdir().unwrap();
-    let first = run(s.clone(), APRIL_RUN, out.path()).await.unwrap();
+    let first = upload(s.clone(), APRIL_RUN).await.unwrap();
     let txt_id: i64 = first.uploads[0].file_id.as_ref().unwrap().parse().unwrap();
     assert!(
         sim.set_locked(txt_id, true),
         "someone is editing the report"
     );
-    let out = tempfile::tempdir().unwrap();
-    let second = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let second = upload(s, APRIL_RUN).await.unwrap();
     let note = second.uploads[0].note.as_deref().unwrap_or_default();
     assert!(note.contains("second file"), "{:?}", second.uploads[0]);
     assert_ne!(second.uploads[0].file_id, first.uploads[0].file_id);
@@ -616,8 +537,7 @@ async fn login_history_is_paged_without_server_filters_and_filtered_here() {
         &sim,
         json!({"sources": {"auditTrail": true, "loginHistory": true}}),
     );
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let outcome = upload(s, APRIL_RUN).await.unwrap();
     let truth: HashSet<i64> = sim
         .login_event_ids_in(utc(MARCH_FROM), utc("2025-03-31T23:59:59Z"))
         .into_iter()
@@ -643,19 +563,9 @@ async fn filters_keep_only_matching_events() {
         &sim,
         json!({"filter": {"actionTypes": ["Delete", "UpdateAccess"], "excludeActions": ["FileDeletedVersion"]}}),
     );
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let outcome = upload(s, APRIL_RUN).await.unwrap();
     assert!(outcome.event_count > 0 && outcome.event_count < outcome.fetched_count);
-    let upload = outcome
-        .uploads
-        .iter()
-        .find(|u| u.file_name.ends_with(".ndjson"))
-        .unwrap();
-    for line in std::fs::read_to_string(upload.local_path.as_ref().unwrap())
-        .unwrap()
-        .lines()
-    {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for v in ndjson_events(&outcome) {
         assert!(
             matches!(v["actionType"].as_str(), Some("Delete" | "UpdateAccess")),
             "{v}"
@@ -667,17 +577,11 @@ async fn filters_keep_only_matching_events() {
 #[tokio::test]
 async fn a_dry_run_renders_but_uploads_nothing() {
     let sim = sim(130, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let out = tempfile::tempdir().unwrap();
     let s = spec(
         &sim,
         json!({"report": {"formats": ["txt", "csv", "ndjson", "md"]}}),
     );
-    let outcome = execute(
-        request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
-        std::sync::Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let outcome = dry_run(s, APRIL_RUN).await.unwrap();
     assert!(sim.uploads().is_empty());
     assert!(sim.requests().iter().all(|r| r.method == "GET"));
     assert_eq!(outcome.uploads.len(), 5, "four formats and the manifest");
@@ -687,8 +591,13 @@ async fn a_dry_run_renders_but_uploads_nothing() {
         assert_eq!(bytes.len() as u64, u.bytes);
         assert!(u.file_id.is_none());
     }
-    let txt =
-        std::fs::read_to_string(out.path().join("compliance-report-monthly-2025-03.txt")).unwrap();
+    let txt = std::fs::read_to_string(
+        outcome
+            .dir
+            .path()
+            .join("compliance-report-monthly-2025-03.txt"),
+    )
+    .unwrap();
     assert!(txt.contains("Total events: 130"), "{txt}");
     assert!(
         txt.contains("2025-03-01T00:00:00Z to 2025-04-01T00:00:00Z (UTC)"),
@@ -707,33 +616,14 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
     })
     .await;
     let all_formats = json!({"sources": {"loginHistory": true}, "report": {"formats": ["txt", "csv", "ndjson", "md"]}});
-    let plain = tempfile::tempdir().unwrap();
-    let outcome = execute(
-        request(
-            spec(&sim, all_formats.clone()),
-            &sim_key(),
-            APRIL_RUN,
-            Delivery::DryRun,
-            plain.path(),
-        ),
-        std::sync::Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
-    // What the plain report shows about people: names, logins, user ids and full IPs.
-    let ndjson = outcome
-        .uploads
-        .iter()
-        .find(|u| u.file_name.ends_with(".ndjson"))
+    let outcome = dry_run(spec(&sim, all_formats.clone()), APRIL_RUN)
+        .await
         .unwrap();
+    // What the plain report shows about people: names, logins, user ids and full IPs.
     let mut names = HashSet::new();
     let mut ids = HashSet::new();
     let mut ips = HashSet::new();
-    for line in std::fs::read_to_string(ndjson.local_path.as_ref().unwrap())
-        .unwrap()
-        .lines()
-    {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    for v in ndjson_events(&outcome) {
         for field in ["user", "login"] {
             if let Some(text) = v[field]
                 .as_str()
@@ -762,21 +652,20 @@ async fn privacy_modes_leave_no_raw_ip_or_name_in_any_artefact() {
         (IpPrivacy::Hash, UserPrivacy::Pseudonym),
         (IpPrivacy::Truncate, UserPrivacy::Id),
     ] {
-        let out = tempfile::tempdir().unwrap();
-        let mut req = request(
-            spec(&sim, all_formats.clone()),
-            &sim_key(),
-            APRIL_RUN,
-            Delivery::DryRun,
-            out.path(),
-        );
         let settings = PrivacySpec {
             ip: ip.into(),
             users: users.into(),
             key_secret_ref: None,
         };
-        req.privacy = Privacy::new(&settings, PrivacyKey::new("a test key")).unwrap();
-        let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
+        let privacy = Privacy::new(&settings, PrivacyKey::new("a test key")).unwrap();
+        let outcome = run_with(
+            spec(&sim, all_formats.clone()),
+            APRIL_RUN,
+            Delivery::DryRun,
+            |req| req.privacy = privacy,
+        )
+        .await
+        .unwrap();
         for upload in &outcome.uploads {
             let text = std::fs::read_to_string(upload.local_path.as_ref().unwrap()).unwrap();
             for name in &names {
@@ -833,7 +722,7 @@ async fn manifests_are_uploaded_chained_signed_and_verifiable() {
         );
         req.signing_key = Some(key.clone());
         req.previous_manifest_sha256 = previous.clone();
-        let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
+        let outcome = execute_request(req).await.unwrap();
         previous = Some(outcome.manifest_sha256.clone());
         runs.push(outcome);
     }
@@ -887,17 +776,16 @@ async fn the_events_digest_does_not_depend_on_the_format_selection() {
     let sim = sim(400, MARCH_FROM, MARCH_TO, |_| {}).await;
     let mut digests = Vec::new();
     for formats in [json!(["txt"]), json!(["csv", "ndjson", "md"])] {
-        let out = tempfile::tempdir().unwrap();
-        let req = request(
+        let outcome = dry_run(
             spec(&sim, json!({"report": {"formats": formats}})),
-            &sim_key(),
             APRIL_RUN,
-            Delivery::DryRun,
-            out.path(),
-        );
-        execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
+        )
+        .await
+        .unwrap();
         let manifest = std::fs::read(
-            out.path()
+            outcome
+                .dir
+                .path()
                 .join("compliance-report-monthly-2025-03.manifest.json"),
         )
         .unwrap();
@@ -914,14 +802,8 @@ async fn the_xlsx_workbook_has_a_sheet_per_section_and_every_event() {
     use calamine::{Reader, Xlsx, open_workbook};
 
     let sim = sim(2500, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let out = tempfile::tempdir().unwrap();
     let s = spec(&sim, json!({"report": {"formats": ["xlsx", "csv"]}}));
-    let outcome = execute(
-        request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path()),
-        std::sync::Arc::new(NoProgress),
-    )
-    .await
-    .unwrap();
+    let outcome = dry_run(s, APRIL_RUN).await.unwrap();
     let xlsx = outcome
         .uploads
         .iter()
@@ -962,25 +844,17 @@ async fn the_xlsx_workbook_has_a_sheet_per_section_and_every_event() {
 #[tokio::test]
 async fn uploads_can_be_locked() {
     let sim = sim(50, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let out = tempfile::tempdir().unwrap();
-    run(
-        spec(&sim, json!({"upload": {"lock": true}})),
-        APRIL_RUN,
-        out.path(),
-    )
-    .await
-    .unwrap();
+    upload(spec(&sim, json!({"upload": {"lock": true}})), APRIL_RUN)
+        .await
+        .unwrap();
     let files = sim.uploads();
     assert_eq!(files.len(), 3);
     assert!(
         files.iter().all(|f| f.locked),
         "every uploaded file is locked"
     );
-    let out = tempfile::tempdir().unwrap();
-    let unlocked = common::sim(50, MARCH_FROM, MARCH_TO, |_| {}).await;
-    run(spec(&unlocked, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap();
+    let unlocked = support::sim::sim(50, MARCH_FROM, MARCH_TO, |_| {}).await;
+    upload(spec(&unlocked, json!({})), APRIL_RUN).await.unwrap();
     assert!(unlocked.uploads().iter().all(|f| !f.locked));
 }
 
@@ -992,27 +866,16 @@ async fn coverage_flags_a_period_beyond_the_login_history_retention() {
         json!({"sources": {"loginHistory": true}, "report": {"formats": ["md"]}}),
     );
     // Generated in December: the simulator keeps login history for 180 days, so March is gone.
-    let late = tempfile::tempdir().unwrap();
-    let mut req = request(
-        s.clone(),
-        &sim_key(),
-        APRIL_RUN,
-        Delivery::DryRun,
-        late.path(),
-    );
-    req.generated_at = utc("2025-12-01T00:00:00Z");
-    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
-    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
-    assert!(md.contains("This report is incomplete because the period starts before the login-history retention horizon"), "{}", &md[..md.len().min(3000)]);
-    // Generated right after the period: complete.
-    let early = tempfile::tempdir().unwrap();
-    let outcome = execute(
-        request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, early.path()),
-        std::sync::Arc::new(NoProgress),
-    )
+    let outcome = run_with(s.clone(), APRIL_RUN, Delivery::DryRun, |req| {
+        req.generated_at = utc("2025-12-01T00:00:00Z")
+    })
     .await
     .unwrap();
-    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    let md = first_artefact(&outcome);
+    assert!(md.contains("This report is incomplete because the period starts before the login-history retention horizon"), "{}", &md[..md.len().min(3000)]);
+    // Generated right after the period: complete.
+    let outcome = dry_run(s, APRIL_RUN).await.unwrap();
+    let md = first_artefact(&outcome);
     assert!(md.contains("This report is complete"));
 }
 
@@ -1021,20 +884,19 @@ async fn the_summary_compares_with_the_previous_report() {
     use docspace_compliance_operator::report::PreviousTotals;
 
     let sim = sim(200, MARCH_FROM, MARCH_TO, |_| {}).await;
-    let out = tempfile::tempdir().unwrap();
-    let mut req = request(
-        spec(&sim, json!({"report": {"formats": ["md"]}})),
-        &sim_key(),
-        APRIL_RUN,
-        Delivery::DryRun,
-        out.path(),
-    );
-    req.previous = Some(PreviousTotals {
+    let previous = PreviousTotals {
         events: 100,
         by_category: [("deletion".to_owned(), 40)].into_iter().collect(),
-    });
-    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
-    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
+    };
+    let outcome = run_with(
+        spec(&sim, json!({"report": {"formats": ["md"]}})),
+        APRIL_RUN,
+        Delivery::DryRun,
+        |req| req.previous = Some(previous),
+    )
+    .await
+    .unwrap();
+    let md = first_artefact(&outcome);
     assert!(
         md.contains("| Measure | This period | Previous period | Change |"),
         "{}",
@@ -1071,18 +933,13 @@ async fn run_with_late_writes(settle_seconds: u32) -> (CycleOutcome, String) {
                "sources": {"loginHistory": false}}),
     );
     s.settle_seconds = settle_seconds;
-    let out = tempfile::tempdir().unwrap();
-    let mut req = request(
-        s,
-        &sim_key(),
-        &now.to_rfc3339(),
-        Delivery::DryRun,
-        out.path(),
-    );
-    req.generated_at = now;
-    let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
-    let md = std::fs::read_to_string(outcome.uploads[0].local_path.as_ref().unwrap()).unwrap();
-    (outcome, md)
+    let ran = run_with(s, &now.to_rfc3339(), Delivery::DryRun, |req| {
+        req.generated_at = now
+    })
+    .await
+    .unwrap();
+    let md = first_artefact(&ran);
+    (ran.outcome, md)
 }
 
 #[tokio::test]
@@ -1110,10 +967,7 @@ async fn a_key_without_the_scopes_a_run_needs_fails_before_reading() {
         c.key_permissions = vec!["files:read".into(), "accounts:read".into()];
     })
     .await;
-    let out = tempfile::tempdir().unwrap();
-    let err = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap_err();
+    let err = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap_err();
     assert_eq!(err.reason(), "Forbidden");
     let message = err.to_string();
     assert!(
@@ -1126,16 +980,8 @@ async fn a_key_without_the_scopes_a_run_needs_fails_before_reading() {
 
     // Read-only keys can render (a dry run) but not upload.
     let reader = sim_key_with(&["*:read"]).await;
-    let out = tempfile::tempdir().unwrap();
-    let dry = request(
-        spec(&reader, json!({})),
-        &sim_key(),
-        APRIL_RUN,
-        Delivery::DryRun,
-        out.path(),
-    );
-    assert!(execute(dry, std::sync::Arc::new(NoProgress)).await.is_ok());
-    let err = run(spec(&reader, json!({})), APRIL_RUN, out.path())
+    assert!(dry_run(spec(&reader, json!({})), APRIL_RUN).await.is_ok());
+    let err = upload(spec(&reader, json!({})), APRIL_RUN)
         .await
         .unwrap_err();
     assert!(
@@ -1144,7 +990,7 @@ async fn a_key_without_the_scopes_a_run_needs_fails_before_reading() {
     );
 }
 
-async fn sim_key_with(permissions: &[&str]) -> docspace_compliance_operator::sim::SimHandle {
+async fn sim_key_with(permissions: &[&str]) -> docspace_sim::SimHandle {
     let permissions: Vec<String> = permissions.iter().map(|p| (*p).to_owned()).collect();
     sim(50, MARCH_FROM, MARCH_TO, move |c| {
         c.key_permissions = permissions
@@ -1159,10 +1005,7 @@ async fn the_outcome_tells_when_the_key_expires() {
         c.key_expires_at = Some(expires)
     })
     .await;
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(spec(&sim, json!({})), APRIL_RUN, out.path())
-        .await
-        .unwrap();
+    let outcome = upload(spec(&sim, json!({})), APRIL_RUN).await.unwrap();
     let told = outcome.key_expires_at.unwrap();
     assert_eq!(told.timestamp(), expires.timestamp());
     let warning =
@@ -1186,7 +1029,7 @@ async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
         );
         req.previous_manifest_sha256 = previous;
         req.previous_manifest_origin = "resource's status".into();
-        execute(req, std::sync::Arc::new(NoProgress))
+        execute_request(req)
     };
     let february = run_at("2025-03-01T03:00:00Z", None).await.unwrap();
     // The resource was deleted and re-created: its status knows no previous manifest.
@@ -1214,18 +1057,18 @@ async fn the_chain_continues_from_the_folder_when_the_status_is_lost() {
     );
     assert!(second.chain_restart.is_none());
     // A stale status hash is overruled by the folder and said so.
-    let april = tempfile::tempdir().unwrap();
-    let mut req = request(
+    let april_run = run_with(
         spec(&sim, json!({"report": {"formats": ["md"]}})),
-        &sim_key(),
         "2025-05-01T03:00:00Z",
         Delivery::Upload,
-        april.path(),
-    );
-    req.previous_manifest_sha256 = Some("0".repeat(64));
-    req.previous_manifest_origin = "resource's status".into();
-    let april_run = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
-    let md = std::fs::read_to_string(april_run.uploads[0].local_path.as_ref().unwrap()).unwrap();
+        |req| {
+            req.previous_manifest_sha256 = Some("0".repeat(64));
+            req.previous_manifest_origin = "resource's status".into();
+        },
+    )
+    .await
+    .unwrap();
+    let md = first_artefact(&april_run);
     assert!(
         md.contains(&format!(
             "links to the previous one (SHA-256 {})",
@@ -1245,8 +1088,7 @@ async fn a_report_larger_than_one_upload_goes_through_a_chunked_session() {
         &sim,
         json!({"report": {"formats": ["ndjson"], "sections": ["cover"]}}),
     );
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let outcome = upload(s, APRIL_RUN).await.unwrap();
     let ndjson = &outcome.uploads[0];
     assert!(ndjson.bytes > 100 << 20, "{} bytes", ndjson.bytes);
     let stored = sim
@@ -1304,8 +1146,7 @@ async fn gzip_compression_uploads_and_hashes_the_compressed_files() {
         &sim,
         json!({"report": {"formats": ["csv", "xlsx"], "compress": "gzip"}}),
     );
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let outcome = upload(s, APRIL_RUN).await.unwrap();
     let names: Vec<&str> = outcome
         .uploads
         .iter()
@@ -1330,7 +1171,7 @@ async fn gzip_compression_uploads_and_hashes_the_compressed_files() {
         .read_to_string(&mut csv)
         .unwrap();
     assert_eq!(csv.lines().count(), 501, "a header and every event");
-    let report = verify(&[out.path().to_owned()], &VerifyOptions::default()).unwrap();
+    let report = verify(&[outcome.dir.path().to_owned()], &VerifyOptions::default()).unwrap();
     assert_eq!(report.artefacts, 2);
 }
 
@@ -1346,8 +1187,7 @@ async fn a_burst_of_sign_ins_in_one_second_across_pages_is_complete() {
         &sim,
         json!({"sources": {"auditTrail": false, "loginHistory": true}, "report": {"formats": ["ndjson"]}}),
     );
-    let out = tempfile::tempdir().unwrap();
-    let outcome = run(s, APRIL_RUN, out.path()).await.unwrap();
+    let outcome = upload(s, APRIL_RUN).await.unwrap();
     let ids = ndjson_ids(&outcome, "login");
     let truth = sim.login_event_ids_in(utc(MARCH_FROM), utc(MARCH_TO) - TimeDelta::seconds(1));
     assert_eq!(truth.len(), 400);
@@ -1363,7 +1203,7 @@ async fn a_burst_of_sign_ins_in_one_second_across_pages_is_complete() {
 
 #[tokio::test]
 async fn microsecond_dates_lose_nothing_at_the_period_end_or_a_window_boundary() {
-    use docspace_compliance_operator::sim::DatePrecision;
+    use docspace_sim::DatePrecision;
 
     let end = utc(MARCH_TO);
     for n in [0usize, 1, 99, 100, 101, 10_000] {
@@ -1382,9 +1222,7 @@ async fn microsecond_dates_lose_nothing_at_the_period_end_or_a_window_boundary()
             }
         }
         let s = spec(&sim, json!({"report": {"formats": ["ndjson"]}}));
-        let out = tempfile::tempdir().unwrap();
-        let req = request(s, &sim_key(), APRIL_RUN, Delivery::DryRun, out.path());
-        let outcome = execute(req, std::sync::Arc::new(NoProgress)).await.unwrap();
+        let outcome = dry_run(s, APRIL_RUN).await.unwrap();
         let truth = sim.audit_event_ids_in(utc(MARCH_FROM), end - TimeDelta::microseconds(1));
         let got = ndjson_ids(&outcome, "audit");
         assert_eq!(got.len(), truth.len(), "{n} events: each once");

@@ -1,16 +1,18 @@
 //! `verify` as a user runs it: on report sets written into a temporary directory (artefacts,
 //! chained manifests, signatures by a fixed-seed key), untouched and tampered with.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use docspace_compliance_operator::integrity::{
-    DetachedSignature, EventsHasher, GENERATOR, MANIFEST_FORMAT, Manifest, ManifestArtefact,
+    DetachedSignature, EventsDigest, GENERATOR, MANIFEST_FORMAT, Manifest, ManifestArtefact,
     SigningKey, manifest_file_name, signature_file_name,
 };
-use sha2::{Digest, Sha256};
+use support::files::sha256_hex;
 
 const BIN: &str = env!("CARGO_BIN_EXE_docspace-compliance-operator");
 
@@ -23,10 +25,6 @@ const MONTHS: [(&str, &str, &str); 3] = [
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_secret_bytes(&[seed; 32]).unwrap()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 fn stem(month: &str) -> String {
@@ -46,11 +44,14 @@ impl ReportSet {
         let mut previous = None;
         for (i, (month, from, to)) in MONTHS.into_iter().enumerate() {
             let stem = stem(month);
-            let mut events = EventsHasher::new();
             let lines: Vec<String> = (0..3)
                 .map(|n| format!(r#"{{"id":{},"action":"FileDownloaded"}}"#, i * 10 + n))
                 .collect();
-            lines.iter().for_each(|line| events.update(line.as_bytes()));
+            // The events digest is that of the canonical (ndjson) lines, each ended by `\n`.
+            let events = EventsDigest {
+                count: lines.len() as u64,
+                sha256: sha256_hex(format!("{}\n", lines.join("\n")).as_bytes()),
+            };
             let contents = [
                 ("csv", format!("id,action\n{}\n", lines.join("\n"))),
                 ("txt", format!("Audit report {month}\n")),
@@ -63,7 +64,7 @@ impl ReportSet {
                     std::fs::write(dir.path().join(&file), content).unwrap();
                     ManifestArtefact {
                         file,
-                        sha256: sha256(content.as_bytes()),
+                        sha256: sha256_hex(content.as_bytes()),
                         bytes: content.len() as u64,
                     }
                 })
@@ -78,7 +79,7 @@ impl ReportSet {
                 time_zone: "Europe/Berlin".into(),
                 generated_at: to.replace("00:00Z", "00:07Z"),
                 artefacts,
-                events: events.finish(),
+                events,
                 previous_manifest_sha256: previous.clone(),
                 previous_manifest_source: None,
                 chain_restart: None,
@@ -125,6 +126,12 @@ impl ReportSet {
     fn dir_arg(&self) -> String {
         self.dir.path().display().to_string()
     }
+
+    /// Runs `verify` on the set trusting `key`, expecting failure; returns the message.
+    fn rejected_trusting(&self, key: &SigningKey) -> String {
+        let trusted = self.public_key_file(key);
+        rejected(&[&self.dir_arg(), "--public-key", trusted.to_str().unwrap()])
+    }
 }
 
 fn run(args: &[&str]) -> Output {
@@ -157,6 +164,15 @@ fn rejected(args: &[&str]) -> String {
         .unwrap_or_else(|| panic!("no `error: ` prefix: {stderr}"))
         .trim_end()
         .to_owned()
+}
+
+/// The start of the message for a signature of `month`'s manifest that `key` does not verify.
+fn does_not_verify(month: &str, key: &SigningKey) -> String {
+    format!(
+        "signature of {}.manifest.json does not verify with key id {}",
+        stem(month),
+        key.key_id()
+    )
 }
 
 fn assert_names(message: &str, expected_start: &str) {
@@ -225,7 +241,7 @@ fn rejects_a_changed_byte_in_an_artefact() {
     let set = ReportSet::write(Some(&key(1)));
     let csv = set.path("compliance-report-x-2025-02.csv");
     let mut bytes = std::fs::read(&csv).unwrap();
-    let original = sha256(&bytes);
+    let original = sha256_hex(&bytes);
     bytes[3] ^= 0x01;
     std::fs::write(&csv, &bytes).unwrap();
     let message = rejected(&[&set.dir_arg()]);
@@ -234,7 +250,7 @@ fn rejects_a_changed_byte_in_an_artefact() {
         format!(
             "compliance-report-x-2025-02.csv: sha256 is {}, the manifest \
              compliance-report-x-2025-02.manifest.json says {original}",
-            sha256(&bytes)
+            sha256_hex(&bytes)
         )
     );
 }
@@ -280,7 +296,7 @@ fn rejects_swapped_previous_hashes() {
          compliance-report-x-2025-02.manifest.json: compliance-report-x-2025-02.manifest.json's \
          previousManifestSha256 is ",
     );
-    let january = sha256(&std::fs::read(set.manifest_path("2025-01")).unwrap());
+    let january = sha256_hex(&std::fs::read(set.manifest_path("2025-01")).unwrap());
     assert!(
         message.contains(&format!(
             "compliance-report-x-2025-01.manifest.json hashes to {january}"
@@ -343,8 +359,7 @@ fn rejects_an_overlapping_period() {
 #[test]
 fn rejects_a_signature_by_another_key() {
     let set = ReportSet::write(Some(&key(2)));
-    let trusted = set.public_key_file(&key(1));
-    let message = rejected(&[&set.dir_arg(), "--public-key", trusted.to_str().unwrap()]);
+    let message = set.rejected_trusting(&key(1));
     assert_eq!(
         message,
         format!(
@@ -365,15 +380,8 @@ fn rejects_a_flipped_signature_byte() {
     bytes[10] ^= 0x80;
     signature.signature = STANDARD.encode(bytes);
     std::fs::write(&path, signature.to_json()).unwrap();
-    let trusted = set.public_key_file(&key(1));
-    let message = rejected(&[&set.dir_arg(), "--public-key", trusted.to_str().unwrap()]);
-    assert_names(
-        &message,
-        &format!(
-            "signature of compliance-report-x-2025-02.manifest.json does not verify with key id {}",
-            key(1).key_id()
-        ),
-    );
+    let message = set.rejected_trusting(&key(1));
+    assert_names(&message, &does_not_verify("2025-02", &key(1)));
 }
 
 #[test]
@@ -388,13 +396,7 @@ fn rejects_a_manifest_edited_after_signing() {
     march.previous_manifest_sha256 = Some(february.sha256());
     set.write_manifest("2025-03", &march);
     let message = rejected(&[&set.dir_arg()]);
-    assert_names(
-        &message,
-        &format!(
-            "signature of compliance-report-x-2025-02.manifest.json does not verify with key id {}",
-            key(1).key_id()
-        ),
-    );
+    assert_names(&message, &does_not_verify("2025-02", &key(1)));
 }
 
 #[test]
@@ -409,8 +411,7 @@ fn rejects_a_signature_file_that_swaps_in_another_key() {
     )
     .unwrap();
     accepted(&[&set.dir_arg()]);
-    let trusted = set.public_key_file(&key(1));
-    let message = rejected(&[&set.dir_arg(), "--public-key", trusted.to_str().unwrap()]);
+    let message = set.rejected_trusting(&key(1));
     assert_names(
         &message,
         &format!(
@@ -430,8 +431,7 @@ fn require_signature_rejects_an_unsigned_set() {
          compliance-report-x-2025-01.manifest.sig is missing beside it",
     );
     // A trusted key requires signatures too.
-    let trusted = set.public_key_file(&key(1));
-    let message = rejected(&[&set.dir_arg(), "--public-key", trusted.to_str().unwrap()]);
+    let message = set.rejected_trusting(&key(1));
     assert_names(
         &message,
         "compliance-report-x-2025-01.manifest.json is not signed",
@@ -478,10 +478,10 @@ fn manifests_on_disk_are_the_canonical_bytes() {
     let bytes = std::fs::read(set.manifest_path("2025-01")).unwrap();
     let manifest = Manifest::from_json(&bytes).unwrap();
     assert_eq!(manifest.to_json(), bytes);
-    assert_eq!(manifest.sha256(), sha256(&bytes));
+    assert_eq!(manifest.sha256(), sha256_hex(&bytes));
     assert_eq!(
         set.read_manifest("2025-02").previous_manifest_sha256,
-        Some(sha256(&bytes))
+        Some(sha256_hex(&bytes))
     );
     assert!(bytes.ends_with(b"}\n"));
 }

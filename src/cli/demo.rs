@@ -4,8 +4,8 @@
 use chrono::Utc;
 use docspace_compliance_operator::cycle::{CycleRequest, ResourceRef, execute};
 use docspace_compliance_operator::docspace::ApiKey;
-use docspace_compliance_operator::sim::{SimConfig, Simulator, previous_month_utc};
 use docspace_compliance_operator::spec::validate;
+use docspace_sim::{SimConfig, Simulator, previous_month_utc};
 
 use super::DemoArgs;
 use super::load::parse_report;
@@ -58,7 +58,7 @@ pub async fn main(args: DemoArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     drop(progress);
 
-    println!("{}", outcome_json(&outcome));
+    println!("{}", outcome_json(&outcome)?);
     eprintln!(
         "Reported {} of {} fetched events for {} to {}.",
         outcome.event_count,

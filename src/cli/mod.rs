@@ -1,6 +1,7 @@
 //! The command line: `report` runs one cycle from a resource file, `demo` runs one against the
 //! built-in DocSpace simulator.
 
+#[cfg(feature = "demo")]
 mod demo;
 mod load;
 mod operate;
@@ -44,6 +45,7 @@ pub enum Command {
     /// Run one report cycle for a ComplianceReport file, without a cluster.
     Report(ReportArgs),
     /// Run one full cycle against the built-in DocSpace simulator with an example report.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
     /// Run the operator: reconcile ComplianceReports in a cluster.
     Run(RunArgs),
@@ -58,7 +60,12 @@ impl Command {
     /// pages are read in one task while another renders them.
     pub fn multi_threaded(&self) -> bool {
         // A report reads pages in one task and renders them in another.
-        matches!(self, Self::Run(_) | Self::Report(_) | Self::Demo(_))
+        match self {
+            Self::Run(_) | Self::Report(_) => true,
+            #[cfg(feature = "demo")]
+            Self::Demo(_) => true,
+            Self::Crd | Self::Verify(_) => false,
+        }
     }
 }
 
@@ -168,6 +175,7 @@ pub struct ReportArgs {
 }
 
 /// Arguments of `demo`.
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Where to keep the rendered files.
@@ -200,11 +208,12 @@ pub struct VerifyArgs {
 pub async fn main(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Report(args) => report::main(args).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::main(args).await,
         Command::Run(args) => operate::main(args).await,
         Command::Verify(args) => verify::main(args),
         Command::Crd => {
-            print!("{}", docspace_compliance_operator::operator::crd::yaml());
+            print!("{}", docspace_compliance_operator::operator::crd::yaml()?);
             Ok(())
         }
     }

@@ -49,8 +49,8 @@ struct Upload<'a> {
     note: Option<&'a str>,
 }
 
-/// The outcome as one JSON object.
-pub fn outcome_json(outcome: &CycleOutcome) -> String {
+/// The outcome as one JSON object (an error only if serde cannot write it).
+pub fn outcome_json(outcome: &CycleOutcome) -> Result<String, String> {
     let output = Output {
         period: Period {
             from: outcome.period.from_local(),
@@ -79,5 +79,5 @@ pub fn outcome_json(outcome: &CycleOutcome) -> String {
             })
             .collect(),
     };
-    serde_json::to_string(&output).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    serde_json::to_string(&output).map_err(|e| format!("cannot write the outcome as JSON: {e}"))
 }

@@ -98,7 +98,7 @@ pub async fn main(args: ReportArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     drop(progress);
-    println!("{}", outcome_json(&outcome));
+    println!("{}", outcome_json(&outcome)?);
     if let Some(warning) =
         docspace_compliance_operator::cycle::key_expiry_warning(outcome.key_expires_at, Utc::now())
     {

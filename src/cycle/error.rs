@@ -12,8 +12,6 @@ pub enum Step {
     Connect,
     /// Reading events.
     Fetch,
-    /// Checking what exists and uploading.
-    Upload,
 }
 
 impl fmt::Display for Step {
@@ -21,7 +19,6 @@ impl fmt::Display for Step {
         f.write_str(match self {
             Self::Connect => "connect",
             Self::Fetch => "fetch",
-            Self::Upload => "upload",
         })
     }
 }

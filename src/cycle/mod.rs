@@ -16,16 +16,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tracing::Instrument;
 
 use crate::docspace::{
-    ApiKey, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager, PagingStats,
-    PortalLimiters, READ_SCOPE, ResponseObserver, RetryPolicy, SlicedAuditFetch, Source,
-    UPLOAD_SCOPE,
+    ApiKey, AuditLifetime, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
+    PagingStats, PortalLimiters, READ_SCOPE, ResponseObserver, RetryPolicy, SlicedAuditFetch,
+    Source, UPLOAD_SCOPE,
 };
 use crate::integrity::SigningKey;
 use crate::report::{
-    AnalysisOptions, Artefact, ArtefactKind, BusinessWindow, PreviousTotals, Privacy, PrivacyError,
-    PrivacyKey, ReportContext, ReportWriter, file_stem,
+    AnalysisOptions, Artefact, ArtefactKind, PreviousTotals, Privacy, PrivacyError, PrivacyKey,
+    ReportContext, ReportWriter, file_stem,
 };
 use crate::schedule::{ReportPeriod, period_for};
 use crate::spec::{ComplianceReportSpec, SectionName, ValidatedSpec};
@@ -350,6 +351,20 @@ pub fn key_expiry_warning(expires: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
 
 /// Runs one cycle: wait until the period has settled, fetch and render within the request's
 /// timeout, then upload.
+///
+/// Everything the cycle logs (its requests' retries and an upload's rollback included) is in
+/// a `cycle` span with the report's `namespace`, its name as `report` (JSON logs give every
+/// span a `name` key of its own: the span's) and the `scheduled` instant; the API key is
+/// never a field.
+#[tracing::instrument(
+    name = "cycle",
+    skip_all,
+    fields(
+        namespace = %request.resource.namespace,
+        report = %request.resource.name,
+        scheduled = %request.scheduled_at.to_rfc3339(),
+    )
+)]
 pub async fn execute(
     request: CycleRequest,
     progress: Arc<dyn Progress>,
@@ -430,10 +445,7 @@ fn report_context(request: &CycleRequest, period: &ReportPeriod) -> ReportContex
         },
         analysis: AnalysisOptions {
             time_zone: period.time_zone,
-            business_hours: BusinessWindow::new(
-                &request.spec.report.business_hours,
-                period.time_zone,
-            ),
+            business_hours: request.validated.business_hours.clone(),
             mass_download_per_hour: request.spec.report.mass_download_per_hour,
             list_limit: LIST_LIMIT,
         },
@@ -450,179 +462,304 @@ async fn fetch_and_render(
     progress: &Arc<dyn Progress>,
 ) -> Result<Rendered, CycleError> {
     // The file names first: a bad name fails before any request.
-    let stem = file_stem(
-        &request.spec.report.file_name,
-        &request.resource.name,
-        &request.resource.namespace,
-        &period,
-    )
-    .map_err(|e| CycleError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))?;
+    let stem = report_stem(request, &period)?;
     let (client, observer) = client_for(request, progress)?;
     let key_expires_at = check_key(&client, request.delivery).await?;
-
-    let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let work_dir = spool::Spool::create(&work_parent)
-        .map_err(|e| CycleError::Render(work_parent.display().to_string(), e))?;
+    let work_dir = create_work_dir(request)?;
     let work_path = work_dir.path().display().to_string();
-    let render_error = |e| CycleError::Render(work_path.clone(), e);
     let mut writer = ReportWriter::new(
         report_context(request, &period),
         &request.spec.report.formats,
         work_dir.path(),
     )
-    .map_err(render_error)?;
+    .map_err(render_error(&work_path))?;
 
     // The questions the report needs besides the events go out with the first pages; none of
     // them holds the events up.
     let fetch_started = tokio::time::Instant::now();
-    let uploading = request.look_up_previous_manifest && request.delivery == Delivery::Upload;
-    let questions = async {
-        let (audit_plan, retention, link) =
-            tokio::join!(client.audit_in_plan(), client.audit_lifetime(), async {
-                if uploading {
-                    Some(chain::resolve(&client, request, &period).await)
-                } else {
-                    None
-                }
-            });
-        let audit_plan = audit_plan.map_err(|e| CycleError::Fetch(Step::Fetch, e))?;
-        if audit_plan == Some(false) {
-            return Err(CycleError::Fetch(
-                Step::Fetch,
-                DocSpaceError::PlanLacksAudit {
-                    evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
-                },
-            ));
-        }
-        let retention = retention.map_err(|e| CycleError::Fetch(Step::Fetch, e))?;
-        Ok((audit_plan, retention, link))
+    let questions = side_questions(&client, request, &period);
+    let reader = Reading {
+        client: &client,
+        request,
+        period: &period,
+        progress,
+        work_path: &work_path,
     };
-    let reading = read_events(&client, request, &period, &mut writer, progress, &work_path);
+    let reading = reader.events(&mut writer);
     // The first failure on either side ends both.
-    let ((audit_plan, retention, link), paging) = tokio::try_join!(questions, reading)?;
+    let (answers, paging) = tokio::try_join!(questions, reading)?;
     let fetch_duration = fetch_started.elapsed();
-    let link = link.unwrap_or_else(|| chain::ChainLink::given(request));
+    let link = answers
+        .link
+        .unwrap_or_else(|| chain::ChainLink::given(request));
     writer.set_chain(link.describe());
+    record_answers(
+        &mut writer,
+        request,
+        answers.audit_plan,
+        answers.retention,
+        &paging,
+    );
+    let fetched_count = writer.summary().total_fetched();
+    let event_count = writer.summary().total_reported();
+    let by_category = counts_by_category(&writer);
+
+    let finished = finish_render(writer, request, &period, &link, &work_dir, &stem).await?;
+    Ok(Rendered {
+        client,
+        key_expires_at,
+        period,
+        _work_dir: work_dir,
+        artefacts: finished.artefacts,
+        fetched_count,
+        event_count,
+        paging,
+        by_category,
+        manifest_sha256: finished.manifest_sha256,
+        fetch_duration,
+        observer,
+    })
+}
+
+/// Turns a failure to write into the working directory at `work_path` into the run's error.
+fn render_error(work_path: &str) -> impl Fn(std::io::Error) -> CycleError + '_ {
+    move |e| CycleError::Render(work_path.to_owned(), e)
+}
+
+/// The stem of the report's file names (`spec.report.fileName` expanded for the period).
+fn report_stem(request: &CycleRequest, period: &ReportPeriod) -> Result<String, CycleError> {
+    file_stem(
+        &request.spec.report.file_name,
+        &request.resource.name,
+        &request.resource.namespace,
+        period,
+    )
+    .map_err(|e| CycleError::Render("spec.report.fileName".to_owned(), std::io::Error::other(e)))
+}
+
+/// A private working directory for the artefacts, under the output directory if any, else
+/// the system's temporary directory.
+fn create_work_dir(request: &CycleRequest) -> Result<spool::Spool, CycleError> {
+    let work_parent = request.out_dir.clone().unwrap_or_else(std::env::temp_dir);
+    spool::Spool::create(&work_parent)
+        .map_err(|e| CycleError::Render(work_parent.display().to_string(), e))
+}
+
+/// What the portal answered besides the events.
+struct SideAnswers {
+    /// Whether the plan includes the audit trail (`None`: could not be checked).
+    audit_plan: Option<bool>,
+    /// The portal's retention settings, if readable.
+    retention: Option<AuditLifetime>,
+    /// The previous manifest found in the upload folder, when it was looked up.
+    link: Option<chain::ChainLink>,
+}
+
+/// Asks the portal's plan, its retention and (when uploading) the previous manifest, all at
+/// once; a plan without the audit trail fails the run.
+async fn side_questions(
+    client: &DocSpaceClient,
+    request: &CycleRequest,
+    period: &ReportPeriod,
+) -> Result<SideAnswers, CycleError> {
+    let uploading = request.look_up_previous_manifest && request.delivery == Delivery::Upload;
+    let (audit_plan, retention, link) =
+        tokio::join!(client.audit_in_plan(), client.audit_lifetime(), async {
+            if uploading {
+                Some(chain::resolve(client, request, period).await)
+            } else {
+                None
+            }
+        });
+    let audit_plan = audit_plan.map_err(|e| CycleError::Fetch(Step::Fetch, e))?;
+    if audit_plan == Some(false) {
+        return Err(CycleError::Fetch(
+            Step::Fetch,
+            DocSpaceError::PlanLacksAudit {
+                evidence: "/api/2.0/portal/quota reports audit: false".to_owned(),
+            },
+        ));
+    }
+    let retention = retention.map_err(|e| CycleError::Fetch(Step::Fetch, e))?;
+    Ok(SideAnswers {
+        audit_plan,
+        retention,
+        link,
+    })
+}
+
+/// Writes what the report says about its own reading into the summary.
+fn record_answers(
+    writer: &mut ReportWriter,
+    request: &CycleRequest,
+    audit_plan: Option<bool>,
+    retention: Option<AuditLifetime>,
+    paging: &[(Source, PagingStats)],
+) {
     let summary = writer.summary_mut();
     summary.audit_plan = audit_plan;
     summary.retention = retention;
     summary.previous = request.previous.clone();
     summary.generated_at = Some(request.generated_at);
-    for (source, stats) in &paging {
+    for (source, stats) in paging {
         summary.paging.insert(source.as_str(), *stats);
     }
-    let fetched_count = writer.summary().total_fetched();
-    let event_count = writer.summary().total_reported();
-    let by_category = writer
+}
+
+/// Events in the report by compliance category.
+fn counts_by_category(writer: &ReportWriter) -> std::collections::BTreeMap<String, u64> {
+    writer
         .summary()
         .analysis
         .by_category
         .iter()
         .map(|(k, v)| ((*k).to_owned(), *v))
-        .collect();
+        .collect()
+}
 
+/// The finished artefacts, the manifest's among them.
+struct Finished {
+    artefacts: Vec<Artefact>,
+    manifest_sha256: String,
+}
+
+/// Renders the artefacts (off the async threads), compresses them as the spec says, and
+/// writes the manifest (signed when a key is given) beside them.
+async fn finish_render(
+    writer: ReportWriter,
+    request: &CycleRequest,
+    period: &ReportPeriod,
+    link: &chain::ChainLink,
+    work_dir: &spool::Spool,
+    stem: &str,
+) -> Result<Finished, CycleError> {
+    let work_path = work_dir.path().display().to_string();
+    let render_error = render_error(&work_path);
     let dir = work_dir.path().to_owned();
-    let finish_stem = stem.clone();
+    let finish_stem = stem.to_owned();
+    // The rendering thread logs under the run's span.
+    let span = tracing::Span::current();
     let (mut artefacts, events) =
-        tokio::task::spawn_blocking(move || writer.finish(&dir, &finish_stem))
+        tokio::task::spawn_blocking(move || span.in_scope(|| writer.finish(&dir, &finish_stem)))
             .await
             .map_err(|e| CycleError::Render("render task".to_owned(), std::io::Error::other(e)))?
-            .map_err(render_error)?;
-    compress::apply(request.spec.report.compress, &mut artefacts).map_err(render_error)?;
-    let manifest = manifest::build(request, &period, &artefacts, events, &link);
+            .map_err(&render_error)?;
+    compress::apply(request.spec.report.compress, &mut artefacts).map_err(&render_error)?;
+    let manifest = manifest::build(request, period, &artefacts, events, link);
     let manifest_sha256 = manifest.sha256();
     artefacts.extend(
         manifest::write(
             &manifest,
             request.signing_key.as_deref(),
             work_dir.path(),
-            &stem,
+            stem,
         )
-        .map_err(render_error)?,
+        .map_err(&render_error)?,
     );
-
-    Ok(Rendered {
-        client,
-        key_expires_at,
-        period,
-        _work_dir: work_dir,
+    Ok(Finished {
         artefacts,
-        fetched_count,
-        event_count,
-        paging,
-        by_category,
         manifest_sha256,
-        fetch_duration,
-        observer,
     })
 }
 
-/// Reads the audit trail (as concurrent slices) and the login history of the period into
-/// `writer`; returns the paging counters of each source read.
-async fn read_events(
-    client: &DocSpaceClient,
-    request: &CycleRequest,
-    period: &ReportPeriod,
-    writer: &mut ReportWriter,
-    progress: &Arc<dyn Progress>,
-    work_path: &str,
-) -> Result<Vec<(Source, PagingStats)>, CycleError> {
-    let render_error = |e| CycleError::Render(work_path.to_owned(), e);
-    let fetch_error = |e| CycleError::Fetch(Step::Fetch, e);
-    let window = FetchWindow {
-        from: period.from,
-        to_inclusive: period.to_inclusive(),
-    };
-    let mut paging = Vec::new();
-    if request.spec.sources.audit_trail {
+/// What reading the events of one run needs.
+struct Reading<'a> {
+    client: &'a DocSpaceClient,
+    request: &'a CycleRequest,
+    period: &'a ReportPeriod,
+    progress: &'a Arc<dyn Progress>,
+    /// The working directory, named in errors writing to it.
+    work_path: &'a str,
+}
+
+impl Reading<'_> {
+    /// Reads the audit trail (as concurrent slices) and the login history of the period into
+    /// `writer`; returns the paging counters of each source read.
+    async fn events(
+        &self,
+        writer: &mut ReportWriter,
+    ) -> Result<Vec<(Source, PagingStats)>, CycleError> {
+        let mut paging = Vec::new();
+        if self.request.spec.sources.audit_trail {
+            paging.push((Source::Audit, self.audit(writer).await?));
+        }
+        if self.request.spec.sources.login_history {
+            paging.push((Source::Login, self.logins(writer).await?));
+        }
+        Ok(paging)
+    }
+
+    /// The period as the pagers read it.
+    fn window(&self) -> FetchWindow {
+        FetchWindow {
+            from: self.period.from,
+            to_inclusive: self.period.to_inclusive(),
+        }
+    }
+
+    /// Reads the audit trail of the period into `writer`, as concurrent slices filtered by the
+    /// portal where it can.
+    async fn audit(&self, writer: &mut ReportWriter) -> Result<PagingStats, CycleError> {
+        let (client, request) = (self.client, self.request);
+        let render_error = render_error(self.work_path);
+        let fetch_error = |e| CycleError::Fetch(Step::Fetch, e);
         let server_filter = request.validated.filter.server_side();
         if !server_filter.is_empty() {
             let parameters: Vec<&str> = server_filter.query().iter().map(|(k, _)| *k).collect();
             tracing::debug!(?parameters, "the portal filters audit events before paging");
         }
-        let fetch = SlicedAuditFetch::new(client, window, &server_filter, request.expected_events);
+        let fetch = SlicedAuditFetch::new(
+            client,
+            self.window(),
+            &server_filter,
+            request.expected_events,
+        );
         writer.begin_source(Source::Audit);
         // Pages are requested, read and parsed in a task of their own, so that rendering a
         // batch never holds up the next requests; the channel bounds what waits in memory.
-        let (batches, task) = spawn_audit_fetch(fetch);
-        let mut batches = batches;
+        let (mut batches, task) = spawn_audit_fetch(fetch);
         let mut events = 0;
         while let Some(batch) = batches.recv().await {
             let batch = batch.map_err(fetch_error)?;
             events += batch.events.len() as u64;
-            keep_matching(writer, request, period.from, batch.order, batch.events)
-                .map_err(render_error)?;
-            progress.fetched(
+            keep_matching(writer, request, self.period.from, batch.order, batch.events)
+                .map_err(&render_error)?;
+            self.progress.fetched(
                 Source::Audit,
                 events,
                 client.config.limiter.stats().requests,
             );
         }
-        let stats = task.finish().await.map_err(fetch_error)?;
-        paging.push((Source::Audit, stats));
+        task.finish().await.map_err(fetch_error)
     }
-    if request.spec.sources.login_history {
-        // Read from further back, to know the countries users signed in from.
+
+    /// Reads the login history into `writer`, from further back than the period, to know the
+    /// countries users signed in from.
+    async fn logins(&self, writer: &mut ReportWriter) -> Result<PagingStats, CycleError> {
+        let render_error = render_error(self.work_path);
+        let fetch_error = |e| CycleError::Fetch(Step::Fetch, e);
         let login_window = FetchWindow {
-            from: period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
-            ..window
+            from: self.period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
+            ..self.window()
         };
-        let mut pager = LoginPager::new(client, login_window);
+        let mut pager = LoginPager::new(self.client, login_window);
         writer.begin_source(Source::Login);
         let mut order = 0;
         while let Some(batch) = pager.next_batch().await.map_err(fetch_error)? {
-            keep_matching(writer, request, period.from, order, batch).map_err(render_error)?;
+            keep_matching(writer, self.request, self.period.from, order, batch)
+                .map_err(&render_error)?;
             order += 1;
-            progress.fetched(Source::Login, pager.stats().events, pager.stats().pages);
+            let stats = pager.stats();
+            self.progress
+                .fetched(Source::Login, stats.events, stats.pages);
         }
-        paging.push((Source::Login, pager.stats()));
+        Ok(pager.stats())
     }
-    Ok(paging)
 }
 
-/// Uploads the rendered artefacts (all or nothing) and keeps local copies if asked.
-/// Uploads (or, on a dry run, keeps) the rendered artefacts; the upload stops at `deadline`
-/// (the instant and the limit in seconds) and undoes what it had uploaded.
+/// Uploads the rendered artefacts (all or nothing; on a dry run, uploads nothing) and keeps
+/// local copies if asked. The upload stops at `deadline` (the instant and the limit in
+/// seconds) and undoes what it had uploaded.
 async fn deliver(
     request: &CycleRequest,
     rendered: Rendered,
@@ -655,13 +792,7 @@ async fn deliver(
         }
     };
     if let Some(out_dir) = &request.out_dir {
-        for (artefact, outcome) in artefacts.iter().zip(&mut uploads) {
-            let target = out_dir.join(&artefact.file_name);
-            std::fs::rename(&artefact.path, &target)
-                .and_then(|()| spool::make_private(&target))
-                .map_err(|e| CycleError::Render(target.display().to_string(), e))?;
-            outcome.local_path = Some(target);
-        }
+        keep_local_copies(out_dir, &artefacts, &mut uploads)?;
     }
     Ok(CycleOutcome {
         key_expires_at,
@@ -680,6 +811,22 @@ async fn deliver(
                 .load(std::sync::atomic::Ordering::Relaxed),
         },
     })
+}
+
+/// Moves the artefacts into `out_dir` (readable by the owner only) and notes where each went.
+fn keep_local_copies(
+    out_dir: &std::path::Path,
+    artefacts: &[Artefact],
+    uploads: &mut [UploadOutcome],
+) -> Result<(), CycleError> {
+    for (artefact, outcome) in artefacts.iter().zip(uploads) {
+        let target = out_dir.join(&artefact.file_name);
+        std::fs::rename(&artefact.path, &target)
+            .and_then(|()| spool::make_private(&target))
+            .map_err(|e| CycleError::Render(target.display().to_string(), e))?;
+        outcome.local_path = Some(target);
+    }
+    Ok(())
 }
 
 /// Batches read ahead of rendering, at most.
@@ -713,7 +860,7 @@ fn spawn_audit_fetch(
     AuditTask,
 ) {
     let (sender, receiver) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
-    let task = tokio::spawn(async move {
+    let reading = async move {
         loop {
             match fetch.next_batch().await {
                 Ok(Some(batch)) => {
@@ -730,7 +877,9 @@ fn spawn_audit_fetch(
             }
         }
         fetch.stats()
-    });
+    };
+    // The task's requests log under the run's span.
+    let task = tokio::spawn(reading.instrument(tracing::Span::current()));
     (receiver, AuditTask(task))
 }
 

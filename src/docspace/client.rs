@@ -10,6 +10,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 use url::Url;
 
 use super::api_key::ApiKey;
@@ -358,10 +359,29 @@ impl DocSpaceClient {
 
     /// Sends one request built by `build` and returns the body of a 2xx answer, mapping every
     /// other status to an error.
+    ///
+    /// Each request is a `docspace_request` span with its method and endpoint (a label, never
+    /// the URL's query, a header or the key), inside the span of whatever sent it, e.g. a run.
     pub(crate) async fn send_once(
         &self,
         endpoint: &'static str,
         request: RequestBuilder,
+        not_found: impl FnOnce() -> String,
+    ) -> Result<bytes::Bytes, AttemptError> {
+        let (http, request) = request.build_split();
+        let method = request.as_ref().map_or("", |r| r.method().as_str());
+        let span = tracing::info_span!("docspace_request", method, endpoint);
+        self.send_built(endpoint, http, request, not_found)
+            .instrument(span)
+            .await
+    }
+
+    /// [`Self::send_once`] of a built request (or of the error that building it gave).
+    async fn send_built(
+        &self,
+        endpoint: &'static str,
+        http: reqwest::Client,
+        request: reqwest::Result<reqwest::Request>,
         not_found: impl FnOnce() -> String,
     ) -> Result<bytes::Bytes, AttemptError> {
         let observe = |status: u16| {
@@ -374,7 +394,11 @@ impl DocSpaceClient {
         if let Some(observer) = &self.config.observer {
             observer.sending(endpoint);
         }
-        let response = request.send().await.map_err(|e| {
+        let sent = match request {
+            Ok(request) => http.execute(request).await,
+            Err(e) => Err(e),
+        };
+        let response = sent.map_err(|e| {
             observe(0);
             transport_error(endpoint, &e)
         })?;

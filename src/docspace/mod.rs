@@ -2,7 +2,7 @@
 //! paging of audit events and login history, and uploads. It knows nothing of Kubernetes.
 
 mod api_key;
-pub mod catalog;
+pub use docspace_catalog as catalog;
 mod client;
 pub mod dates;
 mod error;

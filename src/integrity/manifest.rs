@@ -48,7 +48,8 @@ pub struct ManifestArtefact {
     pub bytes: u64,
 }
 
-/// Digest of the reported events in canonical form (see [`EventsHasher`](super::EventsHasher)).
+/// Digest of the reported events in canonical form: their ndjson lines in report order, each
+/// ended by `\n` (the report writer hashes that stream as it spools it).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsDigest {

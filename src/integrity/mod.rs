@@ -10,14 +10,12 @@
 mod canonical;
 mod digest;
 mod error;
-mod events;
 mod keys;
 mod manifest;
 mod signature;
 mod verify;
 
 pub use error::IntegrityError;
-pub use events::EventsHasher;
 pub use keys::SigningKey;
 pub use manifest::{
     EventsDigest, GENERATOR, MANIFEST_FORMAT, Manifest, ManifestArtefact, manifest_file_name,

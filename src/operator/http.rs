@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::metrics::Metrics;
@@ -34,14 +34,27 @@ async fn readyz(State(probes): State<Probes>) -> impl IntoResponse {
     }
 }
 
-async fn metrics_text(State(probes): State<Probes>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        probes.metrics.render(),
-    )
+/// The metrics, or a 500 that says they could not be written (never an empty 200, which a
+/// scraper would take for "no series").
+async fn metrics_text(State(probes): State<Probes>) -> Response {
+    match probes.metrics.render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the metrics");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the metrics could not be encoded",
+            )
+                .into_response()
+        }
+    }
 }
 
 /// Binds `addr` and serves the probes and metrics in the background; returns the bound address.

@@ -205,12 +205,10 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
-        if encode(&mut text, &self.registry).is_err() {
-            text.clear();
-        }
-        text
+        encode(&mut text, &self.registry)?;
+        Ok(text)
     }
 }
 
@@ -237,7 +235,7 @@ mod tests {
         };
         metrics.show_report(&labels("a"), &series);
         metrics.show_report(&labels("b"), &series);
-        let text = metrics.render();
+        let text = metrics.render().unwrap();
         assert!(
             text.contains(
                 "docspace_compliance_report_last_success_timestamp_seconds{namespace=\"team\",name=\"a\"} 1700000000"
@@ -249,7 +247,7 @@ mod tests {
         ));
         assert!(!text.contains("report_last_failure_timestamp_seconds{"));
         metrics.forget_reports(|l| l.name == "b");
-        let text = metrics.render();
+        let text = metrics.render().unwrap();
         assert!(!text.contains("name=\"a\""), "{text}");
         assert!(text.contains(
             "docspace_compliance_report_schedule_interval_seconds{namespace=\"team\",name=\"b\"} 3600"

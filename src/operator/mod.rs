@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::ListParams;
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::controller::Controller;
 use kube::runtime::events::Reporter;
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
@@ -155,17 +155,17 @@ async fn shutdown_signal() {
     }
 }
 
+/// A held Lease: whether this replica still leads, and the task that renews the Lease.
+type Lease = (
+    channel::Receiver<bool>,
+    tokio::task::JoinHandle<kube_lease_manager::Result<LeaseManager>>,
+);
+
 /// Waits for the Lease; returns the manager's channel and task, or `None` on shutdown first.
 async fn become_leader(
     client: &Client,
     options: &OperatorOptions,
-) -> Result<
-    Option<(
-        channel::Receiver<bool>,
-        tokio::task::JoinHandle<kube_lease_manager::Result<LeaseManager>>,
-    )>,
-    OperatorError,
-> {
+) -> Result<Option<Lease>, OperatorError> {
     let manager = LeaseManagerBuilder::new(client.clone(), &options.lease_name)
         .with_namespace(&options.lease_namespace)
         .with_identity(&options.identity)
@@ -227,24 +227,9 @@ fn forget_deleted_reports(
 /// The watches start at once, so every replica turns ready when they have synced; only the
 /// replica holding the Lease reconciles.
 pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
-    if options.allowed_portals.iter().all(|p| p.trim().is_empty()) && !options.allow_any_portal {
-        return Err(OperatorError::NoAllowedPortals);
-    }
-    if let Some(ns) = &options.namespace
-        && !options.secret_scope.namespaces.is_empty()
-        && !options.secret_scope.namespaces.contains(ns)
-    {
-        return Err(OperatorError::SecretScope(ns.clone()));
-    }
+    check_options(&options)?;
     let client = client(options.kubeconfig.as_ref()).await?;
-    let reports: Api<ComplianceReport> = match &options.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    reports
-        .list(&ListParams::default().limit(1))
-        .await
-        .map_err(OperatorError::CrdMissing)?;
+    require_crd(&client, options.namespace.as_deref()).await?;
 
     let metrics = Arc::new(Metrics::default());
     let leading = Arc::new(AtomicBool::new(false));
@@ -254,13 +239,7 @@ pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
         options.secret_scope.clone(),
         leading.clone(),
     );
-    let bound = http::serve(options.listen, metrics.clone(), watches.synced.clone())
-        .await
-        .map_err(|source| OperatorError::Listen {
-            addr: options.listen,
-            source,
-        })?;
-    tracing::info!(%bound, "serving /livez, /readyz and /metrics");
+    serve_probes(options.listen, &metrics, &watches.synced).await?;
 
     let lease = if options.leader_election {
         match become_leader(&client, &options).await? {
@@ -278,17 +257,88 @@ pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
     leading.store(true, Ordering::Relaxed);
 
     let lost_leadership = Arc::new(AtomicBool::new(false));
-    let lost = leadership_lost(
+    let stop = stop_signal(
         lease.as_ref().map(|(rx, _)| rx.clone()),
         lost_leadership.clone(),
     );
-    let stop = async move {
-        tokio::select! {
-            () = shutdown_signal() => tracing::info!("shutting down; letting running reports finish"),
-            () = lost => tracing::warn!("lost the leader Lease; stopping"),
-        }
-    };
+    let context = Arc::new(context(
+        &client,
+        &options,
+        &metrics,
+        watches.secrets.clone(),
+    ));
+    control(watches, context, stop, options.clock_file.as_ref()).await;
+    metrics.leader.set(0);
 
+    if let Some(lease) = lease {
+        release(lease).await;
+    }
+    if lost_leadership.load(Ordering::Relaxed) {
+        return Err(OperatorError::LeadershipLost);
+    }
+    Ok(())
+}
+
+/// Refuses to start without an allow-list of portals (unless any portal is allowed), or with
+/// a Secret scope that leaves out the watched namespace.
+fn check_options(options: &OperatorOptions) -> Result<(), OperatorError> {
+    if options.allowed_portals.iter().all(|p| p.trim().is_empty()) && !options.allow_any_portal {
+        return Err(OperatorError::NoAllowedPortals);
+    }
+    if let Some(ns) = &options.namespace
+        && !options.secret_scope.namespaces.is_empty()
+        && !options.secret_scope.namespaces.contains(ns)
+    {
+        return Err(OperatorError::SecretScope(ns.clone()));
+    }
+    Ok(())
+}
+
+/// Fails unless ComplianceReports can be listed (the CRD is installed and readable).
+async fn require_crd(client: &Client, namespace: Option<&str>) -> Result<(), OperatorError> {
+    let reports: Api<ComplianceReport> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    reports
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(OperatorError::CrdMissing)?;
+    Ok(())
+}
+
+/// Serves `/livez`, `/readyz` (ready once the watches have synced) and `/metrics`.
+async fn serve_probes(
+    listen: SocketAddr,
+    metrics: &Arc<Metrics>,
+    synced: &watch::Synced,
+) -> Result<(), OperatorError> {
+    let bound = http::serve(listen, metrics.clone(), synced.clone())
+        .await
+        .map_err(|source| OperatorError::Listen {
+            addr: listen,
+            source,
+        })?;
+    tracing::info!(%bound, "serving /livez, /readyz and /metrics");
+    Ok(())
+}
+
+/// Resolves on SIGTERM/Ctrl-C, or when the Lease is lost (setting `lost`).
+async fn stop_signal(leader: Option<channel::Receiver<bool>>, lost: Arc<AtomicBool>) {
+    let lost = leadership_lost(leader, lost);
+    tokio::select! {
+        () = shutdown_signal() => tracing::info!("shutting down; letting running reports finish"),
+        () = lost => tracing::warn!("lost the leader Lease; stopping"),
+    }
+}
+
+/// What every reconcile shares.
+fn context(
+    client: &Client,
+    options: &OperatorOptions,
+    metrics: &Arc<Metrics>,
+    secrets: watch::SecretIndex,
+) -> Context {
     let clock: Arc<dyn Clock> = match &options.clock_file {
         Some(path) => Arc::new(FileClock::new(path.clone())),
         None => Arc::new(SystemClock),
@@ -298,7 +348,7 @@ pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
         instance: Some(options.identity.clone()),
     };
     let backoff = Backoff::new(options.error_backoff, options.error_backoff_max);
-    let context = Arc::new(Context {
+    Context {
         client: client.clone(),
         reporter,
         clock,
@@ -310,13 +360,23 @@ pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
         failed_inputs: FailedInputs::default(),
         allowed_portals: AllowedPortals::new(&options.allowed_portals),
         limiters: Arc::default(),
-        secrets: watches.secrets.clone(),
-    });
+        secrets,
+    }
+}
 
+/// Reconciles the reports the watches pass on (their changes, their Secrets' changes, every
+/// cached report once at the start and, in tests, at each change of the clock file) until
+/// `stop` resolves; reconciles under way finish first.
+async fn control(
+    watches: watch::Watches,
+    context: Arc<Context>,
+    stop: impl Future<Output = ()> + Send + Sync + 'static,
+    clock_file: Option<&PathBuf>,
+) {
     forget_deleted_reports(
         watches.report_removals,
         watches.reports.clone(),
-        metrics.clone(),
+        context.metrics.clone(),
     );
     let report_changes = futures::stream::unfold(watches.report_changes, |mut rx| async move {
         rx.recv().await.map(|report| (Ok(report), rx))
@@ -325,12 +385,11 @@ pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
         rx.recv().await.map(|report| (report, rx))
     });
     let mut controller = Controller::for_stream(report_changes, watches.reports)
-        .with_config(ControllerConfig::default())
         .reconcile_on(secret_changes)
         // Everything already cached when this replica took the lead.
         .reconcile_all_on(futures::stream::once(async {}))
         .graceful_shutdown_on(stop);
-    if let Some(path) = &options.clock_file {
+    if let Some(path) = clock_file {
         controller = controller.reconcile_all_on(FileClock::new(path.clone()).changes());
     }
     controller
@@ -341,18 +400,14 @@ pub async fn operate(options: OperatorOptions) -> Result<(), OperatorError> {
             }
         })
         .await;
-    metrics.leader.set(0);
+}
 
-    if let Some((rx, task)) = lease {
-        drop(rx);
-        if let Ok(Ok(manager)) = task.await
-            && let Err(e) = manager.release().await
-        {
-            tracing::warn!(error = %e, "could not release the Lease");
-        }
+/// Lets go of the Lease, so that a standby takes over without waiting for it to expire.
+async fn release((leader, task): Lease) {
+    drop(leader);
+    if let Ok(Ok(manager)) = task.await
+        && let Err(e) = manager.release().await
+    {
+        tracing::warn!(error = %e, "could not release the Lease");
     }
-    if lost_leadership.load(Ordering::Relaxed) {
-        return Err(OperatorError::LeadershipLost);
-    }
-    Ok(())
 }

@@ -26,8 +26,8 @@ use crate::cycle::{CycleOutcome, CycleRequest, NoProgress, ResourceRef, execute}
 use crate::report::PreviousTotals;
 use crate::schedule::Schedule;
 use crate::spec::{
-    ComplianceReport, ComplianceReportStatus, GAPS_LIMIT, HISTORY_LIMIT, PeriodStatus, RunRecord,
-    UploadStatus, ValidatedSpec, validate,
+    ComplianceReport, ComplianceReportStatus, GAPS_LIMIT, Gap, HISTORY_LIMIT, PeriodStatus,
+    RunRecord, UploadStatus, ValidatedSpec, validate,
 };
 
 /// Why a reconcile failed; the controller retries it with per-report backoff. (A failed
@@ -94,7 +94,13 @@ fn last_run(status: &ComplianceReportStatus) -> Option<LastRun> {
     }
 }
 
-/// Reconciles one `ComplianceReport`.
+/// Reconciles one `ComplianceReport`, in a `reconcile` span with its `namespace` and its name
+/// as `report` (the run it starts logs in a `cycle` span inside it).
+#[tracing::instrument(
+    name = "reconcile",
+    skip_all,
+    fields(namespace = %report.namespace().unwrap_or_default(), report = %report.name_any())
+)]
 pub async fn reconcile(
     report: Arc<ComplianceReport>,
     ctx: Arc<Context>,
@@ -212,9 +218,7 @@ impl<'a> Pass<'a> {
             return Ok(action);
         }
         if self.report.spec.suspend {
-            self.status.next_schedule_time = None;
-            self.settle(None, None).await?;
-            return Ok(self.wake(None));
+            return self.wait(None).await;
         }
         match decide(
             &validated.schedule,
@@ -223,11 +227,7 @@ impl<'a> Pass<'a> {
             self.report.spec.starting_deadline_seconds,
             self.report.spec.missed_runs,
         ) {
-            Decision::Wait { next } => {
-                self.status.next_schedule_time = next;
-                self.settle(None, None).await?;
-                Ok(self.wake(next))
-            }
+            Decision::Wait { next } => self.wait(next).await,
             Decision::DeadlinePassed { skipped, next } => {
                 self.skip(&validated, skipped, next).await
             }
@@ -236,21 +236,39 @@ impl<'a> Pass<'a> {
                 skipped,
                 backlog,
             } => {
-                let period_start = self.status.last_schedule_time.or_else(|| {
-                    let (first, _) = skipped.instants.first()?;
-                    validated.schedule.latest_before(*first)
-                });
-                let trigger = match backlog {
-                    0 => Trigger::Schedule,
-                    remaining => Trigger::Backfill { remaining },
-                };
-                let planned = Planned {
-                    scheduled,
-                    trigger,
-                    period_start,
-                };
+                let planned = self.plan(&validated, scheduled, &skipped, backlog);
                 self.due(validated, planned, skipped).await
             }
+        }
+    }
+
+    /// Nothing runs now: records the next instant (none while suspended) and sleeps until it.
+    async fn wait(&mut self, next: Option<DateTime<Utc>>) -> Result<Action, ReconcileError> {
+        self.status.next_schedule_time = next;
+        self.settle(None, None).await?;
+        Ok(self.wake(next))
+    }
+
+    /// The run of the due instant `scheduled`, `backlog` missed instants before the newest.
+    fn plan(
+        &self,
+        validated: &ValidatedSpec,
+        scheduled: DateTime<Utc>,
+        skipped: &Skipped,
+        backlog: usize,
+    ) -> Planned {
+        let period_start = self.status.last_schedule_time.or_else(|| {
+            let (first, _) = skipped.instants.first()?;
+            validated.schedule.latest_before(*first)
+        });
+        let trigger = match backlog {
+            0 => Trigger::Schedule,
+            remaining => Trigger::Backfill { remaining },
+        };
+        Planned {
+            scheduled,
+            trigger,
+            period_start,
         }
     }
 
@@ -312,6 +330,28 @@ impl<'a> Pass<'a> {
         validated: &ValidatedSpec,
         request: run_request::PendingRequest,
     ) -> Result<Option<Action>, ReconcileError> {
+        let Some((token, scheduled)) = self.requested_instant(validated, request).await else {
+            return Ok(None);
+        };
+        let expired = self
+            .report
+            .spec
+            .starting_deadline_seconds
+            .is_some_and(|seconds| self.now - scheduled > TimeDelta::seconds(seconds));
+        if scheduled > self.since() && !expired {
+            self.run_due_request(token, scheduled).await;
+            return Ok(None);
+        }
+        self.rerun(validated, token, scheduled).await.map(Some)
+    }
+
+    /// The scheduled instant a run request names; `None` when the request is ignored (a
+    /// Warning event says why, and it counts as handled).
+    async fn requested_instant(
+        &mut self,
+        validated: &ValidatedSpec,
+        request: run_request::PendingRequest,
+    ) -> Option<(String, DateTime<Utc>)> {
         let token = request.token;
         let at = match request.at {
             Ok(_) if self.report.spec.suspend => Err(
@@ -323,48 +363,54 @@ impl<'a> Pass<'a> {
         let at = match at {
             Ok(at) => at.min(self.now),
             Err(message) => {
-                self.status.last_handled_run_request = Some(token);
-                self.publish(EventType::Warning, "RunRequestIgnored", message)
-                    .await;
-                return Ok(None);
+                self.ignore_request(token, message).await;
+                return None;
             }
         };
         let Some(scheduled) = validated.schedule.latest_at_or_before(at) else {
-            self.status.last_handled_run_request = Some(token);
-            self.publish(
-                EventType::Warning,
-                "RunRequestIgnored",
-                format!(
-                    "the schedule has no instant at or before {}",
-                    at.to_rfc3339()
-                ),
-            )
-            .await;
-            return Ok(None);
+            let message = format!(
+                "the schedule has no instant at or before {}",
+                at.to_rfc3339()
+            );
+            self.ignore_request(token, message).await;
+            return None;
         };
-        let expired = self
-            .report
-            .spec
-            .starting_deadline_seconds
-            .is_some_and(|seconds| self.now - scheduled > TimeDelta::seconds(seconds));
-        if scheduled > self.since() && !expired {
-            // The schedule runs this instant anyway: now, without waiting for a retry.
-            if self.status.active_schedule_time.is_some() {
-                self.status.next_retry_time = None;
-            }
-            self.status.last_handled_run_request = Some(token);
-            self.publish(
-                EventType::Normal,
-                "RunRequested",
-                format!(
-                    "the run scheduled at {} is due; running it now",
-                    scheduled.to_rfc3339()
-                ),
-            )
+        Some((token, scheduled))
+    }
+
+    /// Marks the run request `token` handled without running anything, saying why.
+    async fn ignore_request(&mut self, token: String, message: String) {
+        self.status.last_handled_run_request = Some(token);
+        self.publish(EventType::Warning, "RunRequestIgnored", message)
             .await;
-            return Ok(None);
+    }
+
+    /// The request names an instant the schedule runs anyway: it runs now, without waiting
+    /// for a retry.
+    async fn run_due_request(&mut self, token: String, scheduled: DateTime<Utc>) {
+        if self.status.active_schedule_time.is_some() {
+            self.status.next_retry_time = None;
         }
-        // A re-run: the period of an instant handled already (or skipped by its deadline).
+        self.status.last_handled_run_request = Some(token);
+        self.publish(
+            EventType::Normal,
+            "RunRequested",
+            format!(
+                "the run scheduled at {} is due; running it now",
+                scheduled.to_rfc3339()
+            ),
+        )
+        .await;
+    }
+
+    /// A re-run: the period of an instant handled already (or skipped by its deadline), once
+    /// it has settled and unless the request was handled already.
+    async fn rerun(
+        &mut self,
+        validated: &ValidatedSpec,
+        token: String,
+        scheduled: DateTime<Utc>,
+    ) -> Result<Action, ReconcileError> {
         let period_start = self
             .status
             .last_schedule_time
@@ -375,7 +421,7 @@ impl<'a> Pass<'a> {
             period_start,
         };
         if let Some(action) = self.wait_to_settle(validated, &planned).await? {
-            return Ok(Some(action));
+            return Ok(action);
         }
         // The cache may trail our own status write: ask whether this request was handled.
         let fresh = self.api.get_status(&self.report.name_any()).await?;
@@ -386,7 +432,7 @@ impl<'a> Pass<'a> {
         if let Trigger::Requested { token } = &planned.trigger
             && handled == Some(token)
         {
-            return Ok(Some(self.wake(self.status.next_schedule_time)));
+            return Ok(self.wake(self.status.next_schedule_time));
         }
         self.publish(
             EventType::Normal,
@@ -397,7 +443,7 @@ impl<'a> Pass<'a> {
             ),
         )
         .await;
-        self.run(validated.clone(), planned).await.map(Some)
+        self.run(validated.clone(), planned).await
     }
 
     /// Waits (requeues) while the run's period may still receive late writes.
@@ -455,9 +501,7 @@ impl<'a> Pass<'a> {
         self.status.failed_attempts = None;
         self.status.next_retry_time = None;
         self.ctx.failed_inputs.forget(&self.key);
-        self.status.next_schedule_time = next;
-        self.settle(None, None).await?;
-        Ok(self.wake(next))
+        self.wait(next).await
     }
 
     /// Says which scheduled instants will never run, and records the periods no report
@@ -480,30 +524,6 @@ impl<'a> Pass<'a> {
             self.status.last_schedule_time,
             following,
         );
-        let count = if skipped.at_least {
-            format!("more than {}", skipped.total)
-        } else {
-            skipped.total.to_string()
-        };
-        let why = match reason {
-            SkipReason::StartingDeadlineExceeded => {
-                "they could not start within startingDeadlineSeconds"
-            }
-            SkipReason::MissedRunsLatest => "missedRuns is Latest",
-            SkipReason::BackfillLimit => "more were missed than one backfill runs",
-        };
-        let coverage = if gaps.is_empty() {
-            "the report that runs next covers their time".to_owned()
-        } else {
-            let spans: Vec<String> = gaps
-                .iter()
-                .map(|g| format!("[{}, {})", g.from, g.to))
-                .collect();
-            format!(
-                "no report covers {} (listed in status.gaps)",
-                spans.join(", ")
-            )
-        };
         let first_attempt = match following {
             Following::RunsNow(at) => self.status.active_schedule_time != Some(at),
             Following::Waits(_) => true,
@@ -511,16 +531,9 @@ impl<'a> Pass<'a> {
         if !first_attempt {
             return;
         }
-        self.publish(
-            EventType::Warning,
-            "MissedSchedules",
-            format!(
-                "{count} earlier scheduled run(s) were missed and will not run, from {} to {} ({why}); {coverage}",
-                first.to_rfc3339(),
-                last.to_rfc3339()
-            ),
-        )
-        .await;
+        let message = missed_message(skipped, (*first, *last), *reason, &gaps);
+        self.publish(EventType::Warning, "MissedSchedules", message)
+            .await;
         for gap in gaps.into_iter().rev() {
             if !self.status.gaps.contains(&gap) {
                 self.status.gaps.insert(0, gap);
@@ -590,6 +603,32 @@ impl<'a> Pass<'a> {
             .acquire()
             .await
             .map_err(|_| ReconcileError::ShuttingDown)?;
+        let resume = self.start_run(&planned).await?;
+        let inputs = self.ctx.secrets.fingerprint(self.report);
+        let started_at = self.ctx.clock.now();
+        let started = Instant::now();
+        let result = match self.prepare(&validated, &planned, resume).await {
+            Ok(request) => execute(request, Arc::new(NoProgress))
+                .await
+                .map_err(|e| (ReadyReason::of_failure(e.reason()), e.to_string())),
+            Err(failure) => Err(failure),
+        };
+        let took = started.elapsed();
+        self.ctx.metrics.run_duration.observe(took.as_secs_f64());
+        self.now = self.ctx.clock.now();
+        self.record_attempt(&planned, started_at, took, &result);
+        match result {
+            Ok(outcome) => self.succeeded(&validated, &planned, &outcome).await,
+            Err((reason, message)) => {
+                self.failed(&validated, &planned, reason, message, inputs)
+                    .await
+            }
+        }
+    }
+
+    /// Marks the run active (its status says Running) and says it started. Returns whether
+    /// it resumes an earlier attempt at the same instant.
+    async fn start_run(&mut self, planned: &Planned) -> Result<bool, ReconcileError> {
         let scheduled = planned.scheduled;
         let rerun = planned.trigger.is_rerun();
         let resume = self.status.active_schedule_time == Some(scheduled);
@@ -608,18 +647,19 @@ impl<'a> Pass<'a> {
             format!("running the report scheduled at {}", scheduled.to_rfc3339()),
         )
         .await;
-        let inputs = self.ctx.secrets.fingerprint(self.report);
-        let started_at = self.ctx.clock.now();
-        let started = Instant::now();
-        let result = match self.prepare(&validated, &planned, resume).await {
-            Ok(request) => execute(request, Arc::new(NoProgress))
-                .await
-                .map_err(|e| (ReadyReason::of_failure(e.reason()), e.to_string())),
-            Err(failure) => Err(failure),
-        };
-        let took = started.elapsed();
-        self.ctx.metrics.run_duration.observe(took.as_secs_f64());
-        self.now = self.ctx.clock.now();
+        Ok(resume)
+    }
+
+    /// Adds the attempt to `status.history` and ends a re-run's own bookkeeping (the
+    /// outcome's is the caller's).
+    fn record_attempt(
+        &mut self,
+        planned: &Planned,
+        started_at: DateTime<Utc>,
+        took: Duration,
+        result: &Result<CycleOutcome, (ReadyReason, String)>,
+    ) {
+        let scheduled = planned.scheduled;
         let record = |result: &str, outcome: Option<&CycleOutcome>| RunRecord {
             schedule_time: scheduled,
             trigger: planned.trigger.label().to_owned(),
@@ -629,24 +669,17 @@ impl<'a> Pass<'a> {
             events: outcome.map(|o| o.event_count),
             manifest_sha256: outcome.map(|o| o.manifest_sha256.clone()),
         };
-        let record = match &result {
+        let record = match result {
             Ok(outcome) => record(ReadyReason::Succeeded.as_str(), Some(outcome)),
             Err((reason, _)) => record(reason.as_str(), None),
         };
         self.status.history.insert(0, record);
         self.status.history.truncate(HISTORY_LIMIT);
-        if rerun && self.status.active_schedule_time == Some(scheduled) {
+        if planned.trigger.is_rerun() && self.status.active_schedule_time == Some(scheduled) {
             self.status.active_schedule_time = None;
         }
         if let Trigger::Requested { token } = &planned.trigger {
             self.status.last_handled_run_request = Some(token.clone());
-        }
-        match result {
-            Ok(outcome) => self.succeeded(&validated, &planned, &outcome).await,
-            Err((reason, message)) => {
-                self.failed(&validated, &planned, reason, message, inputs)
-                    .await
-            }
         }
     }
 
@@ -920,6 +953,45 @@ impl<'a> Pass<'a> {
             tracing::warn!(report = %self.key, error = %e, "could not publish an event");
         }
     }
+}
+
+/// The `MissedSchedules` event: how many instants from `first` to `last` will not run, why
+/// (the newest's reason), and which time no report covers because of it.
+fn missed_message(
+    skipped: &Skipped,
+    (first, last): (DateTime<Utc>, DateTime<Utc>),
+    reason: SkipReason,
+    gaps: &[Gap],
+) -> String {
+    let count = if skipped.at_least {
+        format!("more than {}", skipped.total)
+    } else {
+        skipped.total.to_string()
+    };
+    let why = match reason {
+        SkipReason::StartingDeadlineExceeded => {
+            "they could not start within startingDeadlineSeconds"
+        }
+        SkipReason::MissedRunsLatest => "missedRuns is Latest",
+        SkipReason::BackfillLimit => "more were missed than one backfill runs",
+    };
+    let coverage = if gaps.is_empty() {
+        "the report that runs next covers their time".to_owned()
+    } else {
+        let spans: Vec<String> = gaps
+            .iter()
+            .map(|g| format!("[{}, {})", g.from, g.to))
+            .collect();
+        format!(
+            "no report covers {} (listed in status.gaps)",
+            spans.join(", ")
+        )
+    };
+    format!(
+        "{count} earlier scheduled run(s) were missed and will not run, from {} to {} ({why}); {coverage}",
+        first.to_rfc3339(),
+        last.to_rfc3339()
+    )
 }
 
 /// Writes what a successful run reported into `status`; the schedule's bookkeeping is the

@@ -188,20 +188,73 @@ pub fn start(
     scope: SecretScope,
     leading: Arc<AtomicBool>,
 ) -> Watches {
+    let reports = watch_reports(client, namespace, &leading);
+    let namespaces: Vec<Option<String>> = match namespace {
+        Some(ns) => vec![Some(ns.to_owned())],
+        None if scope.namespaces.is_empty() => vec![None],
+        None => scope.namespaces.iter().cloned().map(Some).collect(),
+    };
+    // Metadata still carries annotations, and kubectl's last-applied-configuration holds a
+    // Secret's whole data: list in small pages (from etcd, where limits hold) so that a
+    // cluster of large Secrets is never parsed 500 at a time.
+    let mut config = watcher::Config::default().page_size(SECRET_LIST_PAGE);
+    if let Some(selector) = &scope.label_selector {
+        config = config.labels(selector);
+    }
+    let (secret_tx, secret_changes) = mpsc::unbounded_channel();
+    let mut stores = Vec::new();
+    let mut synced = vec![reports.synced];
+    for ns in namespaces {
+        let (store, synced_rx) = watch_secrets(
+            client,
+            ns.as_deref(),
+            config.clone(),
+            &leading,
+            &reports.store,
+            &secret_tx,
+        );
+        stores.push((ns, store));
+        synced.push(synced_rx);
+    }
+    Watches {
+        reports: reports.store,
+        report_changes: reports.changes,
+        secret_changes,
+        report_removals: reports.removals,
+        secrets: SecretIndex { stores, scope },
+        synced: Synced(synced),
+    }
+}
+
+/// The running ComplianceReport watch.
+struct ReportWatch {
+    store: Store<ComplianceReport>,
+    synced: watch::Receiver<bool>,
+    changes: mpsc::UnboundedReceiver<ComplianceReport>,
+    removals: mpsc::UnboundedReceiver<()>,
+}
+
+/// Watches the ComplianceReports (of `namespace`, else all), passing new generations and
+/// annotation changes on while `leading`.
+fn watch_reports(
+    client: &Client,
+    namespace: Option<&str>,
+    leading: &Arc<AtomicBool>,
+) -> ReportWatch {
     let reports_api: Api<ComplianceReport> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let (reports, writer) = reflector::store::<ComplianceReport>();
-    let (reports_synced_tx, reports_synced) = watch::channel(false);
-    let (report_tx, report_changes) = mpsc::unbounded_channel();
-    let (removal_tx, report_removals) = mpsc::unbounded_channel();
+    let (store, writer) = reflector::store::<ComplianceReport>();
+    let (synced_tx, synced) = watch::channel(false);
+    let (report_tx, changes) = mpsc::unbounded_channel();
+    let (removal_tx, removals) = mpsc::unbounded_channel();
     let report_stream = reflector(
         writer,
         watcher(reports_api, watcher::Config::default().any_semantic()).default_backoff(),
     )
     .inspect(move |event| {
-        if matches!(event, Ok(watcher::Event::InitDone)) && !reports_synced_tx.send_replace(true) {
+        if matches!(event, Ok(watcher::Event::InitDone)) && !synced_tx.send_replace(true) {
             tracing::info!("the ComplianceReport watch has synced");
         }
         if matches!(
@@ -222,75 +275,66 @@ pub fn start(
             let _ = report_tx.send(report);
         }
     });
+    ReportWatch {
+        store,
+        synced,
+        changes,
+        removals,
+    }
+}
 
-    let namespaces: Vec<Option<String>> = match namespace {
-        Some(ns) => vec![Some(ns.to_owned())],
-        None if scope.namespaces.is_empty() => vec![None],
-        None => scope.namespaces.iter().cloned().map(Some).collect(),
+/// Watches the Secrets' metadata in `namespace` (else all), sending the reports of `reports`
+/// that name a changed Secret to `changes` while `leading`.
+fn watch_secrets(
+    client: &Client,
+    namespace: Option<&str>,
+    config: watcher::Config,
+    leading: &Arc<AtomicBool>,
+    reports: &Store<ComplianceReport>,
+    changes: &mpsc::UnboundedSender<ObjectRef<ComplianceReport>>,
+) -> (Store<PartialObjectMeta<Secret>>, watch::Receiver<bool>) {
+    // An Api of PartialObjectMeta lists and watches metadata only.
+    let api: Api<PartialObjectMeta<Secret>> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     };
-    // Metadata still carries annotations, and kubectl's last-applied-configuration holds a
-    // Secret's whole data: list in small pages (from etcd, where limits hold) so that a
-    // cluster of large Secrets is never parsed 500 at a time.
-    let mut config = watcher::Config::default().page_size(SECRET_LIST_PAGE);
-    if let Some(selector) = &scope.label_selector {
-        config = config.labels(selector);
-    }
-    let (secret_tx, secret_changes) = mpsc::unbounded_channel();
-    let mut stores = Vec::new();
-    let mut synced = vec![reports_synced];
-    for ns in namespaces {
-        // An Api of PartialObjectMeta lists and watches metadata only.
-        let api: Api<PartialObjectMeta<Secret>> = match &ns {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
-        let (store, writer) = reflector::store::<PartialObjectMeta<Secret>>();
-        let (synced_tx, synced_rx) = watch::channel(false);
-        let stream = reflector(
-            writer,
-            watcher(api, config.clone())
-                .default_backoff()
-                .modify(keep_identity_only),
-        )
-        .inspect(move |event| {
-            if matches!(event, Ok(watcher::Event::InitDone)) && !synced_tx.send_replace(true) {
-                tracing::info!("the Secret metadata watch has synced");
+    let (store, writer) = reflector::store::<PartialObjectMeta<Secret>>();
+    let (synced_tx, synced_rx) = watch::channel(false);
+    let stream = reflector(
+        writer,
+        watcher(api, config)
+            .default_backoff()
+            .modify(keep_identity_only),
+    )
+    .inspect(move |event| {
+        if matches!(event, Ok(watcher::Event::InitDone)) && !synced_tx.send_replace(true) {
+            tracing::info!("the Secret metadata watch has synced");
+        }
+    })
+    .touched_objects()
+    .predicate_filter(
+        predicates::resource_version,
+        PredicateConfig::default().ttl(PREDICATE_TTL),
+    );
+    let (lead, reports, tx) = (leading.clone(), reports.clone(), changes.clone());
+    spawn_driven(
+        "Secret",
+        stream,
+        move |secret: PartialObjectMeta<Secret>| {
+            if !lead.load(Ordering::Relaxed) {
+                return;
             }
-        })
-        .touched_objects()
-        .predicate_filter(
-            predicates::resource_version,
-            PredicateConfig::default().ttl(PREDICATE_TTL),
-        );
-        let (lead, reports, tx) = (leading.clone(), reports.clone(), secret_tx.clone());
-        spawn_driven(
-            "Secret",
-            stream,
-            move |secret: PartialObjectMeta<Secret>| {
-                if !lead.load(Ordering::Relaxed) {
-                    return;
+            let (namespace, name) = (secret.namespace(), secret.name_any());
+            for report in reports.state() {
+                if report.namespace() == namespace
+                    && secret_refs(&report).iter().any(|(_, r)| r.name == name)
+                {
+                    let _ = tx.send(ObjectRef::from_obj(&*report));
                 }
-                let (namespace, name) = (secret.namespace(), secret.name_any());
-                for report in reports.state() {
-                    if report.namespace() == namespace
-                        && secret_refs(&report).iter().any(|(_, r)| r.name == name)
-                    {
-                        let _ = tx.send(ObjectRef::from_obj(&*report));
-                    }
-                }
-            },
-        );
-        stores.push((ns, store));
-        synced.push(synced_rx);
-    }
-    Watches {
-        reports,
-        report_changes,
-        secret_changes,
-        report_removals,
-        secrets: SecretIndex { stores, scope },
-        synced: Synced(synced),
-    }
+            }
+        },
+    );
+    (store, synced_rx)
 }
 
 /// Drops everything but the name, namespace, uid and resource version: annotations such as

@@ -6,10 +6,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use super::analysis::{NotedList, top};
+use super::analysis::{Analysis, NotedList, top};
 use super::categories::CategoryMap;
 use super::context::ReportContext;
-use super::summary::Summary;
+use super::summary::{PreviousTotals, Summary};
 use crate::spec::SectionName;
 
 /// A piece of a section.
@@ -92,13 +92,11 @@ pub fn sections(ctx: &ReportContext, summary: &Summary) -> Vec<SectionDoc> {
                 SectionName::Summary => executive(summary),
                 SectionName::Activity => activity(summary),
                 SectionName::Authentication => authentication(ctx, summary),
-                SectionName::Privileged => listed(
-                    ctx,
-                    &summary.analysis.privileged,
-                    "security-settings, privileged-access, portal-lifecycle",
-                ),
+                SectionName::Privileged => {
+                    listed(ctx, &summary.analysis.privileged, &covered_by("privileged"))
+                }
                 SectionName::Identity => {
-                    listed(ctx, &summary.analysis.identity, "identity-lifecycle")
+                    listed(ctx, &summary.analysis.identity, &covered_by("identity"))
                 }
                 SectionName::Permissions => permissions(ctx, summary),
                 SectionName::Downloads => downloads(ctx, summary),
@@ -175,7 +173,25 @@ fn cover(ctx: &ReportContext) -> Vec<Block> {
 }
 
 fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
-    let mut blocks = Vec::new();
+    // What makes the report incomplete, if anything.
+    let mut problems = Vec::new();
+    let mut blocks = vec![paging_table(summary), plan_check(summary)];
+    blocks.extend(retention(ctx, summary, &mut problems));
+    blocks.push(late_writes(ctx));
+    blocks.push(Block::Paragraph(ctx.chain.clone()));
+    let quiet = quiet_days(ctx, summary);
+    if !quiet.is_empty() {
+        blocks.push(Block::Paragraph(format!(
+            "Days without any reported event: {}.",
+            quiet.join(", ")
+        )));
+    }
+    blocks.push(completeness(summary, problems));
+    blocks
+}
+
+/// How each source was read: pages, events, duplicates, time windows.
+fn paging_table(summary: &Summary) -> Block {
     let rows: Vec<Vec<String>> = summary
         .paging
         .iter()
@@ -201,7 +217,7 @@ fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
             ]
         })
         .collect();
-    blocks.push(table(
+    table(
         &[
             "Source",
             "Pages read",
@@ -212,13 +228,22 @@ fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
             "Windows re-read",
         ],
         rows,
-    ));
-    let mut problems = Vec::new();
-    blocks.push(Block::Paragraph(match summary.audit_plan {
+    )
+}
+
+/// Whether the portal's plan includes the audit trail.
+fn plan_check(summary: &Summary) -> Block {
+    Block::Paragraph(match summary.audit_plan {
         Some(true) => "The portal's plan includes the audit trail (portal quota).".to_owned(),
         Some(false) => "The portal's plan does not include the audit trail.".to_owned(),
         None => "The plan could not be checked through the portal quota; every page was checked for the plan fallback (events outside the period, or 20 events whatever the page size) and none was seen.".to_owned(),
-    }));
+    })
+}
+
+/// The portal's retention and whether the period lies within it; a period older than the
+/// login history's retention adds to `problems`.
+fn retention(ctx: &ReportContext, summary: &Summary, problems: &mut Vec<String>) -> Vec<Block> {
+    let mut blocks = Vec::new();
     let tz = ctx.period.time_zone;
     match (summary.retention, summary.generated_at) {
         (Some(retention), Some(now)) => {
@@ -247,22 +272,24 @@ fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
             "The portal's retention settings could not be read.".to_owned(),
         )),
     }
-    blocks.push(Block::Paragraph(if ctx.settle_seconds == 0 {
+    blocks
+}
+
+/// Whether late writes were waited for (`settleSeconds`).
+fn late_writes(ctx: &ReportContext) -> Block {
+    Block::Paragraph(if ctx.settle_seconds == 0 {
         "Late writes were not waited for (settleSeconds: 0): DocSpace stores audit events asynchronously, so events of the period's last moments stored after it was read may be missing.".to_owned()
     } else {
         format!(
             "Late writes: DocSpace stores audit events asynchronously; the period was read no earlier than {} s after its end (settleSeconds), so events stored within that time are included.",
             ctx.settle_seconds
         )
-    }));
-    blocks.push(Block::Paragraph(ctx.chain.clone()));
-    let quiet = quiet_days(ctx, summary);
-    if !quiet.is_empty() {
-        blocks.push(Block::Paragraph(format!(
-            "Days without any reported event: {}.",
-            quiet.join(", ")
-        )));
-    }
+    })
+}
+
+/// Whether the report is complete, or the `problems` (and conflicting events) that make it
+/// incomplete.
+fn completeness(summary: &Summary, mut problems: Vec<String>) -> Block {
     let conflicts: u64 = summary.paging.values().map(|p| p.conflicts).sum();
     if conflicts > 0 {
         problems.push(format!(
@@ -270,14 +297,13 @@ fn coverage(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
         ));
     }
     let duplicates: u64 = summary.paging.values().map(|p| p.duplicates).sum();
-    blocks.push(Block::Paragraph(if problems.is_empty() {
+    Block::Paragraph(if problems.is_empty() {
         format!(
             "This report is complete: every source was read to its last page, {duplicates} repeated events were dropped by id, and the period lies within the portal's retention."
         )
     } else {
         format!("This report is incomplete because {}.", problems.join("; "))
-    }));
-    blocks
+    })
 }
 
 fn quiet_days(ctx: &ReportContext, summary: &Summary) -> Vec<String> {
@@ -295,61 +321,75 @@ fn quiet_days(ctx: &ReportContext, summary: &Summary) -> Vec<String> {
 fn category_title(id: &str) -> String {
     CategoryMap::get()
         .by_id(id)
-        .map_or_else(|| id.to_owned(), |c| c.title.clone())
+        .map_or_else(|| id.to_owned(), |c| c.title.to_owned())
 }
 
 fn executive(summary: &Summary) -> Vec<Block> {
+    let mut blocks = match &summary.previous {
+        Some(previous) => vec![compared_totals(summary, previous)],
+        None => vec![
+            totals(summary),
+            Block::Paragraph("No previous report to compare with.".to_owned()),
+        ],
+    };
+    blocks.push(Block::Bullets(findings(&summary.analysis)));
+    blocks
+}
+
+/// The events by category, beside the previous period's and the change.
+fn compared_totals(summary: &Summary, previous: &PreviousTotals) -> Block {
     let a = &summary.analysis;
-    let mut blocks = Vec::new();
     let total = summary.total_reported();
     let mut ids: BTreeSet<String> = a.by_category.keys().map(|k| (*k).to_owned()).collect();
-    if let Some(previous) = &summary.previous {
-        ids.extend(previous.by_category.keys().cloned());
-        let change = |now: u64, before: u64| {
-            let diff = now as i64 - before as i64;
-            if before == 0 {
-                format!("{diff:+}")
-            } else {
-                format!("{diff:+} ({:+.0}%)", diff as f64 * 100.0 / before as f64)
-            }
-        };
-        let mut rows = vec![vec![
-            "All events".to_owned(),
-            total.to_string(),
-            previous.events.to_string(),
-            change(total, previous.events),
-        ]];
-        for id in &ids {
-            let now = a.by_category.get(id.as_str()).copied().unwrap_or(0);
-            let before = previous.by_category.get(id).copied().unwrap_or(0);
-            rows.push(vec![
-                category_title(id),
-                now.to_string(),
-                before.to_string(),
-                change(now, before),
-            ]);
+    ids.extend(previous.by_category.keys().cloned());
+    let change = |now: u64, before: u64| {
+        let diff = now as i64 - before as i64;
+        if before == 0 {
+            format!("{diff:+}")
+        } else {
+            format!("{diff:+} ({:+.0}%)", diff as f64 * 100.0 / before as f64)
         }
-        blocks.push(table(
-            &["Measure", "This period", "Previous period", "Change"],
-            rows,
-        ));
-    } else {
-        let mut rows = vec![vec!["All events".to_owned(), total.to_string()]];
-        rows.extend(ids.iter().map(|id| {
-            vec![
-                category_title(id),
-                a.by_category
-                    .get(id.as_str())
-                    .copied()
-                    .unwrap_or(0)
-                    .to_string(),
-            ]
-        }));
-        blocks.push(table(&["Measure", "This period"], rows));
-        blocks.push(Block::Paragraph(
-            "No previous report to compare with.".to_owned(),
-        ));
+    };
+    let mut rows = vec![vec![
+        "All events".to_owned(),
+        total.to_string(),
+        previous.events.to_string(),
+        change(total, previous.events),
+    ]];
+    for id in &ids {
+        let now = a.by_category.get(id.as_str()).copied().unwrap_or(0);
+        let before = previous.by_category.get(id).copied().unwrap_or(0);
+        rows.push(vec![
+            category_title(id),
+            now.to_string(),
+            before.to_string(),
+            change(now, before),
+        ]);
     }
+    table(
+        &["Measure", "This period", "Previous period", "Change"],
+        rows,
+    )
+}
+
+/// The events by category, with nothing to compare with.
+fn totals(summary: &Summary) -> Block {
+    let a = &summary.analysis;
+    let mut rows = vec![vec![
+        "All events".to_owned(),
+        summary.total_reported().to_string(),
+    ]];
+    rows.extend(
+        a.by_category
+            .iter()
+            .map(|(id, n)| vec![category_title(id), n.to_string()]),
+    );
+    table(&["Measure", "This period"], rows)
+}
+
+/// What a reviewer should look at first, one line each ("No findings." when nothing stands
+/// out).
+fn findings(a: &Analysis) -> Vec<String> {
     let mut findings = Vec::new();
     let failed: u64 = a.failed_logins.values().sum();
     if failed > 0 {
@@ -396,8 +436,7 @@ fn executive(summary: &Summary) -> Vec<Block> {
     if findings.is_empty() {
         findings.push("No findings.".to_owned());
     }
-    blocks.push(Block::Bullets(findings));
-    blocks
+    findings
 }
 
 fn activity(summary: &Summary) -> Vec<Block> {
@@ -499,6 +538,12 @@ fn noted_table(ctx: &ReportContext, list: &NotedList) -> Block {
     )
 }
 
+/// The categories a section covers, as the categories mapping says (its `section`).
+fn covered_by(section: &str) -> String {
+    CategoryMap::get().ids_in_section(section)
+}
+
+/// A list of notable events of `categories`.
 fn listed(ctx: &ReportContext, list: &NotedList, categories: &str) -> Vec<Block> {
     let shown = list.sorted().len() as u64;
     let mut blocks = vec![Block::Paragraph(format!(
@@ -525,7 +570,7 @@ fn permissions(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
     blocks.extend(listed(
         ctx,
         &summary.analysis.permissions,
-        "permission-change, external-sharing",
+        &covered_by("permissions"),
     ));
     blocks
 }
@@ -558,7 +603,11 @@ fn deletions(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
         &["User", "Deletions"],
         counted(top(&summary.analysis.deletions_by_user, 20)),
     )];
-    blocks.extend(listed(ctx, &summary.analysis.deletions, "deletion"));
+    blocks.extend(listed(
+        ctx,
+        &summary.analysis.deletions,
+        &covered_by("deletions"),
+    ));
     blocks
 }
 

@@ -14,7 +14,9 @@ mod view;
 mod writer;
 mod xlsx;
 
-pub use analysis::{Analysis, AnalysisOptions, BusinessWindow, Noted, NotedList};
+pub use analysis::{
+    Analysis, AnalysisOptions, BusinessHoursError, BusinessWindow, Noted, NotedList,
+};
 pub use categories::{Category, CategoryMap, UNCATEGORISED};
 pub use context::ReportContext;
 pub use document::{Block, SectionDoc};
@@ -89,7 +91,8 @@ pub(crate) mod test_support {
                 business_hours: super::BusinessWindow::new(
                     &crate::spec::BusinessHours::default(),
                     chrono_tz::Europe::Berlin,
-                ),
+                )
+                .unwrap(),
                 mass_download_per_hour: 50,
                 list_limit: 100,
             },

@@ -34,12 +34,56 @@ impl fmt::Debug for PrivacyKey {
 #[error("spec.report.privacy: {0}")]
 pub struct PrivacyError(String);
 
+/// A keyed hash (HMAC-SHA-256) for hashed IPs and pseudonyms.
+#[derive(Clone)]
+struct Keyed(Hmac<Sha256>);
+
+impl Keyed {
+    fn new(key: &PrivacyKey) -> Result<Self, PrivacyError> {
+        Hmac::<Sha256>::new_from_slice(&key.0)
+            .map(Self)
+            .map_err(|e| PrivacyError(format!("the key cannot be used: {e}")))
+    }
+
+    /// `prefix` and the first 12 hex digits of the keyed hash of `prefix:value`.
+    fn token(&self, prefix: &str, value: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(prefix.as_bytes());
+        mac.update(b":");
+        mac.update(value.as_bytes());
+        let digest = hex::encode(mac.finalize().into_bytes());
+        format!("{prefix}-{}", &digest[..12])
+    }
+}
+
+impl fmt::Debug for Keyed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Keyed([redacted])")
+    }
+}
+
+/// How IPs are shown; the keyed mode carries its key.
+#[derive(Debug, Clone)]
+enum IpRule {
+    Full,
+    Truncate,
+    Hash(Keyed),
+    Drop,
+}
+
+/// How users are shown; the keyed mode carries its key.
+#[derive(Debug, Clone)]
+enum UserRule {
+    Name,
+    Id,
+    Pseudonym(Keyed),
+}
+
 /// The privacy settings of a run.
 #[derive(Debug, Clone)]
 pub struct Privacy {
-    ip: IpPrivacy,
-    users: UserPrivacy,
-    key: Option<PrivacyKey>,
+    ip: IpRule,
+    users: UserRule,
 }
 
 fn looks_like_uuid(text: &str) -> bool {
@@ -51,64 +95,57 @@ fn looks_like_uuid(text: &str) -> bool {
 impl Privacy {
     /// Settings for `spec`; `key` is required by `ip: Hash` and `users: Pseudonym`.
     pub fn new(spec: &PrivacySpec, key: Option<PrivacyKey>) -> Result<Self, PrivacyError> {
-        let needs_key = spec.ip == IpPrivacy::Hash || spec.users == UserPrivacy::Pseudonym;
-        if needs_key && key.is_none() {
-            return Err(PrivacyError(
+        let keyed = || {
+            match &key {
+            Some(key) => Keyed::new(key),
+            None => Err(PrivacyError(
                 "ip: Hash and users: Pseudonym need a key; set keySecretRef to a Secret key holding a random value".to_owned(),
-            ));
+            )),
         }
-        Ok(Self {
-            ip: spec.ip.value(),
-            users: spec.users.value(),
-            key,
-        })
+        };
+        let ip = match spec.ip.value() {
+            IpPrivacy::Full => IpRule::Full,
+            IpPrivacy::Truncate => IpRule::Truncate,
+            IpPrivacy::Hash => IpRule::Hash(keyed()?),
+            IpPrivacy::Drop => IpRule::Drop,
+        };
+        let users = match spec.users.value() {
+            UserPrivacy::Name => UserRule::Name,
+            UserPrivacy::Id => UserRule::Id,
+            UserPrivacy::Pseudonym => UserRule::Pseudonym(keyed()?),
+        };
+        Ok(Self { ip, users })
     }
 
     /// No changes at all.
     pub fn none() -> Self {
         Self {
-            ip: IpPrivacy::Full,
-            users: UserPrivacy::Name,
-            key: None,
+            ip: IpRule::Full,
+            users: UserRule::Name,
         }
     }
 
     /// A line for report covers, e.g. `ip=truncate users=pseudonym`.
     pub fn describe(&self) -> String {
         let ip = match self.ip {
-            IpPrivacy::Full => "full",
-            IpPrivacy::Truncate => "truncate",
-            IpPrivacy::Hash => "hash",
-            IpPrivacy::Drop => "drop",
+            IpRule::Full => "full",
+            IpRule::Truncate => "truncate",
+            IpRule::Hash(_) => "hash",
+            IpRule::Drop => "drop",
         };
         let users = match self.users {
-            UserPrivacy::Name => "name",
-            UserPrivacy::Id => "id",
-            UserPrivacy::Pseudonym => "pseudonym",
+            UserRule::Name => "name",
+            UserRule::Id => "id",
+            UserRule::Pseudonym(_) => "pseudonym",
         };
         format!("ip={ip} users={users}")
     }
 
-    fn keyed(&self, prefix: &str, value: &str) -> String {
-        let Some(key) = &self.key else {
-            return format!("{prefix}-redacted");
-        };
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&key.0) {
-            Ok(mac) => mac,
-            Err(_) => return format!("{prefix}-redacted"),
-        };
-        mac.update(prefix.as_bytes());
-        mac.update(b":");
-        mac.update(value.as_bytes());
-        let digest = hex::encode(mac.finalize().into_bytes());
-        format!("{prefix}-{}", &digest[..12])
-    }
-
     /// Applies the settings to one event.
     pub fn apply(&self, event: &mut Event) {
-        match self.ip {
-            IpPrivacy::Full => {}
-            IpPrivacy::Truncate => {
+        match &self.ip {
+            IpRule::Full => {}
+            IpRule::Truncate => {
                 if let Some(ip) = &mut event.ip {
                     let octets: Vec<&str> = ip.split('.').collect();
                     if octets.len() == 4 {
@@ -116,28 +153,28 @@ impl Privacy {
                     }
                 }
             }
-            IpPrivacy::Hash => event.ip = event.ip.take().map(|ip| self.keyed("ip", &ip)),
-            IpPrivacy::Drop => event.ip = None,
+            IpRule::Hash(keyed) => event.ip = event.ip.take().map(|ip| keyed.token("ip", &ip)),
+            IpRule::Drop => event.ip = None,
         }
-        if self.users == UserPrivacy::Name {
+        if let UserRule::Name = self.users {
             return;
         }
         let generic = ActionCatalog::get()
             .by_id(event.action_id)
-            .map(|a| a.description.clone());
+            .map(|a| a.description.to_owned());
         event.action = generic;
         event.login = None;
-        match self.users {
-            UserPrivacy::Name => {}
-            UserPrivacy::Id => event.user = event.user_id.clone(),
-            UserPrivacy::Pseudonym => {
+        match &self.users {
+            UserRule::Name => {}
+            UserRule::Id => event.user = event.user_id.clone(),
+            UserRule::Pseudonym(keyed) => {
                 let subject = event.user_id.clone().or_else(|| event.user.clone());
-                let pseudonym = subject.map(|s| self.keyed("user", &s.to_lowercase()));
+                let pseudonym = subject.map(|s| keyed.token("user", &s.to_lowercase()));
                 event.user = pseudonym.clone();
                 event.user_id = pseudonym;
                 for target in &mut event.target {
                     if looks_like_uuid(target) {
-                        *target = self.keyed("user", &target.to_lowercase());
+                        *target = keyed.token("user", &target.to_lowercase());
                     }
                 }
             }

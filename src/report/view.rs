@@ -29,6 +29,8 @@ pub struct EventView<'a> {
     pub action_name: Cow<'static, str>,
     /// Compliance category id (see `data/compliance-categories.json`).
     pub category: &'static str,
+    /// The report section that analyses its category (`""` when uncategorised).
+    pub section: &'static str,
     /// `ActionType` name, if any.
     pub action_type: Option<&'static str>,
     /// `LocationType` name, if any.
@@ -75,6 +77,7 @@ impl<'a> EventView<'a> {
             action_id: event.action_id,
             action_name: action_name(event.action_id),
             category: CategoryMap::get().id_of(event.action_id),
+            section: CategoryMap::get().section_of(event.action_id),
             action_type: event.action_type.and_then(|t| ACTION_TYPES.name_of(t)),
             location: event.location.and_then(|l| LOCATION_TYPES.name_of(l)),
             user: event.user.as_deref(),

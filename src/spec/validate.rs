@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use url::{Host, Url};
 
 use super::ComplianceReportSpec;
-use crate::report::{EventFilter, check_template};
+use crate::report::{BusinessWindow, EventFilter, check_template};
 use crate::schedule::{Schedule, parse_time_zone};
 
 /// One problem with one field.
@@ -49,6 +49,8 @@ pub struct ValidatedSpec {
     pub portal_url: Url,
     /// The compiled event filter.
     pub filter: EventFilter,
+    /// Working hours, in their time zone.
+    pub business_hours: BusinessWindow,
     /// Values written in a deprecated spelling, each with the spelling to use instead.
     pub deprecations: Vec<String>,
 }
@@ -168,6 +170,11 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
     let time_zone = parse_time_zone(&spec.time_zone)
         .map_err(|e| problem("spec.timeZone", e.to_string()))
         .ok();
+    let business_hours = time_zone.and_then(|tz| {
+        BusinessWindow::new(&spec.report.business_hours, tz)
+            .map_err(|e| problem(e.field, e.message))
+            .ok()
+    });
     let schedule = time_zone.and_then(|tz| {
         Schedule::parse(&spec.schedule, tz)
             .map_err(|e| problem("spec.schedule", e.to_string()))
@@ -222,12 +229,15 @@ pub fn validate(spec: &ComplianceReportSpec) -> Result<ValidatedSpec, SpecError>
         })
         .ok();
 
-    match (schedule, portal_url, filter) {
-        (Some(schedule), Some(portal_url), Some(filter)) if problems.is_empty() => {
+    match (schedule, portal_url, filter, business_hours) {
+        (Some(schedule), Some(portal_url), Some(filter), Some(business_hours))
+            if problems.is_empty() =>
+        {
             Ok(ValidatedSpec {
                 schedule,
                 portal_url,
                 filter,
+                business_hours,
                 deprecations: deprecations(spec),
             })
         }
@@ -327,6 +337,40 @@ mod tests {
             assert!(err.to_string().contains(field), "{patch}: {err}");
             assert_eq!(fields(err), vec![field.to_owned()], "{patch}");
         }
+    }
+
+    #[test]
+    fn working_hours_that_cannot_be_used_are_named() {
+        let problems = |hours: serde_json::Value| {
+            fields(
+                validate(&spec(
+                    serde_json::json!({"report": {"businessHours": hours}}),
+                ))
+                .unwrap_err(),
+            )
+        };
+        assert_eq!(
+            problems(serde_json::json!({"timeZone": "Mars/Base"})),
+            ["spec.report.businessHours.timeZone"]
+        );
+        assert_eq!(
+            problems(serde_json::json!({"days": []})),
+            ["spec.report.businessHours.days"]
+        );
+        assert_eq!(
+            problems(serde_json::json!({"start": "18:00", "end": "08:00"})),
+            ["spec.report.businessHours.end"]
+        );
+        assert_eq!(
+            problems(serde_json::json!({"start": "8 am"})),
+            ["spec.report.businessHours.start"]
+        );
+        assert!(
+            validate(&spec(
+                serde_json::json!({"report": {"businessHours": {"start": "22:00", "end": "24:00"}}})
+            ))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -27,12 +27,7 @@ impl ApiServer {
             "-f",
             &format!("{ROOT}/crds/compliancereports.compliance.docspace.dev.yaml"),
         ]);
-        server.kubectl_ok(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd/compliancereports.compliance.docspace.dev",
-        ]);
+        server.wait_established(&["compliancereports.compliance.docspace.dev"]);
         server.install_operator_identity();
         server
     }
@@ -48,7 +43,8 @@ impl ApiServer {
             .expect("scripts/apiserver.sh runs");
         assert!(
             status.success(),
-            "the API server did not start (see the log above)"
+            "the API server did not start (see the log above); if it is not built, {}",
+            super::tools::HOW_TO_BUILD_APISERVER
         );
         let env = std::fs::read_to_string(state.path().join("env"))
             .unwrap()
@@ -205,10 +201,58 @@ impl ApiServer {
         self.kubectl(&["apply", "-f", "-"], Some(yaml))
     }
 
+    /// Applies YAML as admin and asserts success.
+    pub fn apply_ok(&self, yaml: &str) {
+        let out = self.apply(yaml);
+        assert!(
+            out.status.success(),
+            "kubectl apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits (up to 60 s) until the CustomResourceDefinitions named `crds` are Established.
+    pub fn wait_established(&self, crds: &[&str]) {
+        let crds: Vec<String> = crds.iter().map(|name| format!("crd/{name}")).collect();
+        let mut args = vec!["wait", "--for=condition=Established", "--timeout=60s"];
+        args.extend(crds.iter().map(String::as_str));
+        self.kubectl_ok(&args);
+    }
+
     /// The object as JSON.
     pub fn get_json(&self, namespace: &str, what: &str) -> serde_json::Value {
         serde_json::from_str(&self.kubectl_ok(&["get", "-n", namespace, what, "-o", "json"]))
             .unwrap()
+    }
+
+    /// The object's `metadata.managedFields`: who wrote which fields, and how.
+    pub fn managed_fields(&self, namespace: &str, what: &str) -> Vec<serde_json::Value> {
+        let object: serde_json::Value = serde_json::from_str(&self.kubectl_ok(&[
+            "get",
+            "-n",
+            namespace,
+            what,
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ]))
+        .unwrap();
+        object["metadata"]["managedFields"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Runs `program` (e.g. helm) in the repository root as admin of this server
+    /// (`KUBECONFIG`); returns its output.
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        super::tools::run_with_env(program, args, &[("KUBECONFIG", self.admin_kubeconfig())])
+    }
+
+    /// Runs `program` (e.g. helm) in the repository root as admin of this server and asserts
+    /// success; returns stdout.
+    pub fn run_ok(&self, program: &str, args: &[&str]) -> String {
+        super::tools::run_ok_with_env(program, args, &[("KUBECONFIG", self.admin_kubeconfig())])
     }
 
     /// Polls `what` until `check` holds or `timeout` passes; returns the last value.
@@ -310,9 +354,8 @@ impl Operator {
         options: &[&str],
     ) -> Self {
         let metrics_port = free_port();
-        let log = log_dir.join(format!("operator-{identity}.log"));
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(OPERATOR)
+        let mut command = Command::new(OPERATOR);
+        command
             .args([
                 "run",
                 "--kubeconfig",
@@ -331,7 +374,16 @@ impl Operator {
             ])
             .arg(clock)
             .args(options)
-            .env("RUST_LOG", "info,docspace_compliance_operator=debug")
+            .env("RUST_LOG", "info,docspace_compliance_operator=debug");
+        Self::spawn_logged(command, metrics_port, identity, log_dir)
+    }
+
+    /// Spawns `command`, which serves probes on `metrics_port`, its output going to
+    /// `log_dir/operator-{name}.log`.
+    fn spawn_logged(mut command: Command, metrics_port: u16, name: &str, log_dir: &Path) -> Self {
+        let log = log_dir.join(format!("operator-{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = command
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
@@ -368,8 +420,6 @@ impl Operator {
         log_dir: &Path,
     ) -> Self {
         let metrics_port = free_port();
-        let log = log_dir.join(format!("operator-{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(OPERATOR);
         let mut args = args.iter().peekable();
         while let Some(arg) = args.next() {
@@ -379,7 +429,7 @@ impl Operator {
                 command.arg(arg);
             }
         }
-        let child = command
+        command
             .arg(format!("--listen=127.0.0.1:{metrics_port}"))
             .arg("--kubeconfig")
             .arg(kubeconfig)
@@ -387,16 +437,8 @@ impl Operator {
             .arg(clock)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            log,
-            metrics_port,
-        }
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Self::spawn_logged(command, metrics_port, name, log_dir)
     }
 
     /// The operator's log so far.

@@ -362,7 +362,7 @@ impl SimState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::test_support::march;
+    use crate::test_support::march;
 
     #[test]
     fn rejects_empty_window_and_key() {

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::docspace::catalog::{ACTION_TYPES, ActionCatalog, ENTRY_TYPES, LOCATION_TYPES};
+use docspace_catalog::{ACTION_TYPES, ActionCatalog, ENTRY_TYPES, LOCATION_TYPES};
 
 use super::dates::{ceil_secs, floor_secs, parse_api_date};
 use super::envelope::{ValidationErrors, not_valid};

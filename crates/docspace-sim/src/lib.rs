@@ -8,8 +8,8 @@
 //! compactly, so millions of events fit in little memory.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), docspace_compliance_operator::sim::SimError> {
-//! use docspace_compliance_operator::sim::{SimConfig, Simulator};
+//! # async fn demo() -> Result<(), docspace_sim::SimError> {
+//! use docspace_sim::{SimConfig, Simulator};
 //! let sim = Simulator::start(SimConfig::default()).await?;
 //! println!("DocSpace simulator at {}", sim.base_url());
 //! sim.shutdown().await;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, ValueEnum};
-use docspace_compliance_operator::sim::{
+use docspace_sim::{
     Caller, DEFAULT_API_KEY, DEFAULT_SEED, DatePrecision, SeedStats, SimConfig, previous_month_utc,
     serve_until, shutdown_signal,
 };

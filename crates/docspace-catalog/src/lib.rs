@@ -1,40 +1,42 @@
-//! DocSpace's enumerations: every `MessageAction` (from the server's own list, shipped in
-//! `data/docspace-message-actions.json`), and the small `ActionType`, `EntryType` and
-//! `LocationType` enums. Lookups work both ways, by name and by id.
+//! DocSpace's enumerations: every `MessageAction` (from the server's own list, shipped in the
+//! repository's `data/docspace-message-actions.json` and compiled in by build.rs), and the
+//! small `ActionType`, `EntryType` and `LocationType` enums. Lookups work both ways, by name
+//! and by id. Shared by the operator and the DocSpace simulator.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use serde::Deserialize;
-
 /// One `MessageAction` of the DocSpace server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageAction {
     /// The server's region (group) of the action, e.g. `Documents`, `Login`.
-    pub group: String,
+    pub group: &'static str,
     /// The enum name, e.g. `FileDeleted`.
-    pub name: String,
+    pub name: &'static str,
     /// The numeric id, e.g. `5018`.
     pub id: i32,
     /// A short English description.
-    pub description: String,
+    pub description: &'static str,
 }
 
-#[derive(Deserialize)]
-struct ActionRow(String, String, i32, String);
+// `static ACTIONS: &[MessageAction]`, written by build.rs from the server's list.
+include!(concat!(env!("OUT_DIR"), "/actions.rs"));
 
 /// All message actions, indexed by id and by name.
 pub struct ActionCatalog {
-    actions: Vec<MessageAction>,
+    actions: &'static [MessageAction],
     by_id: HashMap<i32, usize>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<&'static str, usize>,
 }
 
-static CATALOG: LazyLock<ActionCatalog> = LazyLock::new(|| {
-    let rows: Vec<ActionRow> =
-        serde_json::from_str(include_str!("../../data/docspace-message-actions.json"))
-            .unwrap_or_default();
-    ActionCatalog::from_rows(rows)
+static CATALOG: LazyLock<ActionCatalog> = LazyLock::new(|| ActionCatalog {
+    actions: ACTIONS,
+    by_id: ACTIONS.iter().enumerate().map(|(i, a)| (a.id, i)).collect(),
+    by_name: ACTIONS
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.name, i))
+        .collect(),
 });
 
 impl ActionCatalog {
@@ -43,47 +45,24 @@ impl ActionCatalog {
         &CATALOG
     }
 
-    fn from_rows(rows: Vec<ActionRow>) -> Self {
-        let actions: Vec<MessageAction> = rows
-            .into_iter()
-            .map(|ActionRow(group, name, id, description)| MessageAction {
-                group,
-                name,
-                id,
-                description,
-            })
-            .collect();
-        let by_id = actions.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        let by_name = actions
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.name.clone(), i))
-            .collect();
-        Self {
-            actions,
-            by_id,
-            by_name,
-        }
-    }
-
     /// Every action, in the server's order.
-    pub fn all(&self) -> &[MessageAction] {
-        &self.actions
+    pub fn all(&self) -> &'static [MessageAction] {
+        self.actions
     }
 
     /// The action with this id.
-    pub fn by_id(&self, id: i32) -> Option<&MessageAction> {
-        self.by_id.get(&id).map(|&i| &self.actions[i])
+    pub fn by_id(&self, id: i32) -> Option<&'static MessageAction> {
+        self.by_id.get(&id).and_then(|&i| self.actions.get(i))
     }
 
     /// The action with this exact name.
-    pub fn by_name(&self, name: &str) -> Option<&MessageAction> {
-        self.by_name.get(name).map(|&i| &self.actions[i])
+    pub fn by_name(&self, name: &str) -> Option<&'static MessageAction> {
+        self.by_name.get(name).and_then(|&i| self.actions.get(i))
     }
 
     /// The enum name for an id, or `None` for ids this catalog does not know.
-    pub fn name_of(&self, id: i32) -> Option<&str> {
-        self.by_id(id).map(|a| a.name.as_str())
+    pub fn name_of(&self, id: i32) -> Option<&'static str> {
+        self.by_id(id).map(|a| a.name)
     }
 }
 
@@ -216,7 +195,7 @@ mod tests {
         assert_eq!(catalog.all().len(), 334);
         assert_eq!(catalog.by_name("FileDeleted").map(|a| a.id), Some(5018));
         assert_eq!(catalog.name_of(5075), Some("RoomUpdateAccessForUser"));
-        assert_eq!(catalog.by_id(1000).map(|a| a.group.as_str()), Some("Login"));
+        assert_eq!(catalog.by_id(1000).map(|a| a.group), Some("Login"));
         assert!(catalog.by_id(123_456).is_none());
     }
 

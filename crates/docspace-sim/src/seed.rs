@@ -268,7 +268,7 @@ mod tests {
     use super::*;
     use std::collections::{HashMap, HashSet};
 
-    use crate::sim::test_support::{MARCH_FROM as FROM, MARCH_TO as TO};
+    use crate::test_support::{MARCH_FROM as FROM, MARCH_TO as TO};
 
     fn world() -> World {
         World::generate(11, 2025, (FROM + TO) / 2)

@@ -254,7 +254,7 @@ impl Texts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::test_support::MARCH_FROM;
+    use crate::test_support::MARCH_FROM;
 
     fn lit(s: &str) -> Segment {
         Segment::Literal(JsonStr::new(s))

@@ -383,8 +383,8 @@ pub(crate) async fn key_self(State(state): State<Arc<SimState>>, url: RequestUrl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::seed::seed_login;
-    use crate::sim::test_support::{MARCH_FROM as FROM, MARCH_TO as TO, march_audit};
+    use crate::seed::seed_login;
+    use crate::test_support::{MARCH_FROM as FROM, MARCH_TO as TO, march_audit};
 
     #[test]
     fn fast_path_equals_scan_path() {

@@ -3,9 +3,9 @@
 //! used for the localized-looking `action` string.
 //!
 //! The `ActionType`, `EntryType` and `LocationType` values are looked up by name in the shared
-//! DocSpace catalog ([`crate::docspace::catalog`]) when compiling.
+//! DocSpace catalog ([`docspace_catalog`]) when compiling.
 
-use crate::docspace::catalog::{ACTION_TYPES, ENTRY_TYPES, LOCATION_TYPES, SmallEnum};
+use docspace_catalog::{ACTION_TYPES, ENTRY_TYPES, LOCATION_TYPES, SmallEnum};
 
 /// The id of `name` in `table`. Only used to define constants, so an unknown name fails the
 /// build instead of panicking at run time.
@@ -280,7 +280,7 @@ pub(crate) const LOGIN_ACTIONS: &[LoginSpec] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::docspace::catalog::ActionCatalog;
+    use docspace_catalog::ActionCatalog;
 
     #[test]
     fn every_seeded_action_is_a_real_message_action() {

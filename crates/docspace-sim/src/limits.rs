@@ -90,8 +90,8 @@ pub(crate) async fn limits(
 mod tests {
     use std::time::Duration;
 
-    use crate::sim::SimConfig;
-    use crate::sim::test_support::{march, start};
+    use crate::SimConfig;
+    use crate::test_support::{march, start};
 
     const QUOTA: &str = "/api/2.0/portal/quota";
 

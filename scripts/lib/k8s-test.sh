@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Shell functions shared by scripts/apiserver.sh and scripts/node.sh (sourced, not run). They
+# read the sourcing script's MODULE_DIR and BINARIES and call its `die`.
+
+# True when every binary of BINARIES exists in <dir> and is newer than go.mod, go.sum and the mains.
+binaries_up_to_date() {
+    local dir="$1" bin src
+    for bin in "${BINARIES[@]}"; do
+        [[ -x "$dir/$bin" ]] || return 1
+        while IFS= read -r -d '' src; do
+            [[ "$dir/$bin" -nt "$src" ]] || return 1
+        done < <(find "$MODULE_DIR/go.mod" "$MODULE_DIR/go.sum" "$MODULE_DIR/cmd/$bin" -type f \
+                     \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0)
+    done
+}
+
+version_ldflags() {
+    local version="$1" major minor pkg
+    major="${version#v}"; major="${major%%.*}"
+    minor="${version#v*.}"; minor="${minor%%.*}"
+    for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+        printf -- "-X '%s.gitVersion=%s' -X '%s.gitMajor=%s' -X '%s.gitMinor=%s' " \
+            "$pkg" "$version" "$pkg" "$major" "$pkg" "$minor"
+    done
+}
+
+# A free loopback TCP port.
+free_port() {
+    local port i
+    for ((i = 0; i < 100; i++)); do
+        port=$((20000 + RANDOM % 12000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            printf '%s\n' "$port"
+            return 0
+        fi
+    done
+    die "no free loopback port found"
+}
+
+# running <pid>: the process exists and is not a zombie.
+running() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat:0:1}" != Z ]]
+}
+
+# pid_alive <state> <name>: the pid in <name>.pid runs the binary <name>.
+pid_alive() {
+    local pidfile="$1/$2.pid" pid
+    [[ -s "$pidfile" ]] || return 1
+    pid="$(<"$pidfile")"
+    running "$pid" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "/$2 "
+}
