@@ -12,9 +12,9 @@ use std::time::Duration;
 struct Spinner(ProgressBar);
 
 impl Progress for Spinner {
-    fn fetched(&self, source: Source, events: u64, pages: u64) {
+    fn fetched(&self, source: Source, events: u64, requests: u64) {
         self.0.set_message(format!(
-            "{}: {events} events in {pages} pages",
+            "{}: {events} events, {requests} requests",
             source.as_str()
         ));
         self.0.tick();

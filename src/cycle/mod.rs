@@ -19,9 +19,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tracing::Instrument;
 
 use crate::docspace::{
-    ApiKey, AuditLifetime, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow, LoginPager,
-    PagingStats, PortalLimiters, READ_SCOPE, ResponseObserver, RetryPolicy, SlicedAuditFetch,
-    Source, UPLOAD_SCOPE,
+    ApiKey, AuditLifetime, Batch, ClientConfig, DocSpaceClient, DocSpaceError, FetchWindow,
+    LoginPager, Pager, PagingStats, PortalLimiters, READ_SCOPE, ResponseObserver, RetryPolicy,
+    SlicedAuditFetch, Source, UPLOAD_SCOPE,
 };
 use crate::integrity::SigningKey;
 use crate::report::{
@@ -155,8 +155,9 @@ impl CycleRequest {
 
 /// Notified as pages arrive, e.g. to draw a progress indicator.
 pub trait Progress: Send + Sync {
-    /// `events` events fetched from `source` so far; `pages` pages requested.
-    fn fetched(&self, source: Source, events: u64, pages: u64);
+    /// `events` events fetched from `source` so far; `requests` requests sent to the portal
+    /// by the run so far.
+    fn fetched(&self, source: Source, events: u64, requests: u64);
 
     /// The portal is rate-limiting: requests wait `wait` (zero when only fewer are sent at
     /// once).
@@ -700,60 +701,60 @@ impl Reading<'_> {
     /// Reads the audit trail of the period into `writer`, as concurrent slices filtered by the
     /// portal where it can.
     async fn audit(&self, writer: &mut ReportWriter) -> Result<PagingStats, CycleError> {
-        let (client, request) = (self.client, self.request);
-        let render_error = render_error(self.work_path);
-        let fetch_error = |e| CycleError::Fetch(Step::Fetch, e);
-        let server_filter = request.validated.filter.server_side();
+        let server_filter = self.request.validated.filter.server_side();
         if !server_filter.is_empty() {
             let parameters: Vec<&str> = server_filter.query().iter().map(|(k, _)| *k).collect();
             tracing::debug!(?parameters, "the portal filters audit events before paging");
         }
         let fetch = SlicedAuditFetch::new(
-            client,
+            self.client,
             self.window(),
             &server_filter,
-            request.expected_events,
+            self.request.expected_events,
         );
-        writer.begin_source(Source::Audit);
-        // Pages are requested, read and parsed in a task of their own, so that rendering a
-        // batch never holds up the next requests; the channel bounds what waits in memory.
-        let (mut batches, task) = spawn_audit_fetch(fetch);
-        let mut events = 0;
-        while let Some(batch) = batches.recv().await {
-            let batch = batch.map_err(fetch_error)?;
-            events += batch.events.len() as u64;
-            keep_matching(writer, request, self.period.from, batch.order, batch.events)
-                .map_err(&render_error)?;
-            self.progress.fetched(
-                Source::Audit,
-                events,
-                client.config.limiter.stats().requests,
-            );
-        }
-        task.finish().await.map_err(fetch_error)
+        self.read(Source::Audit, fetch, writer).await
     }
 
     /// Reads the login history into `writer`, from further back than the period, to know the
     /// countries users signed in from.
     async fn logins(&self, writer: &mut ReportWriter) -> Result<PagingStats, CycleError> {
-        let render_error = render_error(self.work_path);
-        let fetch_error = |e| CycleError::Fetch(Step::Fetch, e);
         let login_window = FetchWindow {
             from: self.period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
             ..self.window()
         };
-        let mut pager = LoginPager::new(self.client, login_window);
-        writer.begin_source(Source::Login);
-        let mut order = 0;
-        while let Some(batch) = pager.next_batch().await.map_err(fetch_error)? {
-            keep_matching(writer, self.request, self.period.from, order, batch)
-                .map_err(&render_error)?;
-            order += 1;
-            let stats = pager.stats();
-            self.progress
-                .fetched(Source::Login, stats.events, stats.pages);
+        let pager = LoginPager::new(self.client.clone(), login_window);
+        self.read(Source::Login, pager, writer).await
+    }
+
+    /// Reads every batch of `pager` into `writer` as one `source`. Pages are requested, read
+    /// and parsed in a task of their own, so that rendering a batch never holds up the next
+    /// requests; the channel bounds what waits in memory.
+    async fn read(
+        &self,
+        source: Source,
+        pager: impl Pager,
+        writer: &mut ReportWriter,
+    ) -> Result<PagingStats, CycleError> {
+        let render_error = render_error(self.work_path);
+        let fetch_error = |e| CycleError::Fetch(Step::Fetch, e);
+        writer.begin_source(source);
+        let (mut batches, task) = spawn_read(pager);
+        let mut events = 0;
+        while let Some(batch) = batches.recv().await {
+            let batch = batch.map_err(fetch_error)?;
+            events += batch.events.len() as u64;
+            keep_matching(
+                writer,
+                self.request,
+                self.period.from,
+                batch.order,
+                batch.events,
+            )
+            .map_err(&render_error)?;
+            let requests = self.client.config.limiter.stats().requests;
+            self.progress.fetched(source, events, requests);
         }
-        Ok(pager.stats())
+        task.finish(source).await.map_err(fetch_error)
     }
 }
 
@@ -832,20 +833,20 @@ fn keep_local_copies(
 /// Batches read ahead of rendering, at most.
 const BATCHES_AHEAD: usize = 32;
 
-/// The audit read running in its own task; dropping it stops the read.
-struct AuditTask(tokio::task::JoinHandle<PagingStats>);
+/// A read running in its own task; dropping it stops the read.
+struct ReadTask(tokio::task::JoinHandle<PagingStats>);
 
-impl AuditTask {
+impl ReadTask {
     /// The read's counters, once the channel said every batch was handed out.
-    async fn finish(mut self) -> Result<PagingStats, DocSpaceError> {
+    async fn finish(mut self, source: Source) -> Result<PagingStats, DocSpaceError> {
         (&mut self.0).await.map_err(|e| DocSpaceError::Malformed {
-            endpoint: "audit events",
+            endpoint: source.endpoint(),
             detail: format!("the reading task failed: {e}"),
         })
     }
 }
 
-impl Drop for AuditTask {
+impl Drop for ReadTask {
     fn drop(&mut self) {
         self.0.abort();
     }
@@ -853,16 +854,16 @@ impl Drop for AuditTask {
 
 /// Starts reading in a task of its own; batches (or the error that ended the read) arrive on
 /// the channel, at most [`BATCHES_AHEAD`] ahead of the consumer.
-fn spawn_audit_fetch(
-    mut fetch: SlicedAuditFetch,
+fn spawn_read(
+    mut pager: impl Pager,
 ) -> (
-    tokio::sync::mpsc::Receiver<Result<crate::docspace::SliceBatch, DocSpaceError>>,
-    AuditTask,
+    tokio::sync::mpsc::Receiver<Result<Batch, DocSpaceError>>,
+    ReadTask,
 ) {
     let (sender, receiver) = tokio::sync::mpsc::channel(BATCHES_AHEAD);
     let reading = async move {
         loop {
-            match fetch.next_batch().await {
+            match pager.next_batch().await {
                 Ok(Some(batch)) => {
                     if sender.send(Ok(batch)).await.is_err() {
                         break;
@@ -876,11 +877,11 @@ fn spawn_audit_fetch(
                 }
             }
         }
-        fetch.stats()
+        pager.stats()
     };
     // The task's requests log under the run's span.
     let task = tokio::spawn(reading.instrument(tracing::Span::current()));
-    (receiver, AuditTask(task))
+    (receiver, ReadTask(task))
 }
 
 /// Events before `period_from` (the login lookback) only feed the baseline; the rest are

@@ -21,8 +21,9 @@ pub use key_info::{KeyInfo, READ_SCOPE, UPLOAD_SCOPE};
 pub use limiter::{PortalLimiter, PortalLimiters, PortalLimits};
 pub use model::{Event, Source};
 pub use paging::{
-    AuditPager, FetchWindow, LoginPager, PAGE_SIZE, PagingStats, ServerFilter, parse_page,
+    AuditPager, Batch, FetchWindow, LoginPager, PAGE_SIZE, Pager, PagingStats, ServerFilter,
+    parse_page,
 };
 pub use settings::AuditLifetime;
-pub use sliced::{SliceBatch, SlicedAuditFetch, slices};
+pub use sliced::{SlicedAuditFetch, slices};
 pub use upload::{FolderFile, UploadedFile};

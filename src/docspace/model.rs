@@ -24,6 +24,14 @@ impl Source {
             Self::Login => "login",
         }
     }
+
+    /// The endpoint's name in errors and logs.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Self::Audit => "audit events",
+            Self::Login => "login history",
+        }
+    }
 }
 
 /// One audit or login event.

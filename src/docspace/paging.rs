@@ -48,10 +48,7 @@ fn bound_error(
     bound: String,
 ) -> DocSpaceError {
     DocSpaceError::PagingBound {
-        endpoint: match source {
-            Source::Audit => "audit events",
-            Source::Login => "login history",
-        },
+        endpoint: source.endpoint(),
         window: format!(
             "{}..{}",
             dates::to_query(window.from),
@@ -183,19 +180,12 @@ impl SeenIds {
     }
 }
 
-fn endpoint_of(source: Source) -> &'static str {
-    match source {
-        Source::Audit => "audit events",
-        Source::Login => "login history",
-    }
-}
-
 fn into_events(source: Source, wire: Vec<WireEvent>) -> Result<Vec<Event>, DocSpaceError> {
     wire.into_iter()
         .map(|w| w.into_event(source))
         .collect::<Result<_, _>>()
         .map_err(|detail| DocSpaceError::Malformed {
-            endpoint: endpoint_of(source),
+            endpoint: source.endpoint(),
             detail,
         })
 }
@@ -203,7 +193,7 @@ fn into_events(source: Source, wire: Vec<WireEvent>) -> Result<Vec<Event>, DocSp
 /// Parses one page body of `source` exactly as the pagers do: the envelope, its error if it
 /// carries one, and every event. Any bytes give events or an error, never a panic.
 pub fn parse_page(source: Source, body: &[u8]) -> Result<Vec<Event>, DocSpaceError> {
-    let wire = super::client::parse_envelope::<Vec<WireEvent>>(endpoint_of(source), body)?;
+    let wire = super::client::parse_envelope::<Vec<WireEvent>>(source.endpoint(), body)?;
     into_events(source, wire)
 }
 
@@ -218,7 +208,7 @@ impl DocSpaceClient {
             Source::Login => LOGIN_PATH,
         };
         tracing::trace!(source = source.as_str(), ?query, "requesting a page");
-        let wire: Vec<WireEvent> = self.get_json(endpoint_of(source), path, query).await?;
+        let wire: Vec<WireEvent> = self.get_json(source.endpoint(), path, query).await?;
         into_events(source, wire)
     }
 
@@ -642,8 +632,8 @@ impl AuditPager {
 /// events overall), so this pager sends no filters, pages from the newest event back until it
 /// passes the window's start, and keeps the events inside the window.
 #[derive(Debug)]
-pub struct LoginPager<'a> {
-    client: &'a DocSpaceClient,
+pub struct LoginPager {
+    client: DocSpaceClient,
     window: FetchWindow,
     start_index: usize,
     /// Every id handed out or passed over: events that share a second straddle pages, and a
@@ -655,9 +645,9 @@ pub struct LoginPager<'a> {
     stats: PagingStats,
 }
 
-impl<'a> LoginPager<'a> {
+impl LoginPager {
     /// A pager over `window`.
-    pub fn new(client: &'a DocSpaceClient, window: FetchWindow) -> Self {
+    pub fn new(client: DocSpaceClient, window: FetchWindow) -> Self {
         Self {
             client,
             window,
@@ -672,13 +662,9 @@ impl<'a> LoginPager<'a> {
         }
     }
 
-    /// Counters so far.
-    pub fn stats(&self) -> PagingStats {
-        self.stats
-    }
-
-    /// The next batch, newest first; `None` when the window is exhausted.
-    pub async fn next_batch(&mut self) -> Result<Option<Vec<Event>>, DocSpaceError> {
+    /// The next page's events in the window, newest first; `None` when the window is
+    /// exhausted.
+    async fn next_page(&mut self) -> Result<Option<Vec<Event>>, DocSpaceError> {
         if self.done {
             return Ok(None);
         }
@@ -727,5 +713,41 @@ impl<'a> LoginPager<'a> {
         }
         self.stats.events += batch.len() as u64;
         Ok(Some(batch))
+    }
+}
+
+/// A batch of events and its place in the report.
+#[derive(Debug)]
+pub struct Batch {
+    /// Larger is older: sorting batches by `order` from largest to smallest gives
+    /// chronological order.
+    pub order: u64,
+    /// The events, newest first.
+    pub events: Vec<Event>,
+}
+
+/// Reads one source's events of a period, batch by batch: the audit trail (as concurrent
+/// slices, [`SlicedAuditFetch`](super::SlicedAuditFetch)) and the login history
+/// ([`LoginPager`]). Owned and `Send`, so a read can run in a task of its own.
+pub trait Pager: Send + 'static {
+    /// The next batch; `None` when the period is read.
+    fn next_batch(&mut self) -> impl Future<Output = Result<Option<Batch>, DocSpaceError>> + Send;
+
+    /// Counters so far.
+    fn stats(&self) -> PagingStats;
+}
+
+impl Pager for LoginPager {
+    async fn next_batch(&mut self) -> Result<Option<Batch>, DocSpaceError> {
+        // Pages come newest first: each one is older than the last.
+        let order = self.stats.pages;
+        Ok(self
+            .next_page()
+            .await?
+            .map(|events| Batch { order, events }))
+    }
+
+    fn stats(&self) -> PagingStats {
+        self.stats
     }
 }

@@ -6,7 +6,8 @@
 //! the portal's [`limiter`](super::limiter) decides how many requests are really in flight.
 //!
 //! Batches come out in the order they arrive, each tagged with its place in the report
-//! ([`SliceBatch::order`]): slices and batches within a slice run newest first, so sorting by
+//! ([`Batch::order`]: the slice index in the high half, 0 the newest slice, the batch number
+//! within the slice in the low half): slices and batches within a slice run newest first, so sorting by
 //! `order` from largest to smallest gives chronological order. Memory holds the pages in flight
 //! and the answers a slice received ahead of an earlier one of its own, never a whole slice.
 
@@ -20,17 +21,9 @@ use futures::stream::FuturesUnordered;
 use super::client::DocSpaceClient;
 use super::error::DocSpaceError;
 use super::model::Event;
-use super::paging::{AuditPager, FetchWindow, PAGE_STRIDE, PagingStats, ServerFilter};
-
-/// A batch of one slice, newest first.
-#[derive(Debug)]
-pub struct SliceBatch {
-    /// Its place in the report: larger is older. Slice index in the high half (0 is the newest
-    /// slice), batch number within the slice in the low half.
-    pub order: u64,
-    /// The events.
-    pub events: Vec<Event>,
-}
+use super::paging::{
+    AuditPager, Batch, FetchWindow, PAGE_STRIDE, Pager, PagingStats, ServerFilter,
+};
 
 /// Cuts `window` into at most `count` slices of equal whole seconds, newest first. Each slice
 /// ends 100 ns (the server's finest date step) before the next begins, so none overlap.
@@ -147,11 +140,6 @@ impl SlicedAuditFetch {
         }
     }
 
-    /// Counters of the finished slices plus events handed out so far.
-    pub fn stats(&self) -> PagingStats {
-        self.stats
-    }
-
     fn finished(&mut self, pager: &AuditPager) {
         let done = pager.stats();
         self.stats.pages += done.pages;
@@ -162,7 +150,7 @@ impl SlicedAuditFetch {
     }
 
     /// Reads the probe's page; plans the slices when the window holds more.
-    async fn probe(&mut self, mut probe: AuditPager) -> Result<Option<SliceBatch>, DocSpaceError> {
+    async fn probe(&mut self, mut probe: AuditPager) -> Result<Option<Batch>, DocSpaceError> {
         let Some(events) = probe.next_batch().await? else {
             self.finished(&probe);
             return Ok(None);
@@ -171,7 +159,7 @@ impl SlicedAuditFetch {
         self.stats.events += events.len() as u64;
         if probe.is_done() {
             self.finished(&probe);
-            return Ok(Some(SliceBatch { order: 0, events }));
+            return Ok(Some(Batch { order: 0, events }));
         }
         // A full page: the probe keeps the newest part, from its oldest instant on; the rest is
         // cut by the density of that page.
@@ -194,12 +182,12 @@ impl SlicedAuditFetch {
             };
             self.start_slices(older, estimate);
         }
-        Ok(Some(SliceBatch { order: 0, events }))
+        Ok(Some(Batch { order: 0, events }))
     }
 
     /// The next batch of any slice; `None` when every slice is exhausted. An error of one
     /// slice ends the whole read (the other slices' requests are dropped).
-    pub async fn next_batch(&mut self) -> Result<Option<SliceBatch>, DocSpaceError> {
+    async fn read_next(&mut self) -> Result<Option<Batch>, DocSpaceError> {
         if let Some(probe) = self.probe.take() {
             return self.probe(probe).await;
         }
@@ -211,12 +199,23 @@ impl SlicedAuditFetch {
                     self.stats.events += events.len() as u64;
                     self.running.push(step(index, pager));
                     let order = ((index as u64) << 32) | u64::from(seq);
-                    return Ok(Some(SliceBatch { order, events }));
+                    return Ok(Some(Batch { order, events }));
                 }
                 None => self.finished(&pager),
             }
         }
         Ok(None)
+    }
+}
+
+impl Pager for SlicedAuditFetch {
+    async fn next_batch(&mut self) -> Result<Option<Batch>, DocSpaceError> {
+        self.read_next().await
+    }
+
+    /// Counters of the finished slices plus events handed out so far.
+    fn stats(&self) -> PagingStats {
+        self.stats
     }
 }
 
