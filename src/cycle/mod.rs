@@ -25,8 +25,8 @@ use crate::docspace::{
 };
 use crate::integrity::SigningKey;
 use crate::report::{
-    AnalysisOptions, Artefact, ArtefactKind, PreviousTotals, Privacy, PrivacyError, PrivacyKey,
-    ReportContext, ReportWriter, file_stem,
+    AnalysisOptions, Artefact, ArtefactKind, FetchFacts, PreviousTotals, Privacy, PrivacyError,
+    PrivacyKey, ReportContext, ReportWriter, file_stem,
 };
 use crate::schedule::{ReportPeriod, period_for};
 use crate::spec::{ComplianceReportSpec, SectionName, ValidatedSpec};
@@ -34,8 +34,6 @@ use crate::spec::{ComplianceReportSpec, SectionName, ValidatedSpec};
 /// Notable events listed per section; the rest are counted (and all are in the appendix).
 const LIST_LIMIT: usize = 100;
 /// Days of login history read before the period, to tell new sign-in countries.
-const LOGIN_LOOKBACK_DAYS: i64 = 30;
-
 pub use error::{CycleError, Step};
 
 /// Which resource a run is for.
@@ -494,18 +492,12 @@ async fn fetch_and_render(
         .link
         .unwrap_or_else(|| chain::ChainLink::given(request));
     writer.set_chain(link.describe());
-    record_answers(
-        &mut writer,
-        request,
-        answers.audit_plan,
-        answers.retention,
-        &paging,
-    );
-    let fetched_count = writer.summary().total_fetched();
-    let event_count = writer.summary().total_reported();
-    let by_category = counts_by_category(&writer);
+    let facts = fetch_facts(request, answers.audit_plan, answers.retention, &paging);
+    let fetched_count = writer.fetched_count();
+    let event_count = writer.reported_count();
+    let by_category = writer.counts_by_category();
 
-    let finished = finish_render(writer, request, &period, &link, &work_dir, &stem).await?;
+    let finished = finish_render(writer, facts, request, &period, &link, &work_dir, &stem).await?;
     Ok(Rendered {
         client,
         key_expires_at,
@@ -589,33 +581,20 @@ async fn side_questions(
     })
 }
 
-/// Writes what the report says about its own reading into the summary.
-fn record_answers(
-    writer: &mut ReportWriter,
+/// What the report states about its own reading.
+fn fetch_facts(
     request: &CycleRequest,
     audit_plan: Option<bool>,
     retention: Option<AuditLifetime>,
     paging: &[(Source, PagingStats)],
-) {
-    let summary = writer.summary_mut();
-    summary.audit_plan = audit_plan;
-    summary.retention = retention;
-    summary.previous = request.previous.clone();
-    summary.generated_at = Some(request.generated_at);
-    for (source, stats) in paging {
-        summary.paging.insert(source.as_str(), *stats);
+) -> FetchFacts {
+    FetchFacts {
+        paging: paging.to_vec(),
+        retention,
+        audit_plan,
+        previous: request.previous.clone(),
+        generated_at: request.generated_at,
     }
-}
-
-/// Events in the report by compliance category.
-fn counts_by_category(writer: &ReportWriter) -> std::collections::BTreeMap<String, u64> {
-    writer
-        .summary()
-        .analysis
-        .by_category
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), *v))
-        .collect()
 }
 
 /// The finished artefacts, the manifest's among them.
@@ -628,6 +607,7 @@ struct Finished {
 /// writes the manifest (signed when a key is given) beside them.
 async fn finish_render(
     writer: ReportWriter,
+    facts: FetchFacts,
     request: &CycleRequest,
     period: &ReportPeriod,
     link: &chain::ChainLink,
@@ -640,11 +620,12 @@ async fn finish_render(
     let finish_stem = stem.to_owned();
     // The rendering thread logs under the run's span.
     let span = tracing::Span::current();
-    let (mut artefacts, events) =
-        tokio::task::spawn_blocking(move || span.in_scope(|| writer.finish(&dir, &finish_stem)))
-            .await
-            .map_err(|e| CycleError::Render("render task".to_owned(), std::io::Error::other(e)))?
-            .map_err(&render_error)?;
+    let (mut artefacts, events) = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| writer.finish(facts, &dir, &finish_stem))
+    })
+    .await
+    .map_err(|e| CycleError::Render("render task".to_owned(), std::io::Error::other(e)))?
+    .map_err(&render_error)?;
     compress::apply(request.spec.report.compress, &mut artefacts).map_err(&render_error)?;
     let manifest = manifest::build(request, period, &artefacts, events, link);
     let manifest_sha256 = manifest.sha256();
@@ -719,7 +700,7 @@ impl Reading<'_> {
     /// countries users signed in from.
     async fn logins(&self, writer: &mut ReportWriter) -> Result<PagingStats, CycleError> {
         let login_window = FetchWindow {
-            from: self.period.from - TimeDelta::days(LOGIN_LOOKBACK_DAYS),
+            from: self.period.from - TimeDelta::days(crate::report::LOGIN_LOOKBACK_DAYS),
             ..self.window()
         };
         let pager = LoginPager::new(self.client.clone(), login_window);
@@ -897,12 +878,10 @@ fn keep_matching(
         batch.into_iter().partition(|e| e.date < period_from);
     for mut event in lookback {
         request.privacy.apply(&mut event);
-        writer.summary_mut().analysis.baseline(&event);
+        writer.note_baseline(&event);
     }
     if let Some(first) = batch.first() {
-        writer
-            .summary_mut()
-            .count_fetched(first.source, batch.len() as u64);
+        writer.count_fetched(first.source, batch.len() as u64);
     }
     batch.retain(|e| request.validated.filter.matches(e));
     for event in &mut batch {

@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use chrono_tz::Tz;
 
+use super::LOGIN_LOOKBACK_DAYS;
 use super::analysis::{Analysis, NotedList, top};
 use super::categories::CategoryMap;
 use super::context::ReportContext;
 use super::summary::{PreviousTotals, Summary};
+use crate::docspace::Source;
 use crate::spec::SectionName;
 
 /// A piece of a section.
@@ -197,7 +199,7 @@ fn paging_table(summary: &Summary) -> Block {
         .iter()
         .map(|(source, p)| {
             vec![
-                (*source).to_owned(),
+                source.as_str().to_owned(),
                 p.pages.to_string(),
                 summary
                     .fetched
@@ -256,7 +258,7 @@ fn retention(ctx: &ReportContext, summary: &Summary, problems: &mut Vec<String>)
                 retention.audit_trail_life_time,
                 local(audit_horizon, tz)
             )));
-            if summary.paging.contains_key("login") && ctx.period.from < login_horizon {
+            if summary.paging.contains_key(&Source::Login) && ctx.period.from < login_horizon {
                 problems.push(format!(
                     "the period starts before the login-history retention horizon ({}), so older sign-ins were already deleted",
                     local(login_horizon, tz)
@@ -398,7 +400,7 @@ fn findings(a: &Analysis) -> Vec<String> {
     }
     let new_countries = a.new_countries().len();
     if new_countries > 0 && a.has_baseline() {
-        findings.push(format!("{new_countries} sign-ins from a country the user had not signed in from in the 30 days before"));
+        findings.push(format!("{new_countries} sign-ins from a country the user had not signed in from in the {LOGIN_LOOKBACK_DAYS} days before"));
     }
     if a.new_external_links > 0 {
         findings.push(format!(
@@ -481,7 +483,7 @@ fn activity(summary: &Summary) -> Vec<Block> {
 
 fn authentication(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
     let a = &summary.analysis;
-    if !summary.paging.contains_key("login") {
+    if !summary.paging.contains_key(&Source::Login) {
         return vec![Block::Paragraph(
             "Login history is not among the sources (spec.sources.loginHistory), so sign-ins are not analysed.".to_owned(),
         )];
@@ -507,9 +509,9 @@ fn authentication(ctx: &ReportContext, summary: &Summary) -> Vec<Block> {
         table(&["User", "IP", "Failed sign-ins"], failed),
     ];
     blocks.push(Block::Paragraph(if a.has_baseline() {
-        "Sign-ins from a country the user had not signed in from in the 30 days before the period:".to_owned()
+        format!("Sign-ins from a country the user had not signed in from in the {LOGIN_LOOKBACK_DAYS} days before the period:")
     } else {
-        "Sign-ins from countries first seen in this period (the 30 days before held no sign-ins to compare with):".to_owned()
+        format!("Sign-ins from countries first seen in this period (the {LOGIN_LOOKBACK_DAYS} days before held no sign-ins to compare with):")
     }));
     blocks.push(table(&["User", "Country", "First sign-in"], countries));
     blocks

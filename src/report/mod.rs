@@ -24,7 +24,10 @@ pub use file_name::{FileNameError, check_template, file_stem};
 pub use filter::{EventFilter, FilterError};
 pub use privacy::{Privacy, PrivacyError, PrivacyKey};
 pub use render::content_type;
-pub use summary::{PreviousTotals, Summary};
+pub use summary::{FetchFacts, PreviousTotals};
+
+/// Days of login history read before a period, to tell sign-ins from new countries.
+pub const LOGIN_LOOKBACK_DAYS: i64 = 30;
 pub use view::{EventView, action_name};
 pub(crate) use writer::HashingWriter;
 pub use writer::{Artefact, ArtefactKind, ReportWriter};
@@ -36,6 +39,19 @@ pub(crate) mod test_support {
     use super::ReportContext;
     use crate::docspace::{Event, Source};
     use crate::schedule::ReportPeriod;
+
+    /// Nothing learnt while reading: no paging, retention, plan or previous report.
+    pub fn no_facts() -> super::FetchFacts {
+        super::FetchFacts {
+            paging: Vec::new(),
+            retention: None,
+            audit_plan: None,
+            previous: None,
+            generated_at: DateTime::parse_from_rfc3339("2025-04-01T06:00:00Z")
+                .unwrap()
+                .to_utc(),
+        }
+    }
 
     /// A plain audit event at 2025-03-14T14:00:00Z.
     pub fn event(id: i64, action_id: i32) -> Event {

@@ -19,15 +19,31 @@ pub struct PreviousTotals {
     pub by_category: BTreeMap<String, u64>,
 }
 
-/// Counts for the summary sections of a report.
+/// What the cycle learnt while reading, for the report to state: how each source was read,
+/// the portal's retention and plan, the previous report's totals, and when this one is made.
 #[derive(Debug, Clone)]
-pub struct Summary {
+pub struct FetchFacts {
+    /// Paging counters of each source read.
+    pub paging: Vec<(Source, PagingStats)>,
+    /// The portal's retention, if it could be read.
+    pub retention: Option<AuditLifetime>,
+    /// Whether the plan includes the audit trail (`None`: could not be checked).
+    pub audit_plan: Option<bool>,
+    /// The previous report's totals.
+    pub previous: Option<PreviousTotals>,
+    /// When the report is generated, for the retention check.
+    pub generated_at: DateTime<Utc>,
+}
+
+/// Counts for the summary sections of a report; only the report module reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct Summary {
     /// Events fetched per source, before filtering.
-    pub fetched: BTreeMap<&'static str, u64>,
+    pub fetched: BTreeMap<Source, u64>,
     /// Paging counters per source.
-    pub paging: BTreeMap<&'static str, PagingStats>,
+    pub paging: BTreeMap<Source, PagingStats>,
     /// Events in the report per source.
-    pub reported: BTreeMap<&'static str, u64>,
+    pub reported: BTreeMap<Source, u64>,
     /// Events in the report by action type name.
     pub by_action_type: BTreeMap<String, u64>,
     /// Events in the report by action name.
@@ -73,6 +89,15 @@ impl Summary {
         }
     }
 
+    /// Takes in what the cycle learnt while reading.
+    pub fn learn(&mut self, facts: FetchFacts) {
+        self.paging = facts.paging.into_iter().collect();
+        self.retention = facts.retention;
+        self.audit_plan = facts.audit_plan;
+        self.previous = facts.previous;
+        self.generated_at = Some(facts.generated_at);
+    }
+
     /// Events in the report, all sources.
     pub fn total_reported(&self) -> u64 {
         self.reported.values().sum()
@@ -85,12 +110,12 @@ impl Summary {
 
     /// Counts one fetched event (before filtering).
     pub fn count_fetched(&mut self, source: Source, n: u64) {
-        *self.fetched.entry(source.as_str()).or_default() += n;
+        *self.fetched.entry(source).or_default() += n;
     }
 
     /// Counts one event that made it into the report.
     pub fn count_reported(&mut self, event: &Event, view: &EventView<'_>, time_zone: Tz) {
-        *self.reported.entry(view.source).or_default() += 1;
+        *self.reported.entry(event.source).or_default() += 1;
         let action_type = match (event.source, view.action_type) {
             (_, Some(name)) => name,
             (Source::Login, None) => "Login",

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::context::ReportContext;
 use super::render::{Renderer, renderer_for};
-use super::summary::Summary;
+use super::summary::{FetchFacts, Summary};
 use super::view::EventView;
 use crate::docspace::{Event, Source};
 use crate::integrity::EventsDigest;
@@ -148,14 +148,34 @@ impl ReportWriter {
         self.context.chain = chain;
     }
 
-    /// The totals so far.
-    pub fn summary(&self) -> &Summary {
-        &self.summary
+    /// Events fetched so far, all sources, before filtering.
+    pub fn fetched_count(&self) -> u64 {
+        self.summary.total_fetched()
     }
 
-    /// Mutable totals, for counters gathered outside the writer (fetched events, paging).
-    pub fn summary_mut(&mut self) -> &mut Summary {
-        &mut self.summary
+    /// Events in the report so far, all sources.
+    pub fn reported_count(&self) -> u64 {
+        self.summary.total_reported()
+    }
+
+    /// Events in the report by compliance category id.
+    pub fn counts_by_category(&self) -> std::collections::BTreeMap<String, u64> {
+        self.summary
+            .analysis
+            .by_category
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
+    }
+
+    /// Counts `n` events fetched from `source`, before filtering.
+    pub fn count_fetched(&mut self, source: Source, n: u64) {
+        self.summary.count_fetched(source, n);
+    }
+
+    /// A sign-in from before the period, which only tells where users signed in from before.
+    pub fn note_baseline(&mut self, event: &Event) {
+        self.summary.analysis.baseline(event);
     }
 
     /// Starts the events of `source`; later batches belong to it.
@@ -230,9 +250,16 @@ impl ReportWriter {
             .collect()
     }
 
-    /// Writes the final files `{stem}.{ext}` into `dir` and returns them with their hashes,
-    /// and the digest of the events in canonical form (their NDJSON lines in report order).
-    pub fn finish(mut self, dir: &Path, stem: &str) -> io::Result<(Vec<Artefact>, EventsDigest)> {
+    /// Writes the final files `{stem}.{ext}` into `dir`, stating `facts` (how the events were
+    /// read), and returns them with their hashes and the digest of the events in canonical form
+    /// (their NDJSON lines in report order).
+    pub fn finish(
+        mut self,
+        facts: FetchFacts,
+        dir: &Path,
+        stem: &str,
+    ) -> io::Result<(Vec<Artefact>, EventsDigest)> {
+        self.summary.learn(facts);
         let mut events = EventsDigest {
             count: self.summary.total_reported(),
             sha256: String::new(),
@@ -449,7 +476,7 @@ impl<W: Write> Write for HashingWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{context, event};
+    use crate::report::test_support::{context, event, no_facts};
 
     fn render(formats: &[ReportFormat], batches: &[Vec<Event>]) -> Vec<(Artefact, String)> {
         let dir = tempfile::tempdir().unwrap();
@@ -460,7 +487,7 @@ mod tests {
         }
         let out = tempfile::tempdir().unwrap().keep();
         writer
-            .finish(&out, "report")
+            .finish(no_facts(), &out, "report")
             .unwrap()
             .0
             .into_iter()
@@ -530,7 +557,7 @@ mod tests {
         writer.write_batch_at((1 << 32) | 1, &[at(1, 1)]).unwrap();
         writer.write_batch_at(1, &[at(4, 4)]).unwrap();
         let out = tempfile::tempdir().unwrap().keep();
-        let (artefacts, digest) = writer.finish(&out, "report").unwrap();
+        let (artefacts, digest) = writer.finish(no_facts(), &out, "report").unwrap();
         let text = std::fs::read_to_string(&artefacts[0].path).unwrap();
         let concurrent = vec![(artefacts[0].clone(), text)];
         assert_eq!(ids(&concurrent), vec![1, 2, 3, 4, 5, 6]);
@@ -607,7 +634,7 @@ mod tests {
         writer.begin_source(Source::Audit);
         writer.write_batch(&[e]).unwrap();
         let out = tempfile::tempdir().unwrap();
-        let (artefacts, _) = writer.finish(out.path(), "report").unwrap();
+        let (artefacts, _) = writer.finish(no_facts(), out.path(), "report").unwrap();
         let path = |ext: &str| {
             artefacts
                 .iter()
