@@ -1,4 +1,5 @@
-//! One report cycle: plan → fetch → filter → render → upload → outcome.
+//! One report cycle: plan → keys and fetch → filter → render → seal (manifest, signature, hash
+//! chain) → upload → outcome.
 //!
 //! The operator and the one-shot CLI both call [`execute`]; nothing of the cycle exists
 //! anywhere else. A failed step uploads nothing: fetching and rendering finish before the first

@@ -1,5 +1,6 @@
-//! The DocSpace HTTP client: authentication, the response envelope, typed errors, retries,
-//! paging of audit events and login history, and uploads. It knows nothing of Kubernetes.
+//! The DocSpace HTTP client: authentication, the response envelope, typed errors, retries, the
+//! per-portal rate limiter, paging of audit events (as concurrent time slices) and login
+//! history behind one [`Pager`] trait, and uploads. It knows nothing of Kubernetes.
 
 mod api_key;
 pub use docspace_catalog as catalog;

@@ -1,5 +1,6 @@
-//! Reports: the event filter, the renderers (`txt`, `csv`, `ndjson`, `md`) and the streaming
-//! writer that hashes every artefact. Pure: no I/O except through the files it is handed.
+//! Reports: the event filter, privacy, the compliance categories and the analysis, the renderers
+//! (`txt`, `csv`, `ndjson`, `md`, `xlsx`) and the streaming writer that hashes every artefact.
+//! Pure: no I/O except through the files it is handed.
 
 mod analysis;
 mod categories;

@@ -1,8 +1,8 @@
 //! DocSpace simulator: an HTTP server that behaves like an ONLYOFFICE DocSpace portal for the
 //! endpoints the operator's client uses (audit events, login history, portal quota, upload).
 //!
-//! It follows `shared/reference/docspace-api.md` (the "contract"), including the server's
-//! quirks: the response envelope without `total`, second-precision dates rendered in the portal
+//! It follows the server as its source shows it behaves (ONLYOFFICE/DocSpace-server), including
+//! its quirks: the response envelope without `total`, second-precision dates rendered in the portal
 //! time zone, the silent "20 newest" fallback on plans without audit, the `moduleType` crash and
 //! the login-history paging bug. Data is generated deterministically from a seed and stored
 //! compactly, so millions of events fit in little memory.
