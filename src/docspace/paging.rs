@@ -267,7 +267,7 @@ pub(crate) const PAGE_STRIDE: usize = PAGE_SIZE - 1;
 /// in order that only repeats events (dropped by id), but two pages served out of order could
 /// skip some. The overlap catches that: a page that does not contain the previous page's last
 /// event makes the pager re-read the window one page at a time. To keep offsets shallow, after
-/// [`WINDOW_PAGES`] full pages it restarts at offset 0 with the window's end moved to the
+/// `WINDOW_PAGES` full pages it restarts at offset 0 with the window's end moved to the
 /// oldest second seen; events of that boundary second are fetched again and dropped by id.
 pub struct AuditPager {
     client: DocSpaceClient,

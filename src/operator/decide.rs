@@ -21,7 +21,7 @@ pub enum SkipReason {
     StartingDeadlineExceeded,
     /// `missedRuns: Latest` runs only the most recent missed instant.
     MissedRunsLatest,
-    /// More instants were missed than one wave backfills ([`MAX_BACKFILL`]).
+    /// More instants were missed than one wave backfills (12, `MAX_BACKFILL`).
     BackfillLimit,
 }
 
