@@ -16,14 +16,13 @@ mod sliced;
 mod upload;
 
 pub use api_key::ApiKey;
-pub use client::{ClientConfig, DEFAULT_SLICES, DocSpaceClient, ResponseObserver, RetryPolicy};
+pub use client::{ClientConfig, DocSpaceClient, ResponseObserver, RetryPolicy};
 pub use error::DocSpaceError;
 pub use key_info::{KeyInfo, READ_SCOPE, UPLOAD_SCOPE};
 pub use limiter::{PortalLimiter, PortalLimiters, PortalLimits};
 pub use model::{Event, Source};
 pub use paging::{
-    AuditPager, Batch, FetchWindow, LoginPager, PAGE_SIZE, Pager, PagingStats, ServerFilter,
-    parse_page,
+    Batch, FetchWindow, LoginPager, Pager, PagingStats, ServerFilter, parse_page,
 };
 pub use settings::AuditLifetime;
 pub use sliced::{SlicedAuditFetch, slices};

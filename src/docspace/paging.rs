@@ -320,11 +320,6 @@ impl std::fmt::Debug for AuditPager {
 }
 
 impl AuditPager {
-    /// A pager over `window`.
-    pub fn new(client: &DocSpaceClient, window: FetchWindow) -> Self {
-        Self::filtered(client, window, &ServerFilter::default())
-    }
-
     /// A pager over `window` that asks the portal to apply `filter` before paging.
     pub fn filtered(client: &DocSpaceClient, window: FetchWindow, filter: &ServerFilter) -> Self {
         Self {

@@ -112,7 +112,7 @@ impl SlicedAuditFetch {
             batches: Vec::new(),
             stats: PagingStats::default(),
         };
-        match expected_events.filter(|n| *n >= super::PAGE_SIZE as u64) {
+        match expected_events.filter(|n| *n >= super::paging::PAGE_SIZE as u64) {
             Some(events) => fetch.start_slices(window, events),
             None => {
                 let mut probe = AuditPager::filtered(client, window, filter);

@@ -15,12 +15,9 @@ mod view;
 mod writer;
 mod xlsx;
 
-pub use analysis::{
-    Analysis, AnalysisOptions, BusinessHoursError, BusinessWindow, Noted, NotedList,
-};
-pub use categories::{Category, CategoryMap, UNCATEGORISED};
+pub use analysis::{AnalysisOptions, BusinessHoursError, BusinessWindow};
+pub use categories::{Category, CategoryMap, UNCATEGORISED, Uncategorised};
 pub use context::ReportContext;
-pub use document::{Block, SectionDoc};
 pub use file_name::{FileNameError, check_template, file_stem};
 pub use filter::{EventFilter, FilterError};
 pub use privacy::{Privacy, PrivacyError, PrivacyKey};
@@ -29,7 +26,6 @@ pub use summary::{FetchFacts, PreviousTotals};
 
 /// Days of login history read before a period, to tell sign-ins from new countries.
 pub const LOGIN_LOOKBACK_DAYS: i64 = 30;
-pub use view::{EventView, action_name};
 pub(crate) use writer::HashingWriter;
 pub use writer::{Artefact, ArtefactKind, ReportWriter};
 
