@@ -21,9 +21,7 @@ pub use error::DocSpaceError;
 pub use key_info::{KeyInfo, READ_SCOPE, UPLOAD_SCOPE};
 pub use limiter::{PortalLimiter, PortalLimiters, PortalLimits};
 pub use model::{Event, Source};
-pub use paging::{
-    Batch, FetchWindow, LoginPager, Pager, PagingStats, ServerFilter, parse_page,
-};
+pub use paging::{Batch, FetchWindow, LoginPager, Pager, PagingStats, ServerFilter, parse_page};
 pub use settings::AuditLifetime;
 pub use sliced::{SlicedAuditFetch, slices};
 pub use upload::{FolderFile, UploadedFile};
