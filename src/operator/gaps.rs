@@ -87,6 +87,31 @@ pub fn uncovered(
         .collect()
 }
 
+/// Adds `gap` to `gaps` (newest first) unless an entry already covers it; entries it covers
+/// are replaced, so that a decision made again (a run that kept failing) never lists a period
+/// twice.
+pub fn insert(gaps: &mut Vec<Gap>, gap: Gap) {
+    let span = |g: &Gap| {
+        let parse = |t: &str| DateTime::parse_from_rfc3339(t).map(|t| t.to_utc()).ok();
+        parse(&g.from).zip(parse(&g.to))
+    };
+    let Some((from, to)) = span(&gap) else {
+        return;
+    };
+    let covers = |outer: (DateTime<Utc>, DateTime<Utc>), inner: (DateTime<Utc>, DateTime<Utc>)| {
+        outer.0 <= inner.0 && inner.1 <= outer.1
+    };
+    if gaps
+        .iter()
+        .filter_map(span)
+        .any(|old| covers(old, (from, to)))
+    {
+        return;
+    }
+    gaps.retain(|old| span(old).is_none_or(|old| !covers((from, to), old)));
+    gaps.insert(0, gap);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +132,47 @@ mod tests {
 
     fn schedule(cron: &str) -> Schedule {
         Schedule::parse(cron, parse_time_zone("UTC").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_gap_decided_again_is_listed_once() {
+        let gap = |from: &str, to: &str, runs: u32| Gap {
+            from: from.into(),
+            to: to.into(),
+            skipped_runs: runs,
+            reason: "MissedRunsLatest".into(),
+        };
+        let mut gaps = Vec::new();
+        insert(
+            &mut gaps,
+            gap("2025-01-01T00:00:00+00:00", "2025-02-01T00:00:00+00:00", 1),
+        );
+        // The same decision a month later covers one more month: it replaces the first.
+        insert(
+            &mut gaps,
+            gap("2025-01-01T00:00:00+00:00", "2025-03-01T00:00:00+00:00", 2),
+        );
+        assert_eq!(
+            gaps,
+            vec![gap(
+                "2025-01-01T00:00:00+00:00",
+                "2025-03-01T00:00:00+00:00",
+                2
+            )]
+        );
+        // A part of it adds nothing.
+        insert(
+            &mut gaps,
+            gap("2025-02-01T00:00:00+00:00", "2025-03-01T00:00:00+00:00", 1),
+        );
+        assert_eq!(gaps.len(), 1);
+        // A later one is added in front.
+        insert(
+            &mut gaps,
+            gap("2025-05-01T00:00:00+00:00", "2025-06-01T00:00:00+00:00", 1),
+        );
+        assert_eq!(gaps.len(), 2);
+        assert_eq!(gaps[0].from, "2025-05-01T00:00:00+00:00");
     }
 
     #[test]

@@ -105,6 +105,15 @@ pub async fn reconcile(
     report: Arc<ComplianceReport>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
+    // The status as the API server has it now: the cache may trail our own last write (a run
+    // that just ended), and a pass working from an older one would write it back.
+    let api: Api<ComplianceReport> =
+        Api::namespaced(ctx.client.clone(), &report.namespace().unwrap_or_default());
+    let fresh = api.get_status(&report.name_any()).await?;
+    let report = ComplianceReport {
+        status: fresh.status,
+        ..(*report).clone()
+    };
     let mut pass = Pass::new(&report, &ctx);
     let action = pass.reconcile().await?;
     ctx.reconcile_failures.succeeded(&pass.key);
@@ -212,7 +221,7 @@ impl<'a> Pass<'a> {
         };
         self.schedule = Some(validated.schedule.clone());
         self.warn_deprecated(&validated).await;
-        if let Some(request) = run_request::pending(self.report)
+        if let Some(request) = run_request::pending(self.report, &self.status)
             && let Some(action) = self.requested(&validated, request).await?
         {
             return Ok(action);
@@ -535,9 +544,7 @@ impl<'a> Pass<'a> {
         self.publish(EventType::Warning, "MissedSchedules", message)
             .await;
         for gap in gaps.into_iter().rev() {
-            if !self.status.gaps.contains(&gap) {
-                self.status.gaps.insert(0, gap);
-            }
+            gaps::insert(&mut self.status.gaps, gap);
         }
         self.status.gaps.truncate(GAPS_LIMIT);
     }
@@ -569,11 +576,10 @@ impl<'a> Pass<'a> {
         // The cache may trail our own last status write: ask the API server whether this
         // instant already ran before running it (a run is expensive and must not repeat).
         let fresh = self.api.get_status(&self.report.name_any()).await?;
-        if let Some(done) = fresh.status.as_ref().and_then(|s| s.last_schedule_time)
-            && done >= scheduled
-        {
-            let next = validated.schedule.next_after(self.now.max(done));
-            return Ok(self.wake(next));
+        let done = fresh.status.as_ref().and_then(|s| s.last_schedule_time);
+        if done.is_some_and(|done| done >= scheduled) {
+            // Another pass ran it meanwhile: look again once the cache has caught up.
+            return Ok(requeue_at(self.now, self.now));
         }
         self.record_skipped(&validated, &skipped, Following::RunsNow(scheduled))
             .await;
@@ -773,12 +779,26 @@ impl<'a> Pass<'a> {
         self.status.key_expires_at = outcome.key_expires_at;
         self.status.last_run_result = Some(ReadyReason::Succeeded.as_str().to_owned());
         self.status.last_run_message = Some(summary.clone());
-        let next = validated.schedule.next_after(self.now.max(scheduled));
+        let next = self.next_after_run(validated, planned);
         self.status.next_schedule_time = next;
         self.settle(None, None).await?;
         self.publish(EventType::Normal, "RunSucceeded", summary)
             .await;
         Ok(self.after_run(planned, next))
+    }
+
+    /// The next scheduled instant after `planned` ran: the one after its instant (which may be
+    /// due already, when the run took long), or for a re-run of an earlier instant, the next
+    /// one from now.
+    fn next_after_run(
+        &self,
+        validated: &ValidatedSpec,
+        planned: &Planned,
+    ) -> Option<DateTime<Utc>> {
+        match planned.trigger {
+            Trigger::Requested { .. } => validated.schedule.next_after(self.now.max(self.since())),
+            _ => validated.schedule.next_after(planned.scheduled),
+        }
     }
 
     /// When to look again after a run: at once while missed runs or a pending retry wait,
@@ -813,7 +833,7 @@ impl<'a> Pass<'a> {
         self.status.last_failed_time = Some(self.now);
         self.status.last_run_result = Some(reason.as_str().to_owned());
         self.status.last_run_message = Some(message.clone());
-        let next = validated.schedule.next_after(self.now.max(scheduled));
+        let next = self.next_after_run(validated, planned);
         self.status.next_schedule_time = next;
         let (action, retrying) = if planned.trigger.is_rerun() {
             (self.after_run(planned, next), None)
@@ -855,8 +875,10 @@ impl<'a> Pass<'a> {
         self.status.failed_attempts = Some(attempts);
         match deadline {
             Some(deadline) if retry_at > deadline => {
-                self.status.next_retry_time = None;
-                (requeue_at(deadline + RETRY_SLACK, self.now), None)
+                // No retry before the deadline skips the instant; until then nothing reruns it.
+                let skip_at = deadline + RETRY_SLACK;
+                self.status.next_retry_time = Some(skip_at);
+                (requeue_at(skip_at, self.now), None)
             }
             _ => {
                 self.status.next_retry_time = Some(retry_at);
@@ -945,7 +967,13 @@ impl<'a> Pass<'a> {
         let event = Event {
             type_,
             reason: reason.to_owned(),
-            note: Some(note.chars().take(1000).collect()),
+            // Redacted before it is cut, so that a cut never leaves part of a secret.
+            note: Some(
+                crate::text::safe_message(&note)
+                    .chars()
+                    .take(1000)
+                    .collect(),
+            ),
             action: "Report".to_owned(),
             secondary: None,
         };

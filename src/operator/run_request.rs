@@ -5,10 +5,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::spec::ComplianceReport;
+use crate::spec::{ComplianceReport, ComplianceReportStatus};
 
 /// The annotation that requests a run.
 pub const RUN_REQUESTED_AT: &str = "compliance.docspace.dev/run-requested-at";
+
+/// Characters of the annotation kept in `status.lastHandledRunRequest` (its schema's limit).
+const TOKEN_LIMIT: usize = 64;
 
 /// A request not handled yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,32 +23,30 @@ pub struct PendingRequest {
 }
 
 /// The report's run request, unless there is none or it was handled already.
-pub fn pending(report: &ComplianceReport) -> Option<PendingRequest> {
-    let token = report
+pub fn pending(
+    report: &ComplianceReport,
+    status: &ComplianceReportStatus,
+) -> Option<PendingRequest> {
+    let raw = report
         .metadata
         .annotations
         .as_ref()?
         .get(RUN_REQUESTED_AT)?;
-    let handled = report
-        .status
-        .as_ref()
-        .and_then(|s| s.last_handled_run_request.as_ref());
-    if handled == Some(token) {
+    // The status keeps at most TOKEN_LIMIT characters: compare what it keeps.
+    let token: String = raw.chars().take(TOKEN_LIMIT).collect();
+    if status.last_handled_run_request.as_ref() == Some(&token) {
         return None;
     }
-    let at = DateTime::parse_from_rfc3339(token.trim())
+    let at = DateTime::parse_from_rfc3339(raw.trim())
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
             format!(
                 "annotation {RUN_REQUESTED_AT}: {:?} is not an RFC 3339 instant ({e}); set it to e.g. {}",
-                token.chars().take(64).collect::<String>(),
+                token,
                 Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
             )
         });
-    Some(PendingRequest {
-        token: token.chars().take(64).collect(),
-        at,
-    })
+    Some(PendingRequest { token, at })
 }
 
 #[cfg(test)]
@@ -74,6 +75,8 @@ mod tests {
 
     #[test]
     fn a_new_value_is_a_request_and_a_handled_one_is_not() {
+        let pending =
+            |r: &ComplianceReport| pending(r, r.status.as_ref().unwrap_or(&Default::default()));
         assert_eq!(pending(&report(None, None)), None);
         let request = pending(&report(Some("2025-04-02T10:00:00Z"), None)).unwrap();
         assert_eq!(
@@ -99,8 +102,22 @@ mod tests {
     }
 
     #[test]
+    fn a_long_value_is_handled_once() {
+        let long = format!("2026-01-01T00:00:00.{}Z", "0".repeat(80));
+        let r = report(Some(&long), None);
+        let request = pending(&r, &Default::default()).unwrap();
+        assert_eq!(request.token.chars().count(), TOKEN_LIMIT);
+        let handled = ComplianceReportStatus {
+            last_handled_run_request: Some(request.token),
+            ..Default::default()
+        };
+        assert_eq!(pending(&r, &handled), None);
+    }
+
+    #[test]
     fn a_value_that_is_no_instant_says_what_to_write() {
-        let request = pending(&report(Some("now please"), None)).unwrap();
+        let r = report(Some("now please"), None);
+        let request = pending(&r, &Default::default()).unwrap();
         let message = request.at.unwrap_err();
         assert!(
             message.contains(RUN_REQUESTED_AT) && message.contains("RFC 3339"),

@@ -13,11 +13,20 @@ pub const FIELD_MANAGER: &str = "docspace-compliance-operator";
 /// Makes every text of `status` safe to show: secrets redacted, one line each.
 fn sanitize(status: &mut ComplianceReportStatus) {
     for condition in &mut status.conditions {
-        condition.message = safe_message(&condition.message);
+        condition.message = safe_text(&condition.message);
     }
     if let Some(message) = &mut status.last_run_message {
-        *message = safe_message(message);
+        *message = safe_text(message);
     }
+}
+
+/// The schema's limit on a message (`maxLength` of the condition and run messages).
+const MESSAGE_LIMIT: usize = 32768;
+
+/// Redacted and on one line first, then cut to the schema's limit: a portal's long error text
+/// must not make the API server refuse the whole status.
+fn safe_text(text: &str) -> String {
+    safe_message(text).chars().take(MESSAGE_LIMIT).collect()
 }
 
 /// Writes `status` (its texts made safe) unless it equals what the object already has.
