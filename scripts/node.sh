@@ -134,30 +134,6 @@ sign_client_cert() {
     rm -f "$pki/$name.csr" "$pki/$name.ext" "$pki/ca.srl"
 }
 
-write_kubeconfig() {
-    local file="$1" url="$2" pki="$3" user="$4"
-    cat >"$file" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: docspace-test
-  cluster:
-    server: $url
-    certificate-authority-data: $(base64 -w0 <"$pki/ca.crt")
-users:
-- name: $user
-  user:
-    client-certificate-data: $(base64 -w0 <"$pki/$user.crt")
-    client-key-data: $(base64 -w0 <"$pki/$user.key")
-contexts:
-- name: $user@docspace-test
-  context:
-    cluster: docspace-test
-    user: $user
-current-context: $user@docspace-test
-EOF
-    chmod 600 "$file"
-}
 
 # ---------------------------------------------------------------------------
 # processes

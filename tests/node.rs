@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use chrono::{Months, TimeDelta, TimeZone, Utc};
 use docspace_compliance_operator::schedule::{Schedule, parse_time_zone};
 use docspace_sim::DEFAULT_API_KEY;
-use node_support::{Docker, Node, http_get, metric, mount_options, proc_status, try_write};
+use node_support::{Docker, Node, metric, mount_options, proc_status, try_write};
 use support::conditions::eventually;
 use support::fixtures::{report, secret};
+use support::http::http_get;
 use support::sim::sim;
 use support::tools::{ROOT, tool};
 

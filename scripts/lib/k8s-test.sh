@@ -53,3 +53,30 @@ pid_alive() {
     running "$pid" || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "/$2 "
 }
+
+# write_kubeconfig <file> <url> <pki> <user>: client-certificate kubeconfig, data embedded.
+write_kubeconfig() {
+    local file="$1" url="$2" pki="$3" user="$4"
+    cat >"$file" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: docspace-test
+  cluster:
+    server: $url
+    certificate-authority-data: $(base64 -w0 <"$pki/ca.crt")
+users:
+- name: $user
+  user:
+    client-certificate-data: $(base64 -w0 <"$pki/$user.crt")
+    client-key-data: $(base64 -w0 <"$pki/$user.key")
+contexts:
+- name: $user@docspace-test
+  context:
+    cluster: docspace-test
+    user: $user
+    namespace: default
+current-context: $user@docspace-test
+EOF
+    chmod 600 "$file"
+}

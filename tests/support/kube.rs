@@ -448,17 +448,7 @@ impl Operator {
 
     /// GETs a path of the probe/metrics server; `None` while it does not answer.
     pub fn http_get(&self, path: &str) -> Option<(u16, String)> {
-        use std::io::Read;
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).ok()?;
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let status = response.split_whitespace().nth(1)?.parse().ok()?;
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        Some((status, body))
+        super::http::http_get(&format!("127.0.0.1:{}", self.metrics_port), path)
     }
 
     /// SIGKILL.

@@ -7,6 +7,7 @@ pub mod conditions;
 pub mod cycle;
 pub mod files;
 pub mod fixtures;
+pub mod http;
 pub mod json;
 pub mod kube;
 pub mod sim;

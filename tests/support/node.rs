@@ -4,9 +4,7 @@
 //! Pod's containers that a FROM-scratch image cannot give through `kubectl exec`.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
 use crate::support::kube::ApiServer;
 use crate::support::tools::{ROOT, text, tool};
@@ -180,22 +178,6 @@ pub fn mount_options(pid: u32, mount_point: &str) -> Vec<String> {
         .split(',')
         .map(str::to_owned)
         .collect()
-}
-
-/// GETs `http://addr/path` (a Pod's metrics port, from the host); `None` while it does not
-/// answer.
-pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Some((status, body))
 }
 
 /// The value of a `docspace_compliance_<series>` sample in a metrics text, 0 when absent.
