@@ -2,16 +2,12 @@
 # (for status_kib) OP_PID.
 # shellcheck shell=bash
 
+# free_port and running come from the test scripts' library.
+# shellcheck source=scripts/lib/k8s-test.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/k8s-test.sh"
+
 # Seconds since the script started (or since $1, an EPOCHREALTIME), one decimal.
 elapsed() { awk -v a="${1:-$T_START}" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-
-# running <pid>: exists and is not a zombie.
-running() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [[ "${stat:0:1}" != Z ]]
-}
 
 # stop_pid <pid> <what>: TERM, then KILL after 10 s.
 stop_pid() {
@@ -28,19 +24,6 @@ stop_pid() {
         fi
     fi
     wait "$pid" 2>/dev/null || true
-}
-
-# A random loopback port that nothing listens on.
-free_port() {
-    local port i
-    for ((i = 0; i < 100; i++)); do
-        port=$((20000 + RANDOM % 12000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            printf '%s\n' "$port"
-            return 0
-        fi
-    done
-    die "no free loopback port found"
 }
 
 # status_kib <field>: VmRSS or VmHWM of the operator, in KiB.

@@ -153,7 +153,6 @@ generate_pki() {
     rm -f "$pki/ca.srl"
 }
 
-
 # ---------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------
@@ -274,25 +273,6 @@ cmd_start() {
     } >"$state/env"
     trap - EXIT
     log "kube-apiserver ready at $url in $((SECONDS - t0))s; env in $state/env"
-}
-
-# stop_process <state> <name>: TERM, then KILL after STOP_TIMEOUT seconds.
-stop_process() {
-    local state="$1" name="$2" pid i
-    if pid_alive "$state" "$name"; then
-        pid="$(<"$state/$name.pid")"
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do
-            running "$pid" || break
-            sleep 0.2
-        done
-        if running "$pid"; then
-            log "$name (pid $pid) still running after ${STOP_TIMEOUT}s; sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        log "stopped $name (pid $pid)"
-    fi
-    rm -f "$state/$name.pid"
 }
 
 cmd_stop() {

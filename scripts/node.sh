@@ -134,7 +134,6 @@ sign_client_cert() {
     rm -f "$pki/$name.csr" "$pki/$name.ext" "$pki/ca.srl"
 }
 
-
 # ---------------------------------------------------------------------------
 # processes
 # ---------------------------------------------------------------------------
@@ -145,24 +144,6 @@ launch() {
     shift 2
     "$@" </dev/null >"$state/logs/$name.log" 2>&1 &
     echo $! >"$state/$name.pid"
-}
-
-stop_process() {
-    local state="$1" name="$2" timeout="${3:-20}" pid i
-    if pid_alive "$state" "$name"; then
-        pid="$(<"$state/$name.pid")"
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < timeout * 5; i++)); do
-            running "$pid" || break
-            sleep 0.2
-        done
-        if running "$pid"; then
-            log "$name (pid $pid) still running after ${timeout}s; sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        log "stopped $name (pid $pid)"
-    fi
-    rm -f "$state/$name.pid"
 }
 
 log_tail() {

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shell functions shared by scripts/apiserver.sh and scripts/node.sh (sourced, not run). They
-# read the sourcing script's MODULE_DIR and BINARIES and call its `die`.
+# read the sourcing script's MODULE_DIR and BINARIES and call its `log` and `die`.
 
 # True when every binary of BINARIES exists in <dir> and is newer than go.mod, go.sum and the mains.
 binaries_up_to_date() {
@@ -79,4 +79,24 @@ contexts:
 current-context: $user@docspace-test
 EOF
     chmod 600 "$file"
+}
+
+# stop_process <state> <name> [seconds]: TERM the pid in <name>.pid, then KILL after
+# [seconds] (default STOP_TIMEOUT, else 20); removes the pid file.
+stop_process() {
+    local state="$1" name="$2" timeout="${3:-${STOP_TIMEOUT:-20}}" pid i
+    if pid_alive "$state" "$name"; then
+        pid="$(<"$state/$name.pid")"
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < timeout * 5; i++)); do
+            running "$pid" || break
+            sleep 0.2
+        done
+        if running "$pid"; then
+            log "$name (pid $pid) still running after ${timeout}s; sending KILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        log "stopped $name (pid $pid)"
+    fi
+    rm -f "$state/$name.pid"
 }
