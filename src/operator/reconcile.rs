@@ -106,7 +106,8 @@ pub async fn reconcile(
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     // The status as the API server has it now: the cache may trail our own last write (a run
-    // that just ended), and a pass working from an older one would write it back.
+    // that just ended), and a pass working from an older one would write it back, or run an
+    // instant (or a run request) that was already handled. Nothing later reads it again.
     let api: Api<ComplianceReport> =
         Api::namespaced(ctx.client.clone(), &report.namespace().unwrap_or_default());
     let fresh = api.get_status(&report.name_any()).await?;
@@ -432,17 +433,6 @@ impl<'a> Pass<'a> {
         if let Some(action) = self.wait_to_settle(validated, &planned).await? {
             return Ok(action);
         }
-        // The cache may trail our own status write: ask whether this request was handled.
-        let fresh = self.api.get_status(&self.report.name_any()).await?;
-        let handled = fresh
-            .status
-            .as_ref()
-            .and_then(|s| s.last_handled_run_request.as_ref());
-        if let Trigger::Requested { token } = &planned.trigger
-            && handled == Some(token)
-        {
-            return Ok(self.wake(self.status.next_schedule_time));
-        }
         self.publish(
             EventType::Normal,
             "RunRequested",
@@ -572,14 +562,6 @@ impl<'a> Pass<'a> {
         // The period's last moments may still be written: wait for them (spec.settleSeconds).
         if let Some(action) = self.wait_to_settle(&validated, &planned).await? {
             return Ok(action);
-        }
-        // The cache may trail our own last status write: ask the API server whether this
-        // instant already ran before running it (a run is expensive and must not repeat).
-        let fresh = self.api.get_status(&self.report.name_any()).await?;
-        let done = fresh.status.as_ref().and_then(|s| s.last_schedule_time);
-        if done.is_some_and(|done| done >= scheduled) {
-            // Another pass ran it meanwhile: look again once the cache has caught up.
-            return Ok(requeue_at(self.now, self.now));
         }
         self.record_skipped(&validated, &skipped, Following::RunsNow(scheduled))
             .await;
