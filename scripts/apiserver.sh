@@ -163,10 +163,12 @@ log_tail() {
     tail -n 30 "$file" >&2 || true
 }
 
+# While starting, "alive" is the launched pid existing: until the shell that forked it has
+# exec'd the binary, its command line is still the shell's (pid_alive would say it exited).
 wait_for_etcd() {
     local state="$1" deadline=$((SECONDS + START_TIMEOUT))
     until grep -q 'etcd: ready' "$state/logs/etcd.log" 2>/dev/null; do
-        pid_alive "$state" etcd || { log_tail "$state/logs/etcd.log"; die "etcd exited during startup"; }
+        running "$(<"$state/etcd.pid")" || { log_tail "$state/logs/etcd.log"; die "etcd exited during startup"; }
         ((SECONDS < deadline)) || { log_tail "$state/logs/etcd.log"; die "etcd not ready after ${START_TIMEOUT}s"; }
         sleep 0.2
     done
@@ -177,7 +179,7 @@ wait_for_apiserver() {
     while :; do
         out="$("$kubectl" --kubeconfig "$state/admin.kubeconfig" --request-timeout=5s \
             get --raw /readyz 2>&1)" && [[ "$out" == ok ]] && return 0
-        if ! pid_alive "$state" kube-apiserver; then
+        if ! running "$(<"$state/kube-apiserver.pid")"; then
             log_tail "$state/logs/kube-apiserver.log"
             die "kube-apiserver exited during startup"
         fi

@@ -156,7 +156,7 @@ wait_until() {
     local state="$1" what="$2" process="$3" deadline=$((SECONDS + START_TIMEOUT))
     shift 3
     until "$@" >/dev/null 2>&1; do
-        if ! pid_alive "$state" "$process"; then
+        if ! running "$(<"$state/$process.pid")"; then
             log_tail "$state/logs/$process.log"
             die "$process exited while waiting for $what"
         fi
