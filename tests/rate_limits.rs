@@ -208,6 +208,36 @@ async fn a_quiet_period_costs_one_page_and_a_busy_one_is_read_in_slices() {
 }
 
 #[tokio::test]
+async fn an_estimate_far_too_high_costs_a_page_per_slice_not_the_pages_it_expected() {
+    // The previous period held 200,000 events; this one 2,000. Each slice expects 60 pages,
+    // but asks for its share of the slots first, and the pages still waiting for a slot when
+    // its short page arrives are withdrawn, never sent.
+    let sim = limited_portal(2_000, 20, 16).await;
+    let outcome = read_march_with(&sim, json!({}), |request| {
+        request.expected_events = Some(200_000);
+    })
+    .await;
+    assert_eq!(
+        unique(&ndjson_ids(&outcome, "audit")),
+        march_audit_ids(&sim)
+    );
+    let stats = outcome.paging[0].1;
+    let pages = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == AUDIT_PATH)
+        .count() as u64;
+    println!("2,000 events, 200,000 expected: {stats:?}, {pages} page requests");
+    assert!(stats.windows >= 16, "read in slices: {stats:?}");
+    assert!(
+        pages <= 2 * stats.windows + 2_000 / 99,
+        "{pages} page requests for {} slices",
+        stats.windows
+    );
+    assert_eq!(status_count(&sim.requests(), 429), 0);
+}
+
+#[tokio::test]
 async fn a_single_action_or_user_is_filtered_by_the_portal_before_paging() {
     let sim = sim(4_000, MARCH_FROM, MARCH_TO, |_| {}).await;
     let all = read_march(&sim, json!({})).await;

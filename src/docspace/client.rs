@@ -95,7 +95,7 @@ pub struct ClientConfig {
 }
 
 /// Time slices of a period read at once by default.
-pub const DEFAULT_SLICES: usize = 16;
+pub const DEFAULT_SLICES: usize = 32;
 
 /// The default cap of a successful answer: 16 MiB.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 16 << 20;
@@ -112,7 +112,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(60),
             upload_timeout: Duration::from_secs(600),
             retry: RetryPolicy::default(),
-            page_concurrency: 12,
+            page_concurrency: 20,
             slices: DEFAULT_SLICES,
             limiter: PortalLimiter::new(PortalLimits::default()),
             observer: None,
@@ -389,8 +389,14 @@ impl DocSpaceClient {
                 observer.observed(endpoint, status);
             }
         };
-        let permit = self.config.limiter.acquire().await;
-        tracing::trace!(endpoint, "sending");
+        let Some(permit) = self.config.limiter.acquire_unless_withdrawn().await else {
+            return Err(AttemptError::Fatal(DocSpaceError::Withdrawn { endpoint }));
+        };
+        tracing::trace!(
+            endpoint,
+            rank = super::slots::current_ticket().rank,
+            "sending"
+        );
         if let Some(observer) = &self.config.observer {
             observer.sending(endpoint);
         }

@@ -168,6 +168,15 @@ pub enum DocSpaceError {
         /// What happened, ending with the bound that was hit (`bound: ...`).
         detail: String,
     },
+    /// A request withdrawn before it was sent, because its answer was no longer needed (a
+    /// page past the end of what a read turned out to hold). Nobody reports it.
+    #[error(
+        "the request to {endpoint} was withdrawn before it was sent: its answer was no longer needed"
+    )]
+    Withdrawn {
+        /// What the request was for.
+        endpoint: &'static str,
+    },
     /// A local file for upload could not be read.
     #[error("cannot read {path} for upload: {source}")]
     LocalFile {
@@ -191,6 +200,7 @@ impl DocSpaceError {
             Self::RateLimited { .. } => "RateLimited",
             Self::Unreachable { .. } | Self::Server { .. } => "PortalUnreachable",
             Self::Redirected { .. } => "PortalRedirected",
+            Self::Withdrawn { .. } => "Withdrawn",
             Self::TooLarge { .. } | Self::PagingBound { .. } => "PortalError",
             Self::Rejected { .. } | Self::Malformed { .. } | Self::LocalFile { .. } => {
                 "PortalError"

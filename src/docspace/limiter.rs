@@ -21,8 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
+
+use super::slots::{RankedSlots, Slot, current_ticket};
 
 /// How long the server's window is.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -107,8 +108,8 @@ struct State {
 #[derive(Debug)]
 pub struct PortalLimiter {
     state: Mutex<State>,
-    /// The slots of the congestion window, handed out first come, first served.
-    slots: Arc<Semaphore>,
+    /// The slots of the congestion window, handed out by rank (see [`super::slots`]).
+    slots: Arc<RankedSlots>,
     requests: AtomicU64,
     throttled: AtomicU64,
     window_waits: AtomicU64,
@@ -118,8 +119,8 @@ pub struct PortalLimiter {
 #[derive(Debug)]
 pub struct Permit {
     limiter: Arc<PortalLimiter>,
-    /// `None` only if the semaphore were closed, which never happens.
-    slot: Option<OwnedSemaphorePermit>,
+    /// `None` once dropped.
+    slot: Option<Slot>,
     epoch: u64,
 }
 
@@ -142,7 +143,7 @@ impl PortalLimiter {
                 epoch: 0,
                 consecutive_throttles: 0,
             }),
-            slots: Arc::new(Semaphore::new(slots)),
+            slots: RankedSlots::new(slots),
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             window_waits: AtomicU64::new(0),
@@ -195,9 +196,27 @@ impl PortalLimiter {
     }
 
     /// Waits until one more request may be sent, and records it as sent: first for a slot
-    /// (in the order requests asked), then, holding it, for a pause or a full window to end.
+    /// (by the rank of the request's [`Ticket`](super::slots::Ticket)), then, holding it, for a
+    /// pause or a full window to end. `None` when the ticket withdraws the request first.
+    pub async fn acquire_unless_withdrawn(self: &Arc<Self>) -> Option<Permit> {
+        let ticket = current_ticket();
+        match ticket.withdrawn {
+            None => Some(self.acquire_ranked(ticket.rank).await),
+            Some(withdrawn) => tokio::select! {
+                biased;
+                () = withdrawn.cancelled() => None,
+                permit = self.acquire_ranked(ticket.rank) => Some(permit),
+            },
+        }
+    }
+
+    /// [`Self::acquire_unless_withdrawn`] of a request that cannot be withdrawn.
     pub async fn acquire(self: &Arc<Self>) -> Permit {
-        let slot = Arc::clone(&self.slots).acquire_owned().await.ok();
+        self.acquire_ranked(current_ticket().rank).await
+    }
+
+    async fn acquire_ranked(self: &Arc<Self>, rank: u32) -> Permit {
+        let slot = Some(self.slots.acquire(rank).await);
         let mut waited_for_window = false;
         loop {
             let wait_until = {
@@ -236,7 +255,7 @@ impl PortalLimiter {
         if state.slots > target {
             let excess = state.slots - target;
             state.slots = target;
-            let taken = self.slots.forget_permits(excess);
+            let taken = self.slots.forget(excess);
             state.debt += excess - taken;
         }
     }
@@ -249,7 +268,7 @@ impl PortalLimiter {
             if state.debt > 0 {
                 state.debt -= 1;
             } else {
-                self.slots.add_permits(1);
+                self.slots.add(1);
             }
         }
     }
@@ -473,6 +492,46 @@ mod tests {
         permit.succeeded();
         permit.throttled(None);
         assert_eq!(limiter.paused_for(), Some(FIRST_PAUSE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_withdrawn_request_is_not_sent_and_frees_its_turn() {
+        use crate::docspace::slots::{Ticket, with_ticket};
+        use tokio_util::sync::CancellationToken;
+
+        // One request a minute: the first is sent, the next waits for the window.
+        let limiter = PortalLimiter::new(limits(1, 1));
+        let first = limiter.acquire().await;
+        let withdraw = CancellationToken::new();
+        let waiting = tokio::spawn({
+            let (limiter, withdraw) = (limiter.clone(), withdraw.clone());
+            let ticket = Ticket {
+                rank: 0,
+                withdrawn: Some(withdraw),
+            };
+            async move {
+                with_ticket(ticket, async { limiter.acquire_unless_withdrawn().await })
+                    .await
+                    .is_some()
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(first);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        withdraw.cancel();
+        assert!(
+            !waiting.await.unwrap(),
+            "withdrawn while waiting for the window"
+        );
+        assert_eq!(
+            limiter.stats().requests,
+            1,
+            "a withdrawn request is not counted as sent"
+        );
+        // Its slot went back: the next request gets it once the window allows.
+        let next = tokio::time::timeout(Duration::from_secs(61), limiter.acquire()).await;
+        assert!(next.is_ok());
+        assert_eq!(limiter.stats().requests, 2);
     }
 
     #[tokio::test(start_paused = true)]

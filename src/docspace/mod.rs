@@ -13,6 +13,7 @@ mod model;
 mod paging;
 mod settings;
 mod sliced;
+pub mod slots;
 mod upload;
 
 pub use api_key::ApiKey;

@@ -12,11 +12,13 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
+use tokio_util::sync::CancellationToken;
 
 use super::client::DocSpaceClient;
 use super::dates;
 use super::error::DocSpaceError;
 use super::model::{Event, Source, WireEvent};
+use super::slots::{Ticket, with_ticket};
 
 /// The largest page DocSpace serves.
 pub const PAGE_SIZE: usize = 100;
@@ -30,6 +32,12 @@ pub const MAX_REREADS_PER_WINDOW: u64 = 3;
 /// Pages of one second that cannot be narrowed further (10,000 events stamped with the same
 /// second). DocSpace stamps events when they happen; no real portal comes near it.
 pub const MAX_PAGES_PER_SECOND: usize = 100;
+/// The rank of a page requested past what its window is expected to need: behind every
+/// page that is.
+const SPECULATIVE_RANK: u32 = 1 << 20;
+/// How long a speculative page waits before it asks for a slot: the answers of one round
+/// arrive over a few milliseconds, and the pages they show to be needed come first.
+const SPECULATIVE_DELAY: std::time::Duration = std::time::Duration::from_millis(20);
 /// Pages a pager may request beyond what the events it found justify: a healthy read needs
 /// about one page per 99 new events plus one per window.
 const PAGE_BUDGET_SLACK: u64 = 100;
@@ -280,9 +288,13 @@ pub struct AuditPager {
     sequential: bool,
     /// Pages requested ahead while earlier ones are processed.
     lookahead: usize,
+    /// Pages requested ahead until the first page comes back (see [`Self::first_ask_for`]).
+    first_lookahead: usize,
     /// Pages the window is expected to need: requests ahead stop there, and past it go one
     /// at a time; every full page re-estimates it (see `update_expectation`).
     expected_pages: usize,
+    /// What the window was expected to need before any page came back.
+    prior_pages: usize,
     /// Pages requested in every window of this pager.
     requested: usize,
     /// The last instant of the first window: with the oldest instant seen, it tells how much of
@@ -295,6 +307,9 @@ pub struct AuditPager {
     /// Re-reads of the current window after out-of-order pages.
     rereads_in_window: u64,
     in_flight: FuturesOrdered<PageFuture>,
+    /// Withdraws the pages of `in_flight` that still wait for the limiter (see
+    /// [`Self::abandon_in_flight`]).
+    withdraw: CancellationToken,
     pages_in_window: usize,
     seen_in_window: SeenIds,
     /// The oldest instant seen in this window.
@@ -327,7 +342,9 @@ impl AuditPager {
             window,
             filter: filter.query(),
             lookahead: client.config.page_concurrency.max(1),
+            first_lookahead: client.config.page_concurrency.max(1),
             expected_pages: usize::MAX,
+            prior_pages: usize::MAX,
             requested: 0,
             first_to: window.to_inclusive,
             requested_in_window: 0,
@@ -336,6 +353,7 @@ impl AuditPager {
             request_limit: WINDOW_PAGES,
             rereads_in_window: 0,
             in_flight: FuturesOrdered::new(),
+            withdraw: CancellationToken::new(),
             pages_in_window: 0,
             seen_in_window: SeenIds::default(),
             oldest_second: None,
@@ -359,6 +377,14 @@ impl AuditPager {
     /// the share of the window's time it covered. A slice requests few pages past its end.
     pub(crate) fn expect_pages(&mut self, pages: usize) {
         self.expected_pages = pages.max(1);
+        self.prior_pages = self.expected_pages;
+    }
+
+    /// Requests at most `pages` pages until the first one comes back, then as many as usual.
+    /// Slices started together each take their share of the free slots this way; the first
+    /// slice asked would otherwise fill them all.
+    pub(crate) fn first_ask_for(&mut self, pages: usize) {
+        self.first_lookahead = pages.clamp(1, self.lookahead);
     }
 
     /// Requests only the first page until [`Self::resume_from`]: a probe of how many events
@@ -415,17 +441,46 @@ impl AuditPager {
     }
 
     /// Requests pages until the configured number are in flight or the window's limit is hit.
+    ///
+    /// Past the pages it expects to need, a pager with an expectation asks for a quarter more
+    /// (at least two) ranked behind every other page ([`SPECULATIVE_RANK`]): they take only
+    /// slots nobody else wants, and save a round when the window is busier than expected.
     fn fill_pipeline(&mut self) {
-        let concurrency = if self.sequential { 1 } else { self.lookahead };
+        let concurrency = match (self.sequential, self.stats.pages) {
+            (true, _) => 1,
+            (false, 0) => self.first_lookahead,
+            (false, _) => self.lookahead,
+        };
+        let speculative = match (self.sequential, self.expected_pages) {
+            (true, _) | (_, usize::MAX) => 0,
+            (false, expected) => (expected / 4).max(2),
+        };
         while self.in_flight.len() < concurrency
             && self.requested_in_window < self.request_limit
-            && (self.requested < self.expected_pages || self.in_flight.is_empty())
+            && (self.requested < self.expected_pages.saturating_add(speculative)
+                || self.in_flight.is_empty())
         {
             let client = self.client.clone();
             let query = self.query(self.requested_in_window * PAGE_STRIDE);
-            self.in_flight.push_back(Box::pin(async move {
-                client.fetch_page(Source::Audit, &query).await
-            }));
+            // The deeper a page lies in the read, the later it gets a slot: see `slots`.
+            let depth = u32::try_from(self.requested).unwrap_or(u32::MAX);
+            let needed = self.requested < self.expected_pages;
+            let rank = if needed {
+                depth
+            } else {
+                SPECULATIVE_RANK.saturating_add(depth)
+            };
+            let ticket = Ticket {
+                rank,
+                withdrawn: Some(self.withdraw.clone()),
+            };
+            self.in_flight
+                .push_back(Box::pin(with_ticket(ticket, async move {
+                    if !needed {
+                        tokio::time::sleep(SPECULATIVE_DELAY).await;
+                    }
+                    client.fetch_page(Source::Audit, &query).await
+                })));
             self.requested_in_window += 1;
             self.requested += 1;
         }
@@ -434,10 +489,7 @@ impl AuditPager {
     /// The next batch, newest first; `None` when the window is exhausted.
     pub async fn next_batch(&mut self) -> Result<Option<Vec<Event>>, DocSpaceError> {
         if self.done {
-            // Pages requested past the end are still being served: their answers are awaited
-            // (and dropped) so that each holds its place at the portal's limiter until the
-            // portal is done with it.
-            while self.in_flight.next().await.is_some() {}
+            self.abandon_in_flight();
             return Ok(None);
         }
         self.fill_pipeline();
@@ -451,8 +503,7 @@ impl AuditPager {
         if let Some(anchor) = self.anchor
             && !page.iter().any(|e| e.id == anchor)
         {
-            // The pages in flight are of no use now, but the portal serves them anyway.
-            while self.in_flight.next().await.is_some() {}
+            self.abandon_in_flight();
             self.reread_window_sequentially()?;
             return Ok(Some(Vec::new()));
         }
@@ -479,9 +530,24 @@ impl AuditPager {
         Ok(Some(batch))
     }
 
-    /// After a full page: re-estimates the pages the window needs from how much of its time
-    /// the pages so far covered (events lie about evenly within a slice), and when that says
-    /// nothing new but the last expected page came back full, expects a quarter more.
+    /// Gives up the pages in flight, which are of no use now: those still waiting for the
+    /// limiter are withdrawn, and those sent are awaited (and dropped) in a task of their own,
+    /// so that each holds its place at the portal's limiter until the portal is done with it
+    /// while the read goes on.
+    fn abandon_in_flight(&mut self) {
+        self.withdraw.cancel();
+        self.withdraw = CancellationToken::new();
+        let abandoned = std::mem::take(&mut self.in_flight);
+        if !abandoned.is_empty() {
+            tokio::spawn(abandoned.for_each(|_| async {}));
+        }
+    }
+
+    /// After a full page: re-estimates the pages the window needs. The pages so far covered
+    /// a share of the window's time; at their density the whole window would need
+    /// `received / share` full pages. Events are not spread evenly (working hours, weekends),
+    /// so that guess is weighed by the share it rests on against the expectation the window
+    /// started with. When the last expected page came back full anyway, a quarter more.
     fn update_expectation(&mut self) {
         if self.expected_pages == usize::MAX {
             return;
@@ -490,7 +556,11 @@ impl AuditPager {
         if let Some(oldest) = self.oldest_second {
             let whole = (self.first_to - self.window.from).num_milliseconds().max(1) as f64;
             let covered = (self.first_to - oldest).num_milliseconds().max(1) as f64;
-            let estimate = (received as f64 * whole / covered).ceil() as u64 + 1;
+            let share = (covered / whole).min(1.0);
+            let at_this_density = received as f64 / share;
+            let prior_full = self.prior_pages.saturating_sub(1) as f64;
+            // The last page of a window is short: one more than the full ones.
+            let estimate = (prior_full * (1.0 - share) + at_this_density * share).ceil() as u64 + 1;
             self.expected_pages = usize::try_from(estimate.max(received + 1))
                 .unwrap_or(usize::MAX)
                 .min(MAX_PAGES_PER_SECOND * WINDOW_PAGES);

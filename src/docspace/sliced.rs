@@ -131,11 +131,14 @@ impl SlicedAuditFetch {
         let parts = slices(part, slice_count(events, self.client.config.slices));
         let per_slice = events / parts.len().max(1) as u64;
         let pages = usize::try_from(per_slice / PAGE_STRIDE as u64 + 1).unwrap_or(usize::MAX);
+        let in_flight = self.client.config.limiter.concurrency() as usize;
+        let share = in_flight.div_ceil(parts.len().max(1));
         for slice in parts {
             let index = self.batches.len();
             self.batches.push(0);
             let mut pager = AuditPager::filtered(&self.client, slice, &self.filter);
             pager.expect_pages(pages);
+            pager.first_ask_for(share);
             self.running.push(step(index, pager));
         }
     }
