@@ -1024,6 +1024,85 @@ async fn day_two_controls_run_now_backfill_gaps_history_deadline_and_metrics() {
             .any(|n| n.contains("no report covers")),
     );
 
+    // A run request for a day the schedule has not handled and can no longer start (past its
+    // deadline; the report was created three days before the operator's clock): the schedule
+    // skips the days first (one gap, no retry left pending), then the requested day runs as a
+    // re-run. It fills its day of the gap, and the status still describes the schedule's own
+    // runs (there were none), apart from the chain head.
+    let requested_day = days
+        .latest_at_or_before(later - TimeDelta::days(1))
+        .unwrap();
+    let token = rfc3339(requested_day);
+    server.apply_ok(
+        &shaped(
+            "late",
+            "30 0 * * *",
+            "PreviousDay",
+            "  startingDeadlineSeconds: 600\n",
+        )
+        .replace(
+            "metadata: {",
+            &format!(
+                "metadata: {{annotations: {{{}: \"{token}\"}}, ",
+                docspace_compliance_operator::operator::RUN_REQUESTED_AT
+            ),
+        ),
+    );
+    let late = server.wait_for("day2", "creport/late", WAIT, handled(token.clone()));
+    let status = &late["status"];
+    let runs = history(&late);
+    assert_eq!(runs.len(), 1, "{status}");
+    assert_eq!(runs[0]["trigger"], "RunRequested");
+    assert_eq!(runs[0]["result"], "Succeeded");
+    assert_eq!(runs[0]["scheduleTime"], token.as_str());
+    assert_eq!(
+        status["lastScheduleTime"],
+        rfc3339(days.latest_at_or_before(later).unwrap()).as_str(),
+        "the schedule skipped every day up to now: {status}"
+    );
+    assert!(status["nextRetryTime"].is_null(), "{status}");
+    assert!(status["activeScheduleTime"].is_null(), "{status}");
+    assert!(
+        status["lastEventCount"].is_null() && status["lastPeriod"].is_null(),
+        "a re-run of an older day is not the schedule's latest run: {status}"
+    );
+    assert_eq!(status["lastManifestSha256"], runs[0]["manifestSha256"]);
+    // The skipped days before and after the requested one are gaps; its own day is not.
+    let requested_period = docspace_compliance_operator::schedule::period_for(
+        docspace_compliance_operator::spec::Period::PreviousDay,
+        &days,
+        requested_day,
+        None,
+    )
+    .unwrap();
+    let gaps: Vec<(String, String)> = status["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["from"].as_str().unwrap().to_owned(),
+                g["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(!gaps.is_empty(), "{status}");
+    for (from, to) in &gaps {
+        let (from, to) = (
+            chrono::DateTime::parse_from_rfc3339(from).unwrap().to_utc(),
+            chrono::DateTime::parse_from_rfc3339(to).unwrap().to_utc(),
+        );
+        assert!(
+            to <= requested_period.from || requested_period.to <= from,
+            "the re-run's day is reported: {gaps:?}"
+        );
+    }
+    assert!(
+        gaps.iter()
+            .any(|(_, to)| *to == requested_period.from.to_rfc3339()),
+        "the days before it are still a gap: {gaps:?}"
+    );
+
     // Deleting a report removes its series.
     server.kubectl_ok(&["delete", "-n", "day2", "creport/rerun"]);
     eventually("rerun's series to go", WAIT, || {

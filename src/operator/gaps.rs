@@ -112,6 +112,75 @@ pub fn insert(gaps: &mut Vec<Gap>, gap: Gap) {
     gaps.insert(0, gap);
 }
 
+/// Takes the period a run reported, `[from, to)`, out of `gaps` (a re-run that filled a
+/// gap): a gap within it goes, one it overlaps is cut, one around it is split. The skipped
+/// runs of what remains are counted again from the schedule: the distinct periods of its
+/// instants that lie within each piece (at least one).
+pub fn cover(
+    gaps: &mut Vec<Gap>,
+    period: Period,
+    schedule: &Schedule,
+    covered: (DateTime<Utc>, DateTime<Utc>),
+) {
+    let parse = |t: &str| DateTime::parse_from_rfc3339(t).map(|t| t.to_utc()).ok();
+    let tz = schedule.time_zone();
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
+    let (from, to) = covered;
+    let mut kept = Vec::with_capacity(gaps.len());
+    for gap in gaps.drain(..) {
+        let Some((gap_from, gap_to)) = parse(&gap.from).zip(parse(&gap.to)) else {
+            kept.push(gap);
+            continue;
+        };
+        if to <= gap_from || gap_to <= from {
+            kept.push(gap);
+            continue;
+        }
+        // Newest first, as the list is.
+        for (piece_from, piece_to) in [(to, gap_to), (gap_from, from)] {
+            if piece_from < piece_to {
+                kept.push(Gap {
+                    from: local(piece_from),
+                    to: local(piece_to),
+                    skipped_runs: periods_within(period, schedule, piece_from, piece_to).max(1),
+                    reason: gap.reason.clone(),
+                });
+            }
+        }
+    }
+    *gaps = kept;
+}
+
+/// How many distinct report periods of the schedule's instants lie within `[from, to)`.
+fn periods_within(
+    period: Period,
+    schedule: &Schedule,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> u32 {
+    /// Enough for years of minutely instants; a gap is never longer than what was skipped.
+    const MAX_INSTANTS: usize = 1_000_000;
+    let mut counted: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    let mut at = from;
+    for _ in 0..MAX_INSTANTS {
+        let Some(next) = schedule.next_after(at) else {
+            break;
+        };
+        at = next;
+        let Ok(reported) = period_for(period, schedule, next, None) else {
+            continue;
+        };
+        if reported.from >= to {
+            break;
+        }
+        let span = (reported.from, reported.to);
+        if reported.from >= from && reported.to <= to && counted.last() != Some(&span) {
+            counted.push(span);
+        }
+    }
+    u32::try_from(counted.len()).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +242,44 @@ mod tests {
         );
         assert_eq!(gaps.len(), 2);
         assert_eq!(gaps[0].from, "2025-05-01T00:00:00+00:00");
+    }
+
+    #[test]
+    fn a_rerun_takes_its_period_out_of_the_gaps() {
+        let daily = schedule("30 0 * * *");
+        let gap = |from: &str, to: &str, runs: u32| Gap {
+            from: from.into(),
+            to: to.into(),
+            skipped_runs: runs,
+            reason: "StartingDeadlineExceeded".into(),
+        };
+        let day = |d: u32| utc(&format!("2025-01-{d:02}T00:00:00Z"));
+        let mut gaps = vec![
+            gap("2025-02-01T00:00:00+00:00", "2025-02-03T00:00:00+00:00", 2),
+            gap("2025-01-01T00:00:00+00:00", "2025-01-06T00:00:00+00:00", 5),
+        ];
+        // The middle day: the January gap splits into two days before and two after.
+        cover(&mut gaps, Period::PreviousDay, &daily, (day(3), day(4)));
+        assert_eq!(
+            gaps,
+            vec![
+                gap("2025-02-01T00:00:00+00:00", "2025-02-03T00:00:00+00:00", 2),
+                gap("2025-01-04T00:00:00+00:00", "2025-01-06T00:00:00+00:00", 2),
+                gap("2025-01-01T00:00:00+00:00", "2025-01-03T00:00:00+00:00", 2),
+            ]
+        );
+        // An edge day cuts; the last day of a piece removes it.
+        cover(&mut gaps, Period::PreviousDay, &daily, (day(1), day(2)));
+        cover(&mut gaps, Period::PreviousDay, &daily, (day(2), day(3)));
+        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert_eq!(
+            gaps[1],
+            gap("2025-01-04T00:00:00+00:00", "2025-01-06T00:00:00+00:00", 2)
+        );
+        // A period touching no gap changes nothing.
+        let before = gaps.clone();
+        cover(&mut gaps, Period::PreviousDay, &daily, (day(20), day(21)));
+        assert_eq!(gaps, before);
     }
 
     #[test]

@@ -192,6 +192,9 @@ struct Pass<'a> {
     settling_until: Option<DateTime<Utc>>,
     /// The report's schedule, once the spec validated.
     schedule: Option<Schedule>,
+    /// A run request names this instant, which the schedule must skip first (it is past its
+    /// starting deadline and not handled yet): once it has, the next pass comes at once.
+    request_after_skip: Option<DateTime<Utc>>,
 }
 
 impl<'a> Pass<'a> {
@@ -212,6 +215,7 @@ impl<'a> Pass<'a> {
             status,
             settling_until: None,
             schedule: None,
+            request_after_skip: None,
         }
     }
 
@@ -348,8 +352,15 @@ impl<'a> Pass<'a> {
             .spec
             .starting_deadline_seconds
             .is_some_and(|seconds| self.now - scheduled > TimeDelta::seconds(seconds));
-        if scheduled > self.since() && !expired {
-            self.run_due_request(token, scheduled).await;
+        if scheduled > self.since() {
+            if expired {
+                // The schedule has not handled the instant, and will skip it: that records
+                // its gap and ends any pending retry of an earlier instant. The request is
+                // taken up on the next pass, as a re-run of a handled instant.
+                self.request_after_skip = Some(scheduled);
+            } else {
+                self.run_due_request(token, scheduled).await;
+            }
             return Ok(None);
         }
         self.rerun(validated, token, scheduled).await.map(Some)
@@ -619,7 +630,9 @@ impl<'a> Pass<'a> {
     async fn start_run(&mut self, planned: &Planned) -> Result<bool, ReconcileError> {
         let scheduled = planned.scheduled;
         let rerun = planned.trigger.is_rerun();
-        let resume = self.status.active_schedule_time == Some(scheduled);
+        // A re-run's files exist from the run it repeats, so none of them can count as
+        // uploaded by an earlier attempt: after a crash it uploads the whole set again.
+        let resume = !rerun && self.status.active_schedule_time == Some(scheduled);
         if !resume && !rerun {
             self.status.failed_attempts = None;
             self.status.next_retry_time = None;
@@ -744,29 +757,45 @@ impl<'a> Pass<'a> {
             })
             .inc();
         let summary = success_message(outcome);
-        record_success(&mut self.status, outcome, self.now);
-        if planned.trigger.is_rerun() {
-            // A re-run leaves the schedule where it was, unless it ran an instant the schedule
-            // had not handled yet (one past its starting deadline).
-            if scheduled > self.since() {
-                self.status.last_schedule_time = Some(scheduled);
-            }
-        } else {
+        // The chain links every manifest uploaded, re-runs included, in the order uploaded.
+        self.status.last_manifest_sha256 = Some(outcome.manifest_sha256.clone());
+        // A period reported is no gap any more (a re-run can fill one).
+        gaps::cover(
+            &mut self.status.gaps,
+            self.report.spec.period,
+            &validated.schedule,
+            (outcome.period.from, outcome.period.to),
+        );
+        self.status.key_expires_at = outcome.key_expires_at;
+        if self.describes_latest_run(planned) {
+            record_success(&mut self.status, outcome, self.now);
+            self.status.last_run_result = Some(ReadyReason::Succeeded.as_str().to_owned());
+            self.status.last_run_message = Some(summary.clone());
+        }
+        if !planned.trigger.is_rerun() {
             self.status.last_schedule_time = Some(scheduled);
             self.status.active_schedule_time = None;
             self.status.failed_attempts = None;
             self.status.next_retry_time = None;
             self.ctx.failed_inputs.forget(&self.key);
         }
-        self.status.key_expires_at = outcome.key_expires_at;
-        self.status.last_run_result = Some(ReadyReason::Succeeded.as_str().to_owned());
-        self.status.last_run_message = Some(summary.clone());
         let next = self.next_after_run(validated, planned);
         self.status.next_schedule_time = next;
         self.settle(None, None).await?;
         self.publish(EventType::Normal, "RunSucceeded", summary)
             .await;
         Ok(self.after_run(planned, next))
+    }
+
+    /// Whether the outcome of `planned` becomes the report's last run (its result, period,
+    /// counts, files and the baselines the next period is compared with): a scheduled run
+    /// always; a re-run only of the latest instant the schedule handled and while no
+    /// scheduled run waits for a retry. A re-run of an older period is in the history and
+    /// its events only, so the status keeps describing the schedule's own latest run.
+    fn describes_latest_run(&self, planned: &Planned) -> bool {
+        !planned.trigger.is_rerun()
+            || (Some(planned.scheduled) >= self.status.last_schedule_time
+                && self.status.active_schedule_time.is_none())
     }
 
     /// The next scheduled instant after `planned` ran: the one after its instant (which may be
@@ -811,10 +840,12 @@ impl<'a> Pass<'a> {
                 result: reason.as_str().to_owned(),
             })
             .inc();
-        self.status.last_run_time = Some(self.now);
-        self.status.last_failed_time = Some(self.now);
-        self.status.last_run_result = Some(reason.as_str().to_owned());
-        self.status.last_run_message = Some(message.clone());
+        if self.describes_latest_run(planned) {
+            self.status.last_run_time = Some(self.now);
+            self.status.last_failed_time = Some(self.now);
+            self.status.last_run_result = Some(reason.as_str().to_owned());
+            self.status.last_run_message = Some(message.clone());
+        }
         let next = self.next_after_run(validated, planned);
         self.status.next_schedule_time = next;
         let (action, retrying) = if planned.trigger.is_rerun() {
@@ -880,6 +911,11 @@ impl<'a> Pass<'a> {
     /// Requeues at `next` (a scheduled instant) or when `KeyExpiring` changes, whichever comes
     /// first; otherwise waits for a change.
     fn wake(&self, next: Option<DateTime<Utc>>) -> Action {
+        if let Some(requested) = self.request_after_skip
+            && self.status.last_schedule_time >= Some(requested)
+        {
+            return requeue_at(self.now, self.now);
+        }
         let key_change = conditions::next_key_change(self.status.key_expires_at, self.now);
         let at = match (next, key_change) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1004,8 +1040,8 @@ fn missed_message(
     )
 }
 
-/// Writes what a successful run reported into `status`; the schedule's bookkeeping is the
-/// caller's.
+/// Writes what a successful run reported into `status`; the schedule's bookkeeping and the
+/// chain head are the caller's.
 fn record_success(status: &mut ComplianceReportStatus, outcome: &CycleOutcome, now: DateTime<Utc>) {
     status.last_run_time = Some(now);
     status.last_successful_time = Some(now);
@@ -1016,7 +1052,6 @@ fn record_success(status: &mut ComplianceReportStatus, outcome: &CycleOutcome, n
     status.last_event_count = Some(outcome.event_count);
     status.last_fetched_count = Some(outcome.fetched_count);
     status.last_category_counts = outcome.by_category.clone();
-    status.last_manifest_sha256 = Some(outcome.manifest_sha256.clone());
     status.last_uploads = outcome
         .uploads
         .iter()
