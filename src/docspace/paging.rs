@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use futures::stream::FuturesOrdered;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use super::client::DocSpaceClient;
 use super::dates;
@@ -335,15 +334,6 @@ impl std::fmt::Debug for AuditPager {
     }
 }
 
-impl Drop for AuditPager {
-    /// A pager given up (the read failed or was cancelled) withdraws the pages that still wait
-    /// for a slot; those already sent finish in their tasks, each holding its slot until the
-    /// portal answers.
-    fn drop(&mut self) {
-        self.withdraw.cancel();
-    }
-}
-
 impl AuditPager {
     /// A pager over `window` that asks the portal to apply `filter` before paging.
     pub fn filtered(client: &DocSpaceClient, window: FetchWindow, filter: &ServerFilter) -> Self {
@@ -484,26 +474,13 @@ impl AuditPager {
                 rank,
                 withdrawn: Some(self.withdraw.clone()),
             };
-            // Each page is a task of its own, so that the answers of one round are parsed on
-            // every worker thread rather than one after another in the read's task.
-            let page = tokio::spawn(
-                with_ticket(ticket, async move {
+            self.in_flight
+                .push_back(Box::pin(with_ticket(ticket, async move {
                     if !needed {
                         tokio::time::sleep(SPECULATIVE_DELAY).await;
                     }
                     client.fetch_page(Source::Audit, &query).await
-                })
-                .in_current_span(),
-            );
-            self.in_flight.push_back(Box::pin(async move {
-                match page.await {
-                    Ok(answer) => answer,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => Err(DocSpaceError::Withdrawn {
-                        endpoint: Source::Audit.endpoint(),
-                    }),
-                }
-            }));
+                })));
             self.requested_in_window += 1;
             self.requested += 1;
         }
@@ -554,14 +531,16 @@ impl AuditPager {
     }
 
     /// Gives up the pages in flight, which are of no use now: those still waiting for the
-    /// limiter are withdrawn, and those sent finish in their own tasks, unawaited, so that each
-    /// holds its place at the portal's limiter until the portal is done with it while the read
-    /// goes on.
+    /// limiter are withdrawn, and those sent are awaited (and dropped) in a task of their own,
+    /// so that each holds its place at the portal's limiter until the portal is done with it
+    /// while the read goes on.
     fn abandon_in_flight(&mut self) {
         self.withdraw.cancel();
         self.withdraw = CancellationToken::new();
-        // Each page runs in its own task: dropping its handle lets it finish unawaited.
-        self.in_flight.clear();
+        let abandoned = std::mem::take(&mut self.in_flight);
+        if !abandoned.is_empty() {
+            tokio::spawn(abandoned.for_each(|_| async {}));
+        }
     }
 
     /// After a full page: re-estimates the pages the window needs. The pages so far covered
