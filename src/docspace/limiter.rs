@@ -86,12 +86,9 @@ struct State {
     limits: PortalLimits,
     /// Requests that may be in flight now: between 1 and `limits.max_concurrent`.
     congestion_window: f64,
-    /// Slots in circulation: `congestion_window` rounded down. The semaphore holds them, less
-    /// `debt`.
+    /// Slots in circulation: `congestion_window` rounded down (the ranked slots take the
+    /// held ones out as they come back).
     slots: usize,
-    /// Slots to take out of circulation as requests finish (after a decrease while they were
-    /// in flight).
-    debt: usize,
     /// When each request of the last window was sent, oldest first.
     sent: VecDeque<Instant>,
     /// Nobody sends before this (the server's `Retry-After`).
@@ -119,8 +116,8 @@ pub struct PortalLimiter {
 #[derive(Debug)]
 pub struct Permit {
     limiter: Arc<PortalLimiter>,
-    /// `None` once dropped.
-    slot: Option<Slot>,
+    /// Held while the permit lives; it goes back (or pays a shrink) when dropped.
+    _slot: Slot,
     epoch: u64,
 }
 
@@ -137,7 +134,6 @@ impl PortalLimiter {
                 limits,
                 congestion_window: f64::from(limits.max_concurrent),
                 slots,
-                debt: 0,
                 sent: VecDeque::new(),
                 paused_until: None,
                 epoch: 0,
@@ -216,7 +212,7 @@ impl PortalLimiter {
     }
 
     async fn acquire_ranked(self: &Arc<Self>, rank: u32) -> Permit {
-        let slot = Some(self.slots.acquire(rank).await);
+        let slot = self.slots.acquire(rank).await;
         let mut waited_for_window = false;
         loop {
             let wait_until = {
@@ -233,7 +229,7 @@ impl PortalLimiter {
                         }
                         return Permit {
                             limiter: Arc::clone(self),
-                            slot,
+                            _slot: slot,
                             epoch,
                         };
                     }
@@ -253,23 +249,17 @@ impl PortalLimiter {
     fn shrink_to_window(&self, state: &mut State) {
         let target = (state.congestion_window.floor() as usize).max(1);
         if state.slots > target {
-            let excess = state.slots - target;
+            self.slots.shrink(state.slots - target);
             state.slots = target;
-            let taken = self.slots.forget(excess);
-            state.debt += excess - taken;
         }
     }
 
     /// Puts slots back into circulation up to the congestion window.
     fn grow_to_window(&self, state: &mut State) {
         let target = (state.congestion_window.floor() as usize).max(1);
-        while state.slots < target {
-            state.slots += 1;
-            if state.debt > 0 {
-                state.debt -= 1;
-            } else {
-                self.slots.add(1);
-            }
+        if state.slots < target {
+            self.slots.add(target - state.slots);
+            state.slots = target;
         }
     }
 }
@@ -348,19 +338,6 @@ impl Permit {
         let now = Instant::now();
         let until = now.checked_add(pause).unwrap_or(now);
         state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        let Some(slot) = self.slot.take() else {
-            return;
-        };
-        let mut state = self.limiter.lock();
-        if state.debt > 0 {
-            state.debt -= 1;
-            slot.forget();
-        }
     }
 }
 

@@ -77,6 +77,8 @@ impl Ord for Waiter {
 struct State {
     /// Free slots. While any is free nobody waits: a freed slot goes to a waiter first.
     free: usize,
+    /// Slots to take out of circulation as they come back (a shrink while they were held).
+    owed: usize,
     waiting: BinaryHeap<Waiter>,
     asked: u64,
 }
@@ -91,13 +93,6 @@ pub struct RankedSlots {
 #[derive(Debug)]
 pub struct Slot {
     slots: Option<Arc<RankedSlots>>,
-}
-
-impl Slot {
-    /// Takes the slot out of circulation instead of freeing it.
-    pub fn forget(mut self) {
-        self.slots = None;
-    }
 }
 
 impl Drop for Slot {
@@ -182,10 +177,15 @@ impl RankedSlots {
         }
     }
 
-    /// Puts `count` slots into circulation, each to the best live waiter or back to free.
+    /// Puts `count` slots into circulation: each pays off a slot owed first (see
+    /// [`Self::shrink`]), else goes to the best live waiter, else is free.
     pub fn add(&self, count: usize) {
         let mut state = self.lock();
         for _ in 0..count {
+            if state.owed > 0 {
+                state.owed -= 1;
+                continue;
+            }
             loop {
                 match state.waiting.pop() {
                     Some(waiter) => {
@@ -202,12 +202,13 @@ impl RankedSlots {
         }
     }
 
-    /// Takes up to `count` free slots out of circulation; returns how many it took.
-    pub fn forget(&self, count: usize) -> usize {
+    /// Takes `count` slots out of circulation: free ones at once, the others as they come
+    /// back, whoever held them and however they were given up.
+    pub fn shrink(&self, count: usize) {
         let mut state = self.lock();
         let taken = state.free.min(count);
         state.free -= taken;
-        taken
+        state.owed += count - taken;
     }
 
     /// Waiters queued (abandoned ones included until a slot passes them over).
@@ -295,19 +296,42 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn forgotten_slots_leave_circulation_and_added_ones_return() {
+    async fn a_shrink_takes_free_slots_at_once_and_held_ones_as_they_come_back() {
         let slots = RankedSlots::new(3);
-        let one = slots.acquire(0).await;
-        assert_eq!(slots.forget(5), 2, "only free slots can be taken at once");
-        one.forget();
+        let (a, b) = (slots.acquire(0).await, slots.acquire(0).await);
+        let acquire = || tokio::time::timeout(Duration::from_secs(1), slots.acquire(0));
+        // Down to one slot: the free one goes now, one of the two held is owed.
+        slots.shrink(2);
+        drop(a);
         assert!(
-            tokio::time::timeout(Duration::from_secs(1), slots.acquire(0))
-                .await
-                .is_err()
+            acquire().await.is_err(),
+            "the slot that came back paid what was owed"
         );
+        drop(b);
+        let one = acquire().await;
+        assert!(one.is_ok());
+        assert!(acquire().await.is_err(), "one slot left in circulation");
+        // Growing back adds a slot.
         slots.add(1);
-        let back = tokio::time::timeout(Duration::from_secs(1), slots.acquire(0)).await;
-        assert!(back.is_ok());
+        assert!(acquire().await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_granted_to_an_abandoned_waiter_pays_what_is_owed() {
+        let slots = RankedSlots::new(1);
+        let held = slots.acquire(0).await;
+        let abandoned = tokio::spawn({
+            let slots = slots.clone();
+            async move { slots.acquire(0).await }
+        });
+        settle().await;
+        drop(held);
+        // Shrunk to none after the slot was granted, before the waiter ran.
+        slots.shrink(1);
+        abandoned.abort();
+        let _ = abandoned.await;
+        let acquire = tokio::time::timeout(Duration::from_secs(1), slots.acquire(0));
+        assert!(acquire.await.is_err(), "no slot left in circulation");
     }
 
     #[tokio::test]

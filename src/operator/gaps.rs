@@ -151,34 +151,43 @@ pub fn cover(
     *gaps = kept;
 }
 
-/// How many distinct report periods of the schedule's instants lie within `[from, to)`.
+/// How many distinct report periods of the schedule's instants lie within `[from, to)`. It
+/// looks at no more than [`MAX_INSTANTS`] instants (a reconcile must stay short); past them the
+/// count is extrapolated from the share of the piece they spanned.
 fn periods_within(
     period: Period,
     schedule: &Schedule,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> u32 {
-    /// Enough for years of minutely instants; a gap is never longer than what was skipped.
-    const MAX_INSTANTS: usize = 1_000_000;
     let mut counted: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
     let mut at = from;
     for _ in 0..MAX_INSTANTS {
         let Some(next) = schedule.next_after(at) else {
-            break;
+            return count(counted.len());
         };
         at = next;
         let Ok(reported) = period_for(period, schedule, next, None) else {
             continue;
         };
         if reported.from >= to {
-            break;
+            return count(counted.len());
         }
         let span = (reported.from, reported.to);
         if reported.from >= from && reported.to <= to && counted.last() != Some(&span) {
             counted.push(span);
         }
     }
-    u32::try_from(counted.len()).unwrap_or(u32::MAX)
+    let looked = (at - from).num_seconds().max(1) as f64;
+    let whole = (to - from).num_seconds().max(1) as f64;
+    count((counted.len() as f64 * whole / looked).round() as usize)
+}
+
+/// Instants [`periods_within`] looks at: a year of hourly runs.
+const MAX_INSTANTS: usize = 10_000;
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -280,6 +289,24 @@ mod tests {
         let before = gaps.clone();
         cover(&mut gaps, Period::PreviousDay, &daily, (day(20), day(21)));
         assert_eq!(gaps, before);
+    }
+
+    #[test]
+    fn a_recount_past_its_bound_is_extrapolated() {
+        // 30 days of minutely runs: 43,200 periods, far past the instants looked at.
+        let minutely = schedule("* * * * *");
+        let from = utc("2025-01-01T00:00:00Z");
+        let to = utc("2025-01-31T00:00:00Z");
+        let n = periods_within(Period::SinceLastRun, &minutely, from, to);
+        assert!((43_000..=43_400).contains(&n), "{n}");
+        // Within the bound it is exact.
+        let day = periods_within(
+            Period::SinceLastRun,
+            &minutely,
+            from,
+            utc("2025-01-02T00:00:00Z"),
+        );
+        assert_eq!(day, 1_440);
     }
 
     #[test]

@@ -766,6 +766,8 @@ impl<'a> Pass<'a> {
             &validated.schedule,
             (outcome.period.from, outcome.period.to),
         );
+        // A split gap is one entry more.
+        self.status.gaps.truncate(GAPS_LIMIT);
         self.status.key_expires_at = outcome.key_expires_at;
         if self.describes_latest_run(planned) {
             record_success(&mut self.status, outcome, self.now);

@@ -4,14 +4,17 @@ use kube::api::{Patch, PatchParams};
 use kube::{Api, Resource};
 use serde_json::json;
 
-use crate::spec::{ComplianceReport, ComplianceReportStatus};
+use crate::spec::{ComplianceReport, ComplianceReportStatus, GAPS_LIMIT, HISTORY_LIMIT};
 use crate::text::safe_message;
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "docspace-compliance-operator";
 
-/// Makes every text of `status` safe to show: secrets redacted, one line each.
+/// Makes every text of `status` safe to show (secrets redacted, one line each) and keeps its
+/// lists within the schema's bounds, so that the API server never refuses the whole status.
 fn sanitize(status: &mut ComplianceReportStatus) {
+    status.gaps.truncate(GAPS_LIMIT);
+    status.history.truncate(HISTORY_LIMIT);
     for condition in &mut status.conditions {
         condition.message = safe_text(&condition.message);
     }
