@@ -256,19 +256,28 @@ mod tests {
         );
     }
 
+    /// A task waiting for a slot of `slots`, queued by the time this returns.
+    async fn waiter(slots: &Arc<RankedSlots>) -> tokio::task::JoinHandle<Slot> {
+        let slots = slots.clone();
+        let task = tokio::spawn(async move { slots.acquire(0).await });
+        settle().await;
+        task
+    }
+
+    /// Stops `task` and waits until it is gone.
+    async fn abandon(task: tokio::task::JoinHandle<Slot>) {
+        task.abort();
+        let _ = task.await;
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_abandoned_waiter_loses_no_slot() {
         let slots = RankedSlots::new(1);
         let held = slots.acquire(0).await;
-        let abandoned = tokio::spawn({
-            let slots = slots.clone();
-            async move { slots.acquire(0).await }
-        });
-        settle().await;
+        let abandoned = waiter(&slots).await;
         // Granted to the waiter, then the waiter goes away before it runs.
         drop(held);
-        abandoned.abort();
-        let _ = abandoned.await;
+        abandon(abandoned).await;
         let first = tokio::time::timeout(Duration::from_secs(1), slots.acquire(0)).await;
         assert!(
             first.is_ok(),
@@ -278,13 +287,7 @@ mod tests {
 
         // Abandoned before any grant: passed over when a slot frees.
         let held = slots.acquire(0).await;
-        let gone = tokio::spawn({
-            let slots = slots.clone();
-            async move { slots.acquire(0).await }
-        });
-        settle().await;
-        gone.abort();
-        let _ = gone.await;
+        abandon(waiter(&slots).await).await;
         assert_eq!(slots.waiting(), 1);
         drop(held);
         assert_eq!(slots.waiting(), 0);
@@ -320,16 +323,11 @@ mod tests {
     async fn a_slot_granted_to_an_abandoned_waiter_pays_what_is_owed() {
         let slots = RankedSlots::new(1);
         let held = slots.acquire(0).await;
-        let abandoned = tokio::spawn({
-            let slots = slots.clone();
-            async move { slots.acquire(0).await }
-        });
-        settle().await;
+        let abandoned = waiter(&slots).await;
         drop(held);
         // Shrunk to none after the slot was granted, before the waiter ran.
         slots.shrink(1);
-        abandoned.abort();
-        let _ = abandoned.await;
+        abandon(abandoned).await;
         let acquire = tokio::time::timeout(Duration::from_secs(1), slots.acquire(0));
         assert!(acquire.await.is_err(), "no slot left in circulation");
     }
