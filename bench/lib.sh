@@ -2,7 +2,7 @@
 # (for status_kib) OP_PID.
 # shellcheck shell=bash
 
-# free_port and running come from the test scripts' library.
+# free_port, running and terminate_pid come from the test scripts' library.
 # shellcheck source=scripts/lib/k8s-test.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/k8s-test.sh"
 
@@ -11,19 +11,10 @@ elapsed() { awk -v a="${1:-$T_START}" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1
 
 # stop_pid <pid> <what>: TERM, then KILL after 10 s.
 stop_pid() {
-    local pid="$1" i
-    if running "$pid"; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < 50; i++)); do
-            running "$pid" || break
-            sleep 0.2
-        done
-        if running "$pid"; then
-            log "$2 (pid $pid) still running after 10s; sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
+    if running "$1"; then
+        terminate_pid "$1" "$2" 10
     fi
-    wait "$pid" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
 }
 
 # status_kib <field>: VmRSS or VmHWM of the operator, in KiB.

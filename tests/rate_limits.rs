@@ -51,6 +51,14 @@ async fn read_march_with(
         .unwrap()
 }
 
+/// Page requests `sim` received for the audit trail.
+fn audit_pages(sim: &SimHandle) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.path == AUDIT_PATH)
+        .count()
+}
+
 fn status_count(requests: &[RequestRecord], status: u16) -> usize {
     requests.iter().filter(|r| r.status == status).count()
 }
@@ -173,11 +181,7 @@ async fn a_quiet_period_costs_one_page_and_a_busy_one_is_read_in_slices() {
         unique(&ndjson_ids(&outcome, "audit")),
         march_audit_ids(&quiet)
     );
-    let pages = quiet
-        .requests()
-        .iter()
-        .filter(|r| r.path == AUDIT_PATH)
-        .count();
+    let pages = audit_pages(&quiet);
     assert_eq!(pages, 1, "one short page is the whole answer");
 
     let busy = sim(8_000, MARCH_FROM, MARCH_TO, |_| {}).await;
@@ -187,11 +191,7 @@ async fn a_quiet_period_costs_one_page_and_a_busy_one_is_read_in_slices() {
         march_audit_ids(&busy)
     );
     let stats = outcome.paging[0].1;
-    let pages = busy
-        .requests()
-        .iter()
-        .filter(|r| r.path == AUDIT_PATH)
-        .count() as u64;
+    let pages = audit_pages(&busy) as u64;
     println!("8,000 events: {stats:?}, {pages} page requests");
     assert!(stats.windows > 2, "read in several slices: {stats:?}");
     // About one page per 99 events, plus a short page and a few pages requested past the end
@@ -222,11 +222,7 @@ async fn an_estimate_far_too_high_costs_a_page_per_slice_not_the_pages_it_expect
         march_audit_ids(&sim)
     );
     let stats = outcome.paging[0].1;
-    let pages = sim
-        .requests()
-        .iter()
-        .filter(|r| r.path == AUDIT_PATH)
-        .count() as u64;
+    let pages = audit_pages(&sim) as u64;
     println!("2,000 events, 200,000 expected: {stats:?}, {pages} page requests");
     assert!(stats.windows >= 16, "read in slices: {stats:?}");
     assert!(
@@ -248,11 +244,7 @@ async fn a_single_action_or_user_is_filtered_by_the_portal_before_paging() {
         .map(|e| e["id"].as_i64().unwrap())
         .collect();
     assert!(!deleted.is_empty());
-    let unfiltered_pages = sim
-        .requests()
-        .iter()
-        .filter(|r| r.path == AUDIT_PATH)
-        .count();
+    let unfiltered_pages = audit_pages(&sim);
 
     sim.clear_requests();
     let only = read_march(&sim, json!({"filter": {"actions": ["FileDeleted"]}})).await;

@@ -81,21 +81,27 @@ EOF
     chmod 600 "$file"
 }
 
+# terminate_pid <pid> <name> <seconds>: TERM, then KILL if still running after <seconds>.
+terminate_pid() {
+    local pid="$1" name="$2" timeout="$3" i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < timeout * 5; i++)); do
+        running "$pid" || break
+        sleep 0.2
+    done
+    if running "$pid"; then
+        log "$name (pid $pid) still running after ${timeout}s; sending KILL"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+}
+
 # stop_process <state> <name> [seconds]: TERM the pid in <name>.pid, then KILL after
 # [seconds] (default STOP_TIMEOUT, else 20); removes the pid file.
 stop_process() {
-    local state="$1" name="$2" timeout="${3:-${STOP_TIMEOUT:-20}}" pid i
+    local state="$1" name="$2" timeout="${3:-${STOP_TIMEOUT:-20}}" pid
     if pid_alive "$state" "$name"; then
         pid="$(<"$state/$name.pid")"
-        kill -TERM "$pid" 2>/dev/null || true
-        for ((i = 0; i < timeout * 5; i++)); do
-            running "$pid" || break
-            sleep 0.2
-        done
-        if running "$pid"; then
-            log "$name (pid $pid) still running after ${timeout}s; sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
+        terminate_pid "$pid" "$name" "$timeout"
         log "stopped $name (pid $pid)"
     fi
     rm -f "$state/$name.pid"

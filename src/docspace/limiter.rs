@@ -207,6 +207,7 @@ impl PortalLimiter {
     }
 
     /// [`Self::acquire_unless_withdrawn`] of a request that cannot be withdrawn.
+    #[cfg(test)]
     pub async fn acquire(self: &Arc<Self>) -> Permit {
         self.acquire_ranked(current_ticket().rank).await
     }
